@@ -1,0 +1,3 @@
+from drillkit.cli import main
+
+main()

@@ -1,0 +1,154 @@
+"""The system manifest (`drillkit.yaml`, contract): what drillkit acts on and how to roll it back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
+
+from drillkit.config.types import Argv, Duration, Probability, Strict
+
+Api = Literal["openai", "anthropic"]
+Cost = Literal["none", "low", "medium", "high"]
+COMPONENTS = ("model", "prompt", "retrieval", "tools", "inputs")
+
+
+class Service(Strict):
+    url: HttpUrl
+    timeout: Duration = 30.0
+
+
+class Provider(Strict):
+    base_url: HttpUrl
+    api: Api = "openai"
+    model: str
+    api_key_env: str | None = None
+
+
+class ModelComponent(Strict):
+    pinned: str | None = None
+    canaries: str | None = None
+
+
+class PathComponent(Strict):
+    path: str
+
+
+class ToolsComponent(Strict):
+    contracts: str
+
+
+class InputsComponent(Strict):
+    sample: str
+    drift_threshold: float = 0.2
+
+
+class Components(Strict):
+    model: ModelComponent | None = None
+    prompt: PathComponent | None = None
+    retrieval: PathComponent | None = None
+    tools: ToolsComponent | None = None
+    inputs: InputsComponent | None = None
+
+
+class Slos(Strict):
+    latency_p95_ms: float | None = Field(default=None, gt=0)
+    latency_p99_ms: float | None = Field(default=None, gt=0)
+    error_rate: Probability | None = None
+    eval_pass_rate: Probability | None = None
+    cost_per_request_usd: float | None = Field(default=None, ge=0)
+    cost_per_success_usd: float | None = Field(default=None, ge=0)
+
+
+class Price(Strict):
+    input_per_mtok: float = Field(ge=0)
+    output_per_mtok: float = Field(ge=0)
+
+
+class HttpCall(Strict):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    url: HttpUrl
+    json_body: dict | list | None = Field(default=None, alias="json")
+    headers: dict[str, str] = {}
+    expect_status: int | list[int] | None = None
+
+
+class Rollback(Strict):
+    run: Argv | None = None
+    http: HttpCall | None = None
+    user_visible_cost: Cost = "low"
+    expected_s: float = Field(default=60, ge=0)
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Rollback:
+        if (self.run is None) == (self.http is None):
+            raise ValueError("give exactly one of 'run' (an argv list) or 'http' (a request)")
+        return self
+
+
+class Chaos(Strict):
+    toxiproxy: str = "embedded"
+    llm_proxy: str = "embedded"
+
+    @field_validator("toxiproxy", "llm_proxy")
+    @classmethod
+    def _embedded_or_url(cls, v: str) -> str:
+        if v != "embedded" and not v.startswith(("http://", "https://")):
+            raise ValueError(f"expected 'embedded' or an http(s) URL (got {v!r})")
+        return v
+
+
+class Tool(Strict):
+    base_url: HttpUrl
+
+
+class System(Strict):
+    """A system manifest. Relative paths in it are resolved against the manifest's folder."""
+
+    apiVersion: Literal["drillkit/v1"]
+    kind: Literal["System"]
+    name: str = Field(min_length=1)
+    owner: str | None = None
+    service: Service
+    providers: dict[str, Provider] = {}
+    tools: dict[str, Tool] = {}
+    components: Components = Components()
+    slos: Slos = Slos()
+    evals: str | None = None
+    pricing: dict[str, Price] = {}
+    rollbacks: dict[str, Rollback] = {}
+    rto_target: Duration = 300.0
+    chaos: Chaos = Chaos()
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder the manifest was read from; relative paths in it are resolved against it."""
+        return self._base_dir
+
+    @field_validator("providers")
+    @classmethod
+    def _some_provider_names(cls, v: dict[str, Provider]) -> dict[str, Provider]:
+        for name in v:
+            if not name or ":" in name:
+                raise ValueError(f"provider names must be non-empty and contain no ':' (got {name!r})")
+        return v
+
+    def resolve(self, relative: str | None) -> Path | None:
+        """A path from the manifest, resolved against the manifest's folder."""
+        if relative is None:
+            return None
+        p = Path(relative)
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def load_system(path: Path | str) -> System:
+    from drillkit.config.loader import load_model
+
+    path = Path(path)
+    system = load_model(path, System)
+    system._base_dir = path.resolve().parent
+    return system

@@ -1,0 +1,79 @@
+"""The command line's promises: help, version, exit codes, one-line errors, NO_COLOR."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from click.testing import CliRunner
+
+from drillkit import __version__
+from drillkit.cli import cli
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"drillkit {__version__}"
+    for flag in ("-h", "--help"):
+        result = runner.invoke(cli, [flag])
+        assert result.exit_code == 0
+        assert "drillkit demo up" in result.stdout
+
+
+def test_every_command_has_help_text() -> None:
+    def walk(group: click.Group, prefix: str) -> list[tuple[str, click.Command]]:
+        found = []
+        for name, cmd in group.commands.items():
+            found.append((f"{prefix} {name}", cmd))
+            if isinstance(cmd, click.Group):
+                found += walk(cmd, f"{prefix} {name}")
+        return found
+
+    commands = walk(cli, "drillkit")
+    assert len(commands) >= 8
+    for name, cmd in commands:
+        assert cmd.help and len(cmd.help.strip()) > 10, f"{name} has no help text"
+        result = CliRunner().invoke(cli, [*name.split()[1:], "--help"])
+        assert result.exit_code == 0, name
+
+
+def test_usage_error_exits_2_without_traceback() -> None:
+    result = CliRunner().invoke(cli, ["gameday", "validate"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output + result.stderr
+    result = CliRunner().invoke(cli, ["no-such-command"])
+    assert result.exit_code == 2
+
+
+def test_real_process_error_output_and_no_color(tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("apiVersion: drillkit/v1\nkind: System\nname: x\nservice: {url: nope}\n")
+    env = {**os.environ, "NO_COLOR": "1", "TERM": "xterm-256color", "FORCE_COLOR": ""}
+    env.pop("FORCE_COLOR")
+    proc = subprocess.run(
+        [sys.executable, "-m", "drillkit", "system", "validate", str(bad)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "\x1b[" not in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"{bad}:4:16: service.url" in proc.stderr
+
+
+def test_debug_shows_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "drillkit", "--debug", "system", "validate", str(tmp_path / "missing.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" in proc.stderr
