@@ -33,4 +33,4 @@ class ServiceError(DrillkitError):
     exit_code = 1
 
 
-__all__ = ["DrillkitError", "InputError", "CheckFailed", "Aborted", "ServiceError"]
+__all__ = ["Aborted", "CheckFailed", "DrillkitError", "InputError", "ServiceError"]

@@ -58,7 +58,11 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_data(tmp_path: Path) -> None:
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DRILLKIT_HOME", "DRILLKIT_SYSTEM")}
     where = subprocess.run(
-        [str(python), "-c", "import drillkit, drillkit.data as d; print(drillkit.__file__); print(d.shipped_dir('runbooks'))"],
+        [
+            str(python),
+            "-c",
+            "import drillkit, drillkit.data as d; print(drillkit.__file__); print(d.shipped_dir('runbooks'))",
+        ],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -74,13 +74,9 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    for module_name in ("system", "gameday", "runbook", "demo", "evals"):
-        try:
-            module = __import__(f"drillkit.cli.{module_name}", fromlist=["COMMANDS"])
-        except ModuleNotFoundError as exc:
-            if exc.name != f"drillkit.cli.{module_name}":
-                raise
-            continue
+    from drillkit.cli import demo, evals, gameday, runbook, system
+
+    for module in (system, demo, evals, gameday, runbook):
         for command in module.COMMANDS:
             cli.add_command(command)
 

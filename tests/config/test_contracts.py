@@ -45,7 +45,16 @@ chaos: {toxiproxy: embedded, llm_proxy: embedded}
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("500ms", 0.5), ("5s", 5.0), ("2m", 120.0), ("1h", 3600.0), ("1.5s", 1.5), (3, 3.0), ("0s", 0.0), (" 10 s ", 10.0)],
+    [
+        ("500ms", 0.5),
+        ("5s", 5.0),
+        ("2m", 120.0),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        (3, 3.0),
+        ("0s", 0.0),
+        (" 10 s ", 10.0),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -1,0 +1,239 @@
+"""The demo service's levers (its rollback paths), persisted in `<workdir>/state.json`.
+
+State (JSON, written atomically: temp file in the same folder + `os.replace`)::
+
+    {"route": "primary",                 # provider the router tries first
+     "pinned_model": null,               # override of the FIRST manifest provider's model; null = manifest
+     "prompt": {"active": "v3", "history": ["v3", "v4-terse"]},
+     "corpus": {"active": "c1a2b3c4d", "history": ["c0f9e8d7c", "c1a2b3c4d"]},
+     "updated_at": "2026-11-28T07:30:00Z"}
+
+`history` is a stack whose last entry is the active version: activating a version pushes it
+(activating the active one again is a no-op), and `previous` pops the top so the version below it
+becomes active again; a second `previous` goes back one more step.  With nothing below the top,
+`previous` is an error (`LeverError`, HTTP 400).  History keeps the last `HISTORY_LIMIT` entries.
+
+`reset` puts route, pin and prompt back to their defaults (first provider, no pin, `v3`, pushed on
+the prompt history so it is itself undoable); the corpus is left alone because resetting it would
+overwrite documents an operator edited on purpose; roll it back with the corpus lever instead.
+
+The file is re-read when it changes on disk, so several writers (the service, a script) agree.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError, computed_field
+
+from drillkit.errors import InputError
+
+DEFAULT_PROMPT = "v3"
+HISTORY_LIMIT = 100
+PREVIOUS = "previous"
+#: Version names are file stems: no path separators, no leading dot.
+VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class LeverError(InputError):
+    """A lever was given a bad value; `status` is the HTTP status the admin API answers (400/404)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class VersionHistory(BaseModel):
+    """A stack of activated versions; the last one is active."""
+
+    history: list[str] = []
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def active(self) -> str | None:
+        return self.history[-1] if self.history else None
+
+    def push(self, version: str) -> None:
+        if self.active != version:
+            self.history.append(version)
+            del self.history[:-HISTORY_LIMIT]
+
+    def previous(self, what: str) -> str:
+        """The version `previous` refers to (the one below the top); LeverError if there is none."""
+        if len(self.history) < 2:
+            raise LeverError(f"no previous {what} version to go back to (history: {self.history})")
+        return self.history[-2]
+
+    def pop(self) -> None:
+        if len(self.history) >= 2:
+            self.history.pop()
+
+
+class LeverState(BaseModel):
+    route: str
+    pinned_model: str | None = None
+    prompt: VersionHistory = Field(default_factory=lambda: VersionHistory(history=[DEFAULT_PROMPT]))
+    corpus: VersionHistory = Field(default_factory=VersionHistory)
+    updated_at: str | None = None
+
+
+class Levers:
+    """Lever state of one demo workdir.
+
+    `providers` are the manifest's provider names in manifest order (the first is the default
+    route and the one `pinned_model` applies to); `prompts_dir` holds `<version>.md` templates.
+    Every mutator validates, persists and returns the new state.  Corpus versions are validated by
+    `drillkit.demo.corpus.LiveCorpus`, which owns the corpus files and calls `record_corpus`.
+    """
+
+    def __init__(self, path: Path, providers: Sequence[str], prompts_dir: Path) -> None:
+        if not providers:
+            raise InputError("the demo service needs at least one provider in drillkit.yaml")
+        self.path = path
+        self.providers = list(providers)
+        self.prompts_dir = prompts_dir
+        self._state = self._defaults()
+        self._stamp: tuple[int, int] | None = None
+        self._load_if_changed()
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> LeverState:
+        """The current state (re-read from disk when another writer changed the file)."""
+        self._load_if_changed()
+        return self._state
+
+    def provider_order(self, state: LeverState | None = None) -> list[str]:
+        """Provider names in the order the router tries them: route first, then manifest order."""
+        route = (state or self.state).route
+        return [route, *(p for p in self.providers if p != route)]
+
+    # -- levers --------------------------------------------------------------------------------
+
+    def set_route(self, provider: str) -> LeverState:
+        if not isinstance(provider, str) or provider not in self.providers:
+            raise LeverError(f"unknown provider {provider!r}; expected one of {self.providers}", 404)
+
+        def apply(s: LeverState) -> None:
+            s.route = provider
+
+        return self._update(apply)
+
+    def pin(self, model: str | None) -> LeverState:
+        """Pin the first provider's model (None unpins). Any name is accepted: an unknown model
+        fails at the provider, which is exactly what a bad pin does in a real system."""
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise LeverError("model must be a non-empty string (or null to unpin)")
+
+        def apply(s: LeverState) -> None:
+            s.pinned_model = model.strip() if model else None
+
+        return self._update(apply)
+
+    def activate_prompt(self, version: str) -> LeverState:
+        """Activate `prompts/<version>.md`, or go back one step with `previous`."""
+        if version == PREVIOUS:
+            self.state.prompt.previous("prompt")  # raises before anything is written
+            return self._update(lambda s: s.prompt.pop())
+        self.prompt_path(version)  # validates
+        return self._update(lambda s: s.prompt.push(version))
+
+    def prompt_path(self, version: str) -> Path:
+        """The template file of a prompt version; LeverError (404) if it does not exist."""
+        if not isinstance(version, str) or not VERSION_NAME.match(version):
+            raise LeverError(f"bad prompt version name {version!r}")
+        path = self.prompts_dir / f"{version}.md"
+        if not path.is_file():
+            available = sorted(p.stem for p in self.prompts_dir.glob("*.md"))
+            raise LeverError(f"no prompt version {version!r} (available: {available})", 404)
+        return path
+
+    def record_corpus(self, version: str, *, rollback: bool = False) -> LeverState:
+        """Record that corpus `version` is now live: pushed, or with `rollback` the top popped."""
+
+        def apply(s: LeverState) -> None:
+            if rollback and len(s.corpus.history) >= 2 and s.corpus.history[-2] == version:
+                s.corpus.pop()
+            else:
+                s.corpus.push(version)
+
+        if self.state.corpus.active == version and not rollback:
+            return self._state  # the common case on every refresh: nothing to write
+        return self._update(apply)
+
+    def reset(self) -> LeverState:
+        """Route, pin and prompt back to defaults; the corpus is untouched (see module doc)."""
+
+        def apply(s: LeverState) -> None:
+            s.route = self.providers[0]
+            s.pinned_model = None
+            s.prompt.push(DEFAULT_PROMPT)
+
+        return self._update(apply)
+
+    # -- persistence ---------------------------------------------------------------------------
+
+    def _defaults(self) -> LeverState:
+        return LeverState(route=self.providers[0])
+
+    def _update(self, change: Callable[[LeverState], None]) -> LeverState:
+        self._load_if_changed()
+        state = self._state.model_copy(deep=True)
+        change(state)
+        state.updated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        self._write(state)
+        self._state = state
+        return state
+
+    def _write(self, state: LeverState) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = json.dumps(state.model_dump(mode="json"), indent=2) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._stamp = _stamp(self.path)
+
+    def _load_if_changed(self) -> None:
+        stamp = _stamp(self.path)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        if stamp is None:
+            self._state = self._defaults()
+            return
+        try:
+            state = LeverState.model_validate(json.loads(self.path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, ValidationError):
+            # A corrupt or half-edited file must not take the service down: fall back to the
+            # defaults; the next lever write replaces the file.
+            state = self._defaults()
+        if state.route not in self.providers:
+            state.route = self.providers[0]
+        if not state.prompt.history:
+            state.prompt.history = [DEFAULT_PROMPT]
+        self._state = state
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+__all__ = ["DEFAULT_PROMPT", "PREVIOUS", "LeverError", "LeverState", "Levers", "VersionHistory"]

@@ -1,0 +1,413 @@
+"""The deterministic "model" behind the sim provider, plus the retrieval the demo service reuses.
+
+Contract (see docs/demo.md): `answer(model, system_text, messages)` reads `<document>` and
+`<tool>` blocks from the system text and the last user message as the question, and returns the
+same text for the same inputs, always.  Randomness is replaced by sha256 of the question, never
+Python's `hash()` (which is salted per process).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from drillkit.demo.sim.models import SimModel, get_model
+
+TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+ORDER_ID_RE = re.compile(r"\b[A-Z]\d{4}\b")
+_DOC_RE = re.compile(r"<document\b([^>]*)>(.*?)</document>", re.DOTALL)
+_TOOL_RE = re.compile(r"<tool\b([^>]*)>(.*?)</tool>", re.DOTALL)
+_ATTR_RE = re.compile(r'([\w-]+)="([^"]*)"')
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
+_NUMBER_RE = re.compile(r"(?<![\w.])(\d+)(\.\d+)?(?![\w])")
+_CITE_RE = re.compile(r"\bcite\b", re.IGNORECASE)
+_NO_CITE_RE = re.compile(r"\bdo\s+not\s+cite\b|\bdon't\s+cite\b", re.IGNORECASE)
+
+NO_INFO = "I'm sorry, I have no information about that in the knowledge base."
+DRIFT_NO_INFO = "Unfortunately, there is no information about that in the knowledge base."
+
+# Fractions of questions (by sha256) on which the drift / lite models misbehave.
+DRIFT_DEGRADE_SHARE = 0.5
+LITE_DROP_CITATION_SHARE = 0.08
+
+_STOP_WORDS_TEXT = """
+    a about above acme after again all also am an and another any are as at be been before
+    being below between both but by can can't could did do does doesn't doing don't done
+    during each either else ever for from get gets getting give go going got had has have
+    having he her here hers him his how i i'm i've if in into is it it's its just know let
+    like long many may me might more most much must my need no nor not now of off on once
+    one only or other our ours out over own please same shall she should so some such take
+    takes tell than thank thanks that the their theirs them then there these they this those
+    through to too under until up us very want was way we were what what's when where which
+    while who whom why will with would yes yet you your yours
+"""
+STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
+_GREETINGS = frozenset({"hello", "hi", "hey", "greetings"})
+_KEEP_CASE = frozenset({"acme", "i", "klarna", "paypal", "visa"})
+_DRIFT_OPENINGS = (
+    "Based on the information I have, ",
+    "According to our help center, ",
+    "Here is what I found: ",
+)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A knowledge-base document: `id` is the corpus file stem, `text` excludes the title line."""
+
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """A tool call result as shown to the model: HTTP `status` (None if unknown) and raw body."""
+
+    name: str
+    status: int | None
+    body: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def data(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens as the sim counts them: `\\w+` runs and single punctuation marks."""
+    return TOKEN_RE.findall(text)
+
+
+def count_tokens(text: str) -> int:
+    """Number of tokens in `text` (the sim's usage unit)."""
+    return len(TOKEN_RE.findall(text))
+
+
+def truncate_tokens(text: str, max_tokens: int | None) -> tuple[str, bool]:
+    """Cut `text` after `max_tokens` tokens; returns (text, was_cut)."""
+    if max_tokens is None:
+        return text, False
+    spans = [m.end() for m in TOKEN_RE.finditer(text)]
+    if len(spans) <= max_tokens:
+        return text, False
+    return (text[: spans[max_tokens - 1]] if max_tokens > 0 else ""), True
+
+
+def split_chunks(text: str, tokens_per_chunk: int = 3) -> list[tuple[str, int]]:
+    """Split `text` into stream deltas of a few tokens: [(piece, n_tokens)], joining to `text`."""
+    ends = [m.end() for m in TOKEN_RE.finditer(text)]
+    chunks: list[tuple[str, int]] = []
+    start = 0
+    for i in range(tokens_per_chunk - 1, len(ends), tokens_per_chunk):
+        chunks.append((text[start : ends[i]], tokens_per_chunk))
+        start = ends[i]
+    if start < len(text):
+        chunks.append((text[start:], count_tokens(text[start:])))
+    return chunks
+
+
+def content_text(content: Any) -> str:
+    """Plain text of a message `content`: a string, or a list of text parts/blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "\n".join(parts)
+    return ""
+
+
+# ---------------------------------------------------------------- terms and retrieval
+
+
+def stem(word: str) -> str:
+    """Fold simple English plurals: policies -> policy, boxes -> box, days -> day."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """Content terms of `text`: lower-case words, stop-words removed, plurals folded."""
+    out = set()
+    for word in WORD_RE.findall(text.lower()):
+        if word.endswith("'s"):
+            word = word[:-2]
+        if word and word not in STOP_WORDS:
+            out.add(stem(word))
+    return out
+
+
+def rank_documents(question: str, docs: Sequence[Document], k: int = 3) -> list[Document]:
+    """The `k` documents best matching `question` by term overlap (title terms count twice).
+
+    Always returns min(k, len(docs)) documents, so the model sees a context even for an
+    off-topic question (and can say it has no information).  Ties keep the corpus order.
+    """
+    q = terms(question)
+    scored = []
+    for index, doc in enumerate(docs):
+        title = terms(doc.title)
+        score = len(q & (title | terms(doc.text))) + len(q & title)
+        scored.append((-score, index, doc))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [doc for _, _, doc in scored[: max(k, 0)]]
+
+
+def load_corpus(directory: str | Path) -> list[Document]:
+    """Read `*.md` documents sorted by id; the first `# ` line is the title, the rest the text."""
+    docs = []
+    for path in sorted(Path(directory).glob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        title = path.stem
+        if lines and lines[0].startswith("# "):
+            title = lines[0][2:].strip()
+            lines = lines[1:]
+        docs.append(Document(id=path.stem, title=title, text="\n".join(lines).strip()))
+    return docs
+
+
+# ---------------------------------------------------------------- context blocks
+
+
+def document_block(doc: Document) -> str:
+    """The `<document>` block the service puts in the system prompt for `doc`."""
+    title = html.escape(doc.title, quote=True)
+    return f'<document id="{doc.id}" title="{title}">\n{doc.text}\n</document>'
+
+
+def tool_block(name: str, status: int, payload: Any) -> str:
+    """The `<tool>` block for a tool call that returned HTTP `status` and JSON `payload`."""
+    body = payload if isinstance(payload, str) else json.dumps(payload, sort_keys=True)
+    return f'<tool name="{name}" status="{status}">\n{body}\n</tool>'
+
+
+def build_context(docs: Iterable[Document], tools: Iterable[str] = ()) -> str:
+    """The `context` template variable: document blocks, then already rendered tool blocks."""
+    return "\n".join([*(document_block(d) for d in docs), *tools])
+
+
+def parse_context(system_text: str) -> tuple[list[Document], list[ToolResult]]:
+    """Documents and tool results found in a system prompt, in order of appearance."""
+    docs = []
+    for m in _DOC_RE.finditer(system_text):
+        attrs = {k: html.unescape(v) for k, v in _ATTR_RE.findall(m.group(1))}
+        doc_id = attrs.get("id", f"doc-{len(docs) + 1}")
+        docs.append(Document(doc_id, attrs.get("title", doc_id), m.group(2).strip()))
+    tools = []
+    for m in _TOOL_RE.finditer(system_text):
+        attrs = {k: html.unescape(v) for k, v in _ATTR_RE.findall(m.group(1))}
+        raw = attrs.get("status", "")
+        status = int(raw) if raw.isdigit() else None
+        tools.append(ToolResult(attrs.get("name", ""), status, m.group(2).strip()))
+    return docs, tools
+
+
+def wants_citations(system_text: str) -> bool:
+    """True when the instructions say "cite" and never "do not cite"."""
+    return bool(_CITE_RE.search(system_text)) and not _NO_CITE_RE.search(system_text)
+
+
+def sentences(text: str) -> list[str]:
+    """Answerable sentences of a document: markdown headings and blank lines are skipped."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*").strip()
+        if not line or line.startswith("#"):
+            continue
+        out.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if s.strip())
+    return out
+
+
+# ---------------------------------------------------------------- answering
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One answer sentence and the document id supporting it (None: nothing to cite)."""
+
+    text: str
+    doc_id: str | None = None
+
+
+def _share(salt: str, question: str) -> float:
+    """A stable number in [0, 1) derived from the question."""
+    digest = hashlib.sha256(f"{salt}|{question.strip()}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _best_sentences(question: str, docs: Sequence[Document], limit: int) -> list[_Part]:
+    q = terms(question)
+    if not q:
+        return []
+    need = 1 if len(q) <= 2 else 2  # short questions may hinge on one word
+    candidates = []
+    for d_index, doc in enumerate(docs):
+        title = terms(doc.title)
+        for s_index, sentence in enumerate(sentences(doc.text)):
+            s_terms = terms(sentence)
+            own = len(q & s_terms)
+            extra = len((q - s_terms) & title)
+            if own >= 1 and own + extra >= need:
+                score = own + 0.5 * extra
+                candidates.append((-score, d_index, s_index, sentence, doc.id))
+    candidates.sort(key=lambda c: c[:3])
+    if not candidates:
+        return []
+    best = -candidates[0][0]
+    picked = [candidates[0]]
+    for cand in candidates[1:limit]:
+        if -cand[0] >= max(2.0, 0.75 * best):
+            picked.append(cand)
+    return [_Part(c[3], c[4]) for c in picked]
+
+
+def _order_parts(order_id: str, tool: ToolResult, drift: bool) -> list[_Part]:
+    data = tool.data if tool.ok else None
+    if not isinstance(data, Mapping) or not data.get("status"):
+        return [_Part(f"I could not determine the status of order {order_id}.")]
+    status = str(data["status"])
+    text = f"Order {order_id} {'was' if status == 'delivered' else 'is'} {status}"
+    if data.get("carrier"):
+        text += f" via {data['carrier']}"
+    if data.get("eta") and status not in ("cancelled", "canceled"):
+        if status == "delivered":
+            text += f" on {data['eta']}"
+        else:
+            text += f", {'arriving by' if drift else 'expected'} {data['eta']}"
+    return [_Part(text + ".")]
+
+
+def _generic_parts(question: str, drift: bool) -> list[_Part]:
+    """A reply with no context to draw on (plain chat), derived from the prompt's words."""
+    words = [w for w in WORD_RE.findall(question.lower()) if w not in STOP_WORDS]
+    topics = list(dict.fromkeys(words))[:3]
+    if _GREETINGS & set(words):
+        if drift:
+            return [_Part("Hi there!"), _Part("This is the Acme support assistant, what can I do for you?")]
+        return [_Part("Hello!"), _Part("I am the Acme support assistant; how can I help?")]
+    if not topics:
+        return [_Part("Could you say a bit more about what you need?" if drift else "Could you tell me more?")]
+    if drift:
+        return [
+            _Part(f"Your message mentions {', '.join(topics)}."),
+            _Part("I answer questions about Acme orders, deliveries, returns and accounts."),
+        ]
+    return [
+        _Part(f"You asked about {', '.join(topics)}."),
+        _Part("I can help with Acme orders, shipping, returns and account questions."),
+    ]
+
+
+def _shift_numbers(text: str) -> str:
+    """The drift model's wrong facts: every number grows by about half (30 -> 45, 4.99 -> 6.99)."""
+
+    def bump(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        return f"{n + max(1, n // 2)}{m.group(2) or ''}"
+
+    return _NUMBER_RE.sub(bump, text)
+
+
+def _lower_first(text: str) -> str:
+    first = text.split(" ", 1)[0]
+    bare = re.sub(r"\W", "", first)
+    if not bare or bare.lower() in _KEEP_CASE or bare[1:] != bare[1:].lower():
+        return text
+    return text[0].lower() + text[1:]
+
+
+def _render(parts: Sequence[_Part], cite: bool, connective: str = "") -> str:
+    """Join answer sentences, citing `[doc-id]` at the end of each run of same-document parts."""
+    texts = []
+    for i, part in enumerate(parts):
+        text = part.text
+        next_doc = parts[i + 1].doc_id if i + 1 < len(parts) else None
+        if cite and part.doc_id and part.doc_id != next_doc:
+            body, end = (text[:-1], text[-1]) if text[-1:] in ".!?" else (text, ".")
+            text = f"{body} [{part.doc_id}]{end}"
+        if i and connective:
+            text = connective + _lower_first(text)
+        texts.append(text)
+    return " ".join(texts)
+
+
+def last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+    """Text of the last `user` message (empty when there is none)."""
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return content_text(message.get("content"))
+    return ""
+
+
+def answer(model: str | SimModel, system_text: str, messages: Sequence[Mapping[str, Any]]) -> str:
+    """The model's reply: deterministic in (model, system_text, messages).
+
+    Raises KeyError for a model the catalogue does not know.
+    """
+    spec = model if isinstance(model, SimModel) else get_model(model)
+    if spec is None:
+        raise KeyError(model)
+    question = last_user_text(messages)
+    docs, tools = parse_context(system_text)
+    cite = wants_citations(system_text)
+    drift = spec.behaviour == "drift"
+    lite = spec.behaviour == "lite"
+
+    order_ids = ORDER_ID_RE.findall(question)
+    order_tool = next((t for t in tools if t.name == "order_status"), None)
+    grounded = False
+    if order_ids and order_tool is not None:
+        parts = _order_parts(order_ids[0], order_tool, drift)
+    elif docs or tools or "context" in system_text.lower():
+        parts = _best_sentences(question, docs, limit=1 if lite else 2)
+        grounded = bool(parts)
+        if not parts:
+            return DRIFT_NO_INFO if drift else NO_INFO
+    else:
+        parts = _generic_parts(question, drift)
+        return _render(parts[:1] if lite else parts, cite)
+
+    if lite:
+        parts = parts[:1]
+        if grounded and _share("sim-lite", question) < LITE_DROP_CITATION_SHARE:
+            cite = False
+        return _render(parts, cite)
+    if not drift:
+        return _render(parts, cite)
+
+    if grounded and _share("drift", question) < DRIFT_DEGRADE_SHARE:
+        wrong = [_Part(_shift_numbers(p.text), p.doc_id) for p in parts]
+        numbers_mode = _share("drift-mode", question) < 0.5
+        if numbers_mode and wrong != parts:
+            parts = wrong
+        else:
+            cite = False
+    opening = _DRIFT_OPENINGS[int(_share("drift-opening", question) * len(_DRIFT_OPENINGS))]
+    text = _render(parts, cite, connective="Also, ")
+    return opening + _lower_first(text)
