@@ -1,0 +1,393 @@
+"""The embedded TCP proxy: per proxy a listener, per connection two links (see `link`).
+
+``upstream`` is client → server, ``downstream`` server → client. A `Proxy` lives on one event
+loop (the one its API runs on) and owns its listener, its connections and its toxics. Shapes
+and status codes belong to `toxiproxy_api`; this module raises `ProxyError` subclasses.
+
+Connections: the client is accepted, its socket is not read until the upstream connection is
+up (an upstream that is down closes the client cleanly, no byte lost or invented). A half-close
+(EOF) is passed on as a half-close; the connection closes when both directions have ended, when
+a toxic ends it, or when either socket fails. Disabling the proxy closes the listener and every
+live connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+from drillkit.errors import DrillkitError, InputError
+from drillkit.faults.toxics import ToxicSpec, parse_toxic, update_toxic
+from drillkit.faults.toxics.base import End
+from drillkit.proxy.link import Link
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Bytes read per recv. One buffer per proxy is enough: every read is consumed synchronously.
+READ_SIZE = 256 << 10
+#: Transport write buffer above which the matching source stops being read.
+WRITE_HIGH_WATER = 1 << 20
+CONNECT_TIMEOUT_S = 10.0
+
+
+class ProxyError(DrillkitError):
+    """Base of the proxy errors; ``status`` is the HTTP status the API answers with."""
+
+    status = 500
+
+
+class NotFound(ProxyError):
+    status = 404
+
+
+class AlreadyExists(ProxyError):
+    status = 409
+
+
+class BadRequest(ProxyError, InputError):
+    status = 400
+
+
+class ListenError(ProxyError):
+    status = 500
+
+
+def parse_address(address: str, *, what: str, allow_port_zero: bool) -> tuple[str, int]:
+    """``host:port`` (``[v6]:port``; empty host = all interfaces) → (host, port)."""
+    host, sep, port_text = address.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise BadRequest(f"bad request body: invalid {what} address {address!r}, expected host:port")
+    port = int(port_text)
+    if port == 0 and not allow_port_zero:
+        raise BadRequest(f"bad request body: invalid {what} address {address!r}: port 0")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, port
+
+
+def format_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Endpoint(asyncio.BufferedProtocol):
+    """One socket of a connection: the source of one link and the sink of the other."""
+
+    def __init__(self, conn: Connection, buffer: memoryview) -> None:
+        self.conn = conn
+        self.transport: asyncio.Transport | None = None
+        self.outbound: Link | None = None  # the link this socket feeds
+        self.inbound: Link | None = None  # the link that writes to this socket
+        self.lost = False
+        self._view = buffer
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.pause_reading()  # the connection resumes it once both links exist
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small writes go out now
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        self.conn.endpoint_made(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        link = self.outbound
+        if link is None:
+            return
+        if link.stubs:
+            link.feed(bytes(self._view[:nbytes]))  # the chain keeps it: copy out of the buffer
+        else:
+            # Fast path. The transport copies whatever the kernel did not take at once.
+            link.sink.write(self._view[:nbytes])
+
+    def eof_received(self) -> bool:
+        if self.outbound is not None:
+            self.outbound.feed_end()
+        return True  # keep the socket open: the other direction may still be flowing
+
+    def pause_writing(self) -> None:
+        if self.inbound is not None:
+            self.inbound.sink_paused(True)
+
+    def resume_writing(self) -> None:
+        if self.inbound is not None:
+            self.inbound.sink_paused(False)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.conn.endpoint_lost(self, exc)
+
+
+class Connection:
+    """A client connection and its upstream connection; the proxy tracks it while open."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.client = _Endpoint(self, proxy.read_buffer)
+        self.server = _Endpoint(self, proxy.read_buffer)
+        self.links: dict[str, Link] = {}
+        self.closed = False
+        self._dial: asyncio.Task[None] | None = None
+
+    def endpoint_made(self, endpoint: _Endpoint) -> None:
+        if endpoint is self.client:
+            self.proxy.connections.add(self)
+            self._dial = asyncio.get_running_loop().create_task(self._connect_upstream())
+
+    async def _connect_upstream(self) -> None:
+        host, port = parse_address(self.proxy.upstream, what="upstream", allow_port_zero=False)
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                await asyncio.get_running_loop().create_connection(lambda: self.server, host, port)
+        except (OSError, TimeoutError) as exc:
+            log.info("proxy %s: upstream %s unreachable (%s)", self.proxy.name, self.proxy.upstream, exc)
+            self.close()
+            return
+        if self.closed:
+            assert self.server.transport is not None
+            self.server.transport.abort()
+            return
+        client, server = self.client.transport, self.server.transport
+        assert client is not None and server is not None
+        up = Link("upstream", client, server, on_end=self._on_end, on_reset=self.reset)
+        down = Link("downstream", server, client, on_end=self._on_end, on_reset=self.reset)
+        self.client.outbound = self.server.inbound = up
+        self.server.outbound = self.client.inbound = down
+        self.links = {"upstream": up, "downstream": down}
+        # Synchronous from here to resume: a toxic added meanwhile is either in the proxy's
+        # list already (so in these chains) or will find this connection linked.
+        up.build(self.proxy.chain("upstream"))
+        down.build(self.proxy.chain("downstream"))
+        client.resume_reading()
+        server.resume_reading()
+
+    def _on_end(self, link: Link, marker: End) -> None:
+        if marker is End.CLOSE:
+            self.close()
+            return
+        sink = link.sink
+        if not sink.is_closing() and sink.can_write_eof():
+            sink.write_eof()  # a half-close stays a half-close
+        if all(lk.ended for lk in self.links.values()):
+            self.close()
+
+    def endpoint_lost(self, endpoint: _Endpoint, exc: Exception | None) -> None:
+        if exc is None:
+            self.close()
+        else:
+            log.debug("proxy %s: connection lost (%s)", self.proxy.name, exc)
+            self.abort()
+
+    def _shutdown(self) -> list[asyncio.Transport]:
+        self.closed = True
+        self.proxy.connections.discard(self)
+        if self._dial is not None and not self._dial.done():
+            self._dial.cancel()
+        for link in self.links.values():
+            link.teardown()
+        return [t for t in (self.client.transport, self.server.transport) if t is not None]
+
+    def close(self) -> None:
+        """Close both sockets gracefully (what was written is flushed, then FIN)."""
+        if not self.closed:
+            for transport in self._shutdown():
+                transport.close()
+
+    def abort(self) -> None:
+        """Close both sockets now, dropping unsent data."""
+        if not self.closed:
+            for transport in self._shutdown():
+                transport.abort()
+
+    def reset(self) -> None:
+        """Abort both sockets with SO_LINGER 0: the peers see a TCP RST."""
+        if self.closed:
+            return
+        for transport in self._shutdown():
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):  # already gone: nothing left to reset
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+
+
+class Proxy:
+    """One named proxy: ``listen`` → ``upstream`` with its toxics (API state and live traffic).
+
+    ``listen`` always holds the bound address while enabled (port 0 is replaced by the real
+    port). Toxic changes are serialised per proxy and applied to every live connection before
+    the call returns; new connections take the toxic list as it is when they link up.
+    """
+
+    def __init__(self, name: str, listen: str, upstream: str) -> None:
+        parse_address(listen, what="listen", allow_port_zero=True)
+        parse_address(upstream, what="upstream", allow_port_zero=False)
+        self.name = name
+        self.listen = listen
+        self.upstream = upstream
+        self.enabled = False
+        self.toxics: dict[str, ToxicSpec] = {}
+        self.connections: set[Connection] = set()
+        self.read_buffer = memoryview(bytearray(READ_SIZE))
+        self._server: asyncio.Server | None = None
+        self._lock = asyncio.Lock()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "listen": self.listen,
+            "upstream": self.upstream,
+            "enabled": self.enabled,
+            "toxics": [t.to_json() for t in self.ordered_toxics()],
+        }
+
+    def ordered_toxics(self) -> list[ToxicSpec]:
+        """Upstream toxics then downstream ones, each in the order they were added."""
+        return self.chain("upstream") + self.chain("downstream")
+
+    def chain(self, stream: str) -> list[ToxicSpec]:
+        return [t for t in self.toxics.values() if t.stream == stream]
+
+    # -- listening ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Listen (no-op if already enabled). Raises `ListenError`."""
+        if self.enabled:
+            return
+        host, port = parse_address(self.listen, what="listen", allow_port_zero=True)
+        try:
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP.
+            sock = socket.socket(info[0], socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise ListenError(f"listen tcp {self.listen}: {exc}") from exc
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(info[4])
+            sock.listen(1024)
+            sock.setblocking(False)
+            self._server = await asyncio.get_running_loop().create_server(self._accept, sock=sock, backlog=1024)
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"listen tcp {self.listen}: {exc.strerror or exc}") from exc
+        bound_host, bound_port = sock.getsockname()[:2]
+        self.listen = format_address(bound_host, bound_port)
+        self.enabled = True
+
+    def _accept(self) -> asyncio.BufferedProtocol:
+        return Connection(self).client
+
+    async def stop(self) -> None:
+        """Stop listening and close every live connection (no-op if disabled)."""
+        if not self.enabled:
+            return
+        self.enabled = False
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
+        for conn in list(self.connections):
+            conn.abort()
+        if server is not None:
+            await server.wait_closed()
+
+    async def update(self, *, listen: str, upstream: str, enabled: bool) -> None:
+        """Change listen/upstream (restarts the listener, drops connections) and enabled."""
+        if listen != self.listen or upstream != self.upstream:
+            parse_address(listen, what="listen", allow_port_zero=True)
+            parse_address(upstream, what="upstream", allow_port_zero=False)
+            await self.stop()
+            self.listen, self.upstream = listen, upstream
+        if enabled:
+            await self.start()
+        else:
+            await self.stop()
+
+    # -- toxics ------------------------------------------------------------------------------
+
+    def get_toxic(self, name: str) -> ToxicSpec:
+        try:
+            return self.toxics[name]
+        except KeyError:
+            raise NotFound("toxic not found") from None
+
+    async def add_toxic(self, body: Any) -> ToxicSpec:
+        """Validate and add a toxic, live. Raises `InvalidToxic`, `AlreadyExists`."""
+        spec = parse_toxic(body)
+
+        async def change() -> ToxicSpec:
+            if spec.name in self.toxics:
+                raise AlreadyExists("toxic already exists")
+            self.toxics[spec.name] = spec
+            await self._each_link(spec.stream, lambda link: link.add(spec))
+            return spec
+
+        return await self._apply(change)
+
+    async def update_toxic(self, name: str, body: Any) -> ToxicSpec:
+        """Apply a PATCH (attributes, toxicity), live. Raises `NotFound`, `InvalidToxic`."""
+
+        async def change() -> ToxicSpec:
+            spec = update_toxic(self.get_toxic(name), body)
+            self.toxics[name] = spec
+            await self._each_link(spec.stream, lambda link: link.update(spec))
+            return spec
+
+        return await self._apply(change)
+
+    async def remove_toxic(self, name: str) -> None:
+        """Remove a toxic, live; every byte it held is passed on. Raises `NotFound`."""
+
+        async def change() -> None:
+            spec = self.toxics.pop(name, None)
+            if spec is None:
+                raise NotFound("toxic not found")
+            await self._each_link(spec.stream, lambda link: link.remove(name))
+
+        await self._apply(change)
+
+    async def remove_all_toxics(self) -> None:
+        for name in list(self.toxics):
+            with contextlib.suppress(NotFound):  # removed meanwhile by another request
+                await self.remove_toxic(name)
+
+    async def _apply(self, change: Callable[[], Coroutine[Any, Any, T]]) -> T:
+        # Changes are serialised per proxy, and one that has started finishes even if the caller
+        # is cancelled (a client hanging up): half-rewired links would stall their traffic.
+        async def locked() -> T:
+            async with self._lock:
+                return await change()
+
+        task = asyncio.get_running_loop().create_task(locked())
+        task.add_done_callback(_consume_result)
+        return await asyncio.shield(task)
+
+    async def _each_link(self, stream: str, op: Callable[[Link], Any]) -> None:
+        links = [c.links[stream] for c in self.connections if c.links]
+        if links:
+            await asyncio.gather(*(op(link) for link in links))
+
+
+def _consume_result(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved here when the caller went away; it got it otherwise
+
+
+__all__ = [
+    "AlreadyExists",
+    "BadRequest",
+    "Connection",
+    "ListenError",
+    "NotFound",
+    "Proxy",
+    "ProxyError",
+    "format_address",
+    "parse_address",
+]

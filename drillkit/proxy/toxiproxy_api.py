@@ -1,0 +1,329 @@
+"""The embedded Toxiproxy-compatible server: `ToxiproxyServer` (state) and its HTTP API.
+
+`create_toxiproxy_app(server)` speaks the Toxiproxy HTTP API (Shopify/toxiproxy ``api.go``):
+the same routes, JSON shapes and status codes, errors as ``{"error": msg, "status": code}``, so
+official clients (``toxiproxy-python``, the Go client, ``toxiproxy-cli``) drive it unchanged.
+
+Deliberate differences, each stricter or safer than the original:
+
+* unknown fields in proxy/toxic bodies, unknown or negative attributes and a PATCH that tries
+  to change a toxic's name/type/stream are 400s naming the field (the original ignores them);
+* a duplicate name inside one ``/populate`` body is a 400 (the original answers 500);
+* ``listen`` defaults to ``127.0.0.1:0`` (the original listens on every interface);
+* with ``token=``, every request needs ``Authorization: Bearer <token>``: none → 401, a wrong
+  one → 403.
+
+The proxies run on the event loop that serves the app; the app's lifespan starts and stops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from drillkit import __version__
+from drillkit.errors import InputError
+from drillkit.faults.toxics import ToxicSpec
+from drillkit.proxy.tcp import AlreadyExists, BadRequest, NotFound, Proxy, ProxyError
+
+DEFAULT_LISTEN = "127.0.0.1:0"
+
+
+class _ProxyBody(BaseModel):
+    """A proxy in a create/populate body. ``toxics`` is accepted (a GET dump) and ignored."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str = ""
+    listen: str = ""
+    upstream: str = ""
+    enabled: bool = True
+    toxics: list[Any] | None = None
+
+
+def _proxy_body(data: Any, where: str = "") -> _ProxyBody:
+    if not isinstance(data, dict):
+        raise BadRequest(f"bad request body: a proxy must be a JSON object{where}")
+    try:
+        body = _ProxyBody.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            raise BadRequest(f"bad request body: unknown field {field!r}{where}") from None
+        raise BadRequest(f"bad request body: {field}: {err['msg']}{where}") from None
+    for field in ("name", "upstream"):
+        if not getattr(body, field):
+            raise BadRequest(f"missing required field: {field}{where}")
+    return body
+
+
+class ToxiproxyServer:
+    """The proxies of one embedded server, by name. All methods run on the serving loop.
+
+    Raises `ProxyError` subclasses (``status`` = the HTTP answer) and `InputError` for bodies.
+    Changes to the set of proxies are serialised (they await listeners); toxic changes are
+    serialised per proxy. `stop` closes every listener and connection and keeps the
+    configuration; `start` re-opens what `stop` closed.
+    """
+
+    def __init__(self) -> None:
+        self.proxies: dict[str, Proxy] = {}
+        self._wanted: set[str] = set()  # proxies to (re)start on `start`
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with self._lock:
+            for name in sorted(self._wanted):
+                if name in self.proxies:
+                    await self.proxies[name].start()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            self._wanted = {name for name, proxy in self.proxies.items() if proxy.enabled}
+            for proxy in self.proxies.values():
+                await proxy.stop()
+
+    def get(self, name: str) -> Proxy:
+        try:
+            return self.proxies[name]
+        except KeyError:
+            raise NotFound("proxy not found") from None
+
+    async def create(self, data: Any) -> Proxy:
+        async with self._lock:
+            return await self._create(data)
+
+    async def _create(self, data: Any) -> Proxy:
+        body = _proxy_body(data)
+        if body.name in self.proxies:
+            raise AlreadyExists("proxy already exists")
+        proxy = Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream)
+        if body.enabled:
+            await proxy.start()
+        self.proxies[body.name] = proxy
+        return proxy
+
+    async def populate(self, data: Any) -> tuple[list[Proxy], ProxyError | InputError | None]:
+        """Create or replace many proxies; all bodies are validated before anything changes.
+
+        A proxy whose listen and upstream are unchanged is kept as is (with its toxics). Returns
+        the proxies applied and the error that stopped the rest, if any.
+        """
+        async with self._lock:
+            return await self._populate(data)
+
+    async def _populate(self, data: Any) -> tuple[list[Proxy], ProxyError | InputError | None]:
+        if not isinstance(data, list):
+            raise BadRequest("bad request body: expected a JSON array of proxies")
+        bodies = [_proxy_body(item, f" at proxy {i + 1}") for i, item in enumerate(data)]
+        seen: set[str] = set()
+        for body in bodies:
+            if body.name in seen:
+                raise BadRequest(f"bad request body: duplicate proxy name {body.name!r}")
+            seen.add(body.name)
+            Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream)  # validates addresses
+        applied: list[Proxy] = []
+        for body in bodies:
+            existing = self.proxies.get(body.name)
+            listen = body.listen or DEFAULT_LISTEN
+            try:
+                if existing is not None and existing.listen == listen and existing.upstream == body.upstream:
+                    applied.append(existing)
+                    continue
+                if existing is not None:
+                    await self._delete(body.name)
+                applied.append(await self._create(body.model_dump(exclude={"toxics"})))
+            except (ProxyError, InputError) as exc:
+                return applied, exc
+        return applied, None
+
+    async def update(self, name: str, data: Any) -> Proxy:
+        """PATCH (or the deprecated POST): listen, upstream, enabled; ``name`` is ignored."""
+        async with self._lock:
+            proxy = self.get(name)
+            if not isinstance(data, dict):
+                raise BadRequest("bad request body: a proxy must be a JSON object")
+            current = {"name": name, "listen": proxy.listen, "upstream": proxy.upstream, "enabled": proxy.enabled}
+            others = {k: v for k, v in data.items() if k not in current}  # unknown ones are errors
+            changes = {k: v for k, v in data.items() if k in ("listen", "upstream", "enabled")}
+            body = _proxy_body({**current, **changes, **others})
+            await proxy.update(listen=body.listen, upstream=body.upstream, enabled=body.enabled)
+            return proxy
+
+    async def delete(self, name: str) -> None:
+        async with self._lock:
+            await self._delete(name)
+
+    async def _delete(self, name: str) -> None:
+        proxy = self.get(name)
+        del self.proxies[name]
+        await proxy.stop()
+
+    async def reset(self) -> None:
+        """Re-enable every proxy and remove every toxic; proxies are kept."""
+        async with self._lock:
+            for proxy in list(self.proxies.values()):
+                await proxy.start()
+        for proxy in list(self.proxies.values()):
+            await proxy.remove_all_toxics()
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+
+def _error(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+async def _json_body(request: Request) -> Any:
+    raw = await request.body()
+    try:
+        return json.loads(raw)
+    except ValueError as exc:  # JSONDecodeError and bad UTF-8 alike
+        raise BadRequest(f"bad request body: {exc}") from None
+
+
+def _toxic_json(spec: ToxicSpec) -> JSONResponse:
+    return JSONResponse(spec.to_json())
+
+
+def create_toxiproxy_app(server: ToxiproxyServer, *, token: str | None = None) -> Starlette:
+    """The Toxiproxy HTTP API over ``server``; the app's lifespan starts and stops it."""
+
+    async def list_proxies(request: Request) -> Response:
+        return JSONResponse({name: p.to_json() for name, p in server.proxies.items()})
+
+    async def create_proxy(request: Request) -> Response:
+        proxy = await server.create(await _json_body(request))
+        return JSONResponse(proxy.to_json(), status_code=201)
+
+    async def populate(request: Request) -> Response:
+        try:
+            applied, error = await server.populate(await _json_body(request))
+        except (ProxyError, InputError) as exc:  # rejected before any change
+            applied, error = [], exc
+        proxies = [p.to_json() for p in applied]
+        if error is None:
+            return JSONResponse({"proxies": proxies}, status_code=201)
+        status = error.status if isinstance(error, ProxyError) else 400
+        return JSONResponse({"error": str(error), "status": status, "proxies": proxies}, status_code=status)
+
+    async def show_proxy(request: Request) -> Response:
+        return JSONResponse(server.get(request.path_params["proxy"]).to_json())
+
+    async def update_proxy(request: Request) -> Response:
+        name = request.path_params["proxy"]
+        server.get(name)  # 404 before a body error, like the original
+        proxy = await server.update(name, await _json_body(request))
+        return JSONResponse(proxy.to_json())
+
+    async def delete_proxy(request: Request) -> Response:
+        await server.delete(request.path_params["proxy"])
+        return Response(status_code=204)
+
+    async def list_toxics(request: Request) -> Response:
+        proxy = server.get(request.path_params["proxy"])
+        return JSONResponse([t.to_json() for t in proxy.ordered_toxics()])
+
+    async def create_toxic(request: Request) -> Response:
+        proxy = server.get(request.path_params["proxy"])
+        return _toxic_json(await proxy.add_toxic(await _json_body(request)))
+
+    async def show_toxic(request: Request) -> Response:
+        proxy = server.get(request.path_params["proxy"])
+        return _toxic_json(proxy.get_toxic(request.path_params["toxic"]))
+
+    async def update_toxic(request: Request) -> Response:
+        proxy = server.get(request.path_params["proxy"])
+        proxy.get_toxic(request.path_params["toxic"])
+        return _toxic_json(await proxy.update_toxic(request.path_params["toxic"], await _json_body(request)))
+
+    async def delete_toxic(request: Request) -> Response:
+        proxy = server.get(request.path_params["proxy"])
+        await proxy.remove_toxic(request.path_params["toxic"])
+        return Response(status_code=204)
+
+    async def reset(request: Request) -> Response:
+        await server.reset()
+        return Response(status_code=204)
+
+    async def version(request: Request) -> Response:
+        body = json.dumps({"version": __version__, "server": "drillkit"}) + "\n"
+        return Response(body, media_type="application/json;charset=utf-8")
+
+    async def on_proxy_error(request: Request, exc: Exception) -> Response:
+        status = exc.status if isinstance(exc, ProxyError) else 400
+        return _error(str(exc), status)
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return _error(str(exc.detail), exc.status_code)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    routes = [
+        Route("/proxies", list_proxies, methods=["GET"]),
+        Route("/proxies", create_proxy, methods=["POST"]),
+        Route("/populate", populate, methods=["POST"]),
+        Route("/proxies/{proxy}", show_proxy, methods=["GET"]),
+        Route("/proxies/{proxy}", update_proxy, methods=["POST", "PATCH"]),
+        Route("/proxies/{proxy}", delete_proxy, methods=["DELETE"]),
+        Route("/proxies/{proxy}/toxics", list_toxics, methods=["GET"]),
+        Route("/proxies/{proxy}/toxics", create_toxic, methods=["POST"]),
+        Route("/proxies/{proxy}/toxics/{toxic}", show_toxic, methods=["GET"]),
+        Route("/proxies/{proxy}/toxics/{toxic}", update_toxic, methods=["POST", "PATCH"]),
+        Route("/proxies/{proxy}/toxics/{toxic}", delete_toxic, methods=["DELETE"]),
+        Route("/reset", reset, methods=["POST"]),
+        Route("/version", version, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ProxyError: on_proxy_error, InputError: on_proxy_error, HTTPException: on_http_error},
+    )
+    if token is not None:
+        app.add_middleware(_BearerToken, token=token)
+    return app
+
+
+class _BearerToken:
+    """Every HTTP request must carry ``Authorization: Bearer <token>`` (401 none, 403 wrong)."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            given = dict(scope["headers"]).get(b"authorization")
+            denied: Response | None = None
+            if given is None:
+                denied = _error("missing bearer token", 401)
+            elif not hmac.compare_digest(given, self.expected):
+                denied = _error("invalid bearer token", 403)
+            if denied is not None:
+                await denied(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+__all__ = ["DEFAULT_LISTEN", "ToxiproxyServer", "create_toxiproxy_app"]
