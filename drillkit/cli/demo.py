@@ -1,53 +1,33 @@
 """`drillkit demo …`: start, stop, inspect and steer the embedded demo AI service.
 
-`up` prepares the workdir and starts `drillkit demo up --foreground` as a detached background
-process (its own session, output in `<workdir>/run/demo.log`), then waits until every server
-answers. The runner's files under `<workdir>/run/` are described in `drillkit.demo.runner`.
+Options and rendering only: the work is `drillkit.demo.control`. Every command the output
+suggests ("next:", "start it with: …") carries the `--workdir`/`--home` this one was given, so
+it works when pasted into another folder.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import subprocess
-import time
-from dataclasses import asdict, dataclass
+import os
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
-import httpx
+from click.core import ParameterSource
 from rich.markup import escape
 from rich.table import Table
 
 from drillkit.cli.options import Env, pass_env
-from drillkit.demo.runner import (
-    DEFAULT_BASE_PORT,
-    RunInfo,
-    log_path,
-    read_run_info,
-    remove_run_info,
-    run_demo,
-    runner_pid,
-    spawn_runner,
-    start_lock,
-    stop_process,
-    wait_ports_closed,
-)
-from drillkit.demo.workdir import check_workdir, prepare_workdir
-from drillkit.errors import DrillkitError, InputError, ServiceError
+from drillkit.demo import control
+from drillkit.demo.admin import describe_state
+from drillkit.demo.process import RunInfo
+from drillkit.demo.runner import DEFAULT_BASE_PORT, SERVER_BY_NAME, endpoints
+from drillkit.demo.sim.models import NEWER
+from drillkit.errors import InputError
 from drillkit.home import demo_workdir
-
-START_TIMEOUT_S = 20.0
-STOP_TIMEOUT_S = 5.0
-#: What each server answers when healthy, and what it is.
-PROBES = {
-    "service": ("/healthz", "the support assistant (+ /admin)"),
-    "primary": ("/v1/models", "sim LLM, OpenAI/Anthropic API"),
-    "fallback": ("/v1/models", "sim LLM, the fallback route"),
-    "tool": ("/healthz", "order_status: GET /orders/{id}"),
-}
-ENDPOINT_SUFFIX = {"service": "/v1/answer", "primary": "/v1", "fallback": "/v1", "tool": ""}
 
 workdir_option = click.option(
     "--workdir",
@@ -72,6 +52,41 @@ def demo() -> None:
       drillkit demo status                    health and lever state
       drillkit demo down                      stop it
     """
+
+
+@dataclass(frozen=True)
+class Where:
+    """How to name this demo in a suggested command: `--workdir`/`--home` for demo commands,
+    `--system` for the others; empty when the defaults already lead there."""
+
+    demo: str
+    system: str
+
+    def command(self, sub: str) -> str:
+        return f"drillkit {sub}{self.demo if sub.startswith('demo') else self.system}"
+
+    @classmethod
+    def of(cls, env: Env, wd: Path) -> Where:
+        manifest = f" --system {shlex.quote(str(wd / 'drillkit.yaml'))}"
+        if wd != demo_workdir(env.home):
+            return cls(f" --workdir {shlex.quote(str(wd))}", manifest)
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None and ctx.get_parameter_source("home") is ParameterSource.COMMANDLINE:
+            return cls(f" --home {shlex.quote(str(env.home))}", manifest)
+        # DRILLKIT_HOME carries over to the next command; a local or DRILLKIT_SYSTEM manifest
+        # would take precedence over the demo's for `eval run`.
+        other = os.environ.get("DRILLKIT_SYSTEM") or Path("drillkit.yaml").is_file()
+        return cls("", manifest if other else "")
+
+
+@contextlib.contextmanager
+def hinted(where: Where) -> Iterator[None]:
+    """Append the fixing command (`hint: drillkit demo down …`) to control errors that have one."""
+    try:
+        yield
+    except (control.NotRunning, control.StillStarting, control.Unhealthy, control.RunningNow) as exc:
+        commands = " && ".join(where.command(c) for c in exc.commands)
+        raise type(exc)(f"{exc}; {exc.hint}: {commands}") from None
 
 
 # -- up ----------------------------------------------------------------------------------------
@@ -102,9 +117,9 @@ def up(env: Env, workdir: str | None, foreground: bool, reset: bool, port: int, 
 
     Does nothing (exit 0) when it is already running for this workdir.
 
-    The first start copies the demo's files into the workdir; later starts keep your edits.
-    Every start rewrites the workdir's drillkit.yaml with the URLs it bound (a busy default port
-    falls back to a free one), so drillkit commands find the demo by default.
+    The first start copies the demo's files into the workdir (a missing or empty folder); later
+    starts keep your edits. Every start rewrites the workdir's drillkit.yaml with the URLs it
+    bound (a busy default port falls back to a free one), so drillkit commands find the demo.
 
     \b
     Examples:
@@ -114,127 +129,61 @@ def up(env: Env, workdir: str | None, foreground: bool, reset: bool, port: int, 
       drillkit demo up --workdir /tmp/demo --json
     """
     wd = demo_workdir(env.home, workdir)
-    check_workdir(wd)
-    if foreground:  # also the background runner itself: it must not wait for the start lock
-        if (info := _already_up(env, wd, reset)) is not None:
-            _report_up(env, wd, info, "already_running")
+    where = Where.of(env, wd)
+    with hinted(where):
+        if foreground:
+            _up_foreground(env, wd, where, base_port=port, latency_scale=latency_scale, reset=reset)
             return
-        prepare_workdir(wd, reset=reset)
-        _run_foreground(env, wd, port, latency_scale)
-        return
-    with start_lock(wd, START_TIMEOUT_S + 5):
-        if (info := _already_up(env, wd, reset)) is not None:
-            _report_up(env, wd, info, "already_running")
-            return
-        prepare_workdir(wd, reset=reset)
-        started = time.monotonic()
-        info = _start_background(env, wd, port, latency_scale)
-    _report_up(env, wd, info, "started", elapsed_s=time.monotonic() - started)
+        try:
+            with env.err.status("starting the demo…", spinner="dots"):
+                started = control.start(wd, base_port=port, latency_scale=latency_scale, reset=reset)
+        except control.StartFailed as exc:
+            if exc.log_excerpt:
+                env.err.print(f"[dim]from {escape(str(exc.log))}:[/]\n{escape(exc.log_excerpt)}")
+            raise
+    control.detach(started)  # the runner outlives this command
+    _report_up(env, wd, where, started)
 
 
-def _already_up(env: Env, wd: Path, reset: bool) -> RunInfo | None:
-    """The healthy demo already serving `wd`, or None; errors when one runs but can't be used."""
-    where = _wd_arg(env, wd)
-    info = _live_info(wd)
-    if info is None:
-        pid = runner_pid(wd)
-        if pid is not None:
-            raise ServiceError(f"a demo process (pid {pid}) is starting for {wd}; see drillkit demo status{where}")
-        return None
-    if reset:
-        raise InputError(f"the demo is running (pid {info.pid}); stop it first: drillkit demo down{where}")
-    health = probe_all(info.urls)
-    if not all(h.ok for h in health.values()):
-        raise ServiceError(
-            f"a demo process (pid {info.pid}) runs for {wd} but does not answer: {_failures(health)}; "
-            f"restart it: drillkit demo down{where} && drillkit demo up{where}"
-        )
-    return info
-
-
-def _run_foreground(env: Env, wd: Path, port: int, latency_scale: float | None) -> None:
-    def started(info: RunInfo) -> None:
-        _report_up(env, wd, info, "started")
+def _up_foreground(env: Env, wd: Path, where: Where, **options: Any) -> None:
+    def on_started(info: RunInfo) -> None:
+        _report_up(env, wd, where, control.Started(info, already_running=False))
         if not env.json:
             env.err.print(f"serving in the foreground (pid {info.pid}): Ctrl-C or `drillkit demo down` stops it")
 
-    try:
-        asyncio.run(run_demo(wd, base_port=port, latency_scale=latency_scale, on_started=started))
-    except SystemExit as exc:  # uvicorn exits (code 3) when an app's startup fails; it logged why
-        raise ServiceError(f"a demo server failed to start (exit {exc.code}); its error is logged above") from None
-    if not env.json:
+    info = control.run_foreground(wd, on_started=on_started, **options)
+    if info is not None:
+        _report_up(env, wd, where, control.Started(info, already_running=True))
+    elif not env.json:
         env.err.print("the demo stopped")
 
 
-def _start_background(env: Env, wd: Path, port: int, latency_scale: float | None) -> RunInfo:
-    proc = spawn_runner(wd, base_port=port, latency_scale=latency_scale)
-    try:
-        with env.err.status("starting the demo…", spinner="dots"):
-            info = _wait_healthy(wd, proc)
-    except BaseException as exc:
-        with contextlib.suppress(DrillkitError):
-            stop_process(proc.pid, 3.0)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(2)
-        remove_run_info(wd, proc.pid)
-        excerpt = _log_excerpt(log_path(wd))
-        if excerpt and not isinstance(exc, KeyboardInterrupt):
-            env.err.print(f"[dim]from {escape(str(log_path(wd)))}:[/]\n{escape(excerpt)}")
-        raise
-    # Detached on purpose: the runner outlives this process; don't warn that it still runs.
-    proc.returncode = 0
-    return info
-
-
-def _wait_healthy(wd: Path, proc: subprocess.Popen[bytes]) -> RunInfo:
-    deadline = time.monotonic() + START_TIMEOUT_S
-    health: dict[str, Health] = {}
-    with httpx.Client(timeout=1.0, trust_env=False) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise ServiceError(f"the demo process exited (code {proc.returncode}) before it was up")
-            info = read_run_info(wd)
-            if info is not None and info.pid == proc.pid:
-                health = probe_all(info.urls, client)
-                if all(h.ok for h in health.values()):
-                    return info
-            time.sleep(0.05)
-    detail = f": {_failures(health)}" if health else ""
-    raise ServiceError(f"the demo was not up within {START_TIMEOUT_S:g}s{detail}")
-
-
-def _report_up(env: Env, wd: Path, info: RunInfo, status: str, elapsed_s: float | None = None) -> None:
-    endpoints = {name: url + ENDPOINT_SUFFIX.get(name, "") for name, url in info.urls.items()}
+def _report_up(env: Env, wd: Path, where: Where, started: control.Started) -> None:
     if env.json:
-        data = {"status": status, **_info_dict(info), "endpoints": endpoints, "log": str(log_path(wd))}
-        if elapsed_s is not None:
-            data["startup_s"] = round(elapsed_s, 3)
-        env.emit_json(data)
+        env.emit_json(started.to_dict())
         return
-    if status == "already_running":
-        head = f"the demo is already running (pid {info.pid}, up {_duration(info.uptime_s())})"
+    info = started.info
+    if started.already_running:
+        env.out.print(f"the demo is already running (pid {info.pid}, up {_duration(info.uptime_s())})")
     else:
-        took = f" in {elapsed_s:.1f}s" if elapsed_s is not None else ""
-        head = f"[green]the demo is up[/]{took} (pid {info.pid})"
-    env.out.print(head)
+        took = f" in {started.elapsed_s:.1f}s" if started.elapsed_s is not None else ""
+        env.out.print(f"[green]the demo is up[/]{took} (pid {info.pid})")
     table = Table("server", "URL", "what", box=None, pad_edge=False)
-    for name, url in endpoints.items():
-        table.add_row(name, url, PROBES.get(name, ("", ""))[1])
+    for name, url in endpoints(info.urls).items():
+        table.add_row(name, url, SERVER_BY_NAME[name].what if name in SERVER_BY_NAME else "")
     env.out.print(table)
     env.out.print(f"workdir  {escape(str(wd))}\nmanifest {escape(info.manifest or str(wd / 'drillkit.yaml'))}")
-    system = "" if wd == demo_workdir(env.home) else f" --system {wd / 'drillkit.yaml'}"
-    where = _wd_arg(env, wd)
     steps = [
-        (f"drillkit eval run{system}", "is the service inside its evaluation envelope?"),
-        (f"drillkit demo ctl pin sim-pro-2025-11{where}", "newer weights under the same name: evals move"),
-        (f"drillkit demo status{where}", "health and lever state"),
-        (f"drillkit demo down{where}", "stop it"),
+        (where.command("eval run"), "is the service inside its evaluation envelope?"),
+        (where.command(f"demo ctl pin {NEWER}"), "newer weights under the same name: evals move"),
+        (where.command("demo status"), "health and lever state"),
+        (where.command("demo down"), "stop it"),
     ]
     width = max(len(cmd) for cmd, _ in steps)
     env.out.print("\nnext:\n" + "\n".join(f"  {escape(cmd.ljust(width))}  {what}" for cmd, what in steps))
 
 
-# -- down --------------------------------------------------------------------------------------
+# -- down and status ---------------------------------------------------------------------------
 
 
 @demo.command("down")
@@ -252,59 +201,14 @@ def down(env: Env, workdir: str | None) -> None:
       drillkit demo down
     """
     wd = demo_workdir(env.home, workdir)
-    pid = runner_pid(wd)
-    info = read_run_info(wd)
-    if pid is None:
-        remove_run_info(wd)  # stale, if any
-        if env.json:
-            env.emit_json({"stopped": False, "running": False, "workdir": str(wd)})
-        else:
-            env.out.print(f"the demo is not running ({escape(str(wd))})")
-        return
-    started = time.monotonic()
-    killed = stop_process(pid, STOP_TIMEOUT_S)
-    remove_run_info(wd, pid)
-    urls = info.urls if info is not None and info.pid == pid else {}
-    busy = wait_ports_closed(urls, 2.0)
-    if busy:
-        raise ServiceError(f"the demo stopped but something still listens on {', '.join(busy)}")
-    elapsed = time.monotonic() - started
+    stopped = control.stop(wd)
     if env.json:
-        env.emit_json({"stopped": True, "pid": pid, "killed": killed, "stop_s": round(elapsed, 3), "workdir": str(wd)})
+        env.emit_json({**stopped.to_dict(), "workdir": str(wd)})
+    elif not stopped.running:
+        env.out.print(f"the demo is not running ({escape(str(wd))})")
     else:
-        how = " (killed: it ignored SIGTERM for 5s)" if killed else ""
-        env.out.print(f"stopped the demo (pid {pid}) in {elapsed:.1f}s{how}")
-
-
-# -- status ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Health:
-    ok: bool
-    detail: str
-    latency_ms: float
-
-
-def probe_all(urls: dict[str, str], client: httpx.Client | None = None) -> dict[str, Health]:
-    """Ask each server its health URL; 2xx within a second is healthy."""
-    own = client is None
-    client = client or httpx.Client(timeout=1.0, trust_env=False)
-    try:
-        return {name: _probe(client, url + PROBES.get(name, ("/healthz", ""))[0]) for name, url in urls.items()}
-    finally:
-        if own:
-            client.close()
-
-
-def _probe(client: httpx.Client, url: str) -> Health:
-    t0 = time.perf_counter()
-    try:
-        r = client.get(url)
-    except httpx.HTTPError as exc:
-        return Health(False, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__, 0.0)
-    ms = (time.perf_counter() - t0) * 1000
-    return Health(r.is_success, f"HTTP {r.status_code}", round(ms, 1))
+        how = f" (killed: it ignored SIGTERM for {control.STOP_TIMEOUT_S:g}s)" if stopped.killed else ""
+        env.out.print(f"stopped the demo (pid {stopped.pid}) in {stopped.elapsed_s:.1f}s{how}")
 
 
 @demo.command("status")
@@ -321,45 +225,39 @@ def status(env: Env, workdir: str | None) -> int:
       drillkit demo status --json | jq .state
     """
     wd = demo_workdir(env.home, workdir)
-    info = _live_info(wd)
-    if info is None:
-        if env.json:
-            env.emit_json({"running": False, "healthy": False, "workdir": str(wd)})
-        else:
-            where = _wd_arg(env, wd)
-            env.out.print(f"the demo is not running ({escape(str(wd))}); start it with: drillkit demo up{where}")
-        return 1
-    health = probe_all(info.urls)
-    healthy = all(h.ok for h in health.values())
-    state: Any
-    try:
-        state = _admin(info, "GET", "/admin/state")
-    except (ServiceError, InputError) as exc:
-        state = {"error": str(exc)}
+    st = control.status(wd)
+    code = 0 if st.healthy else 1
     if env.json:
-        env.emit_json(
-            {
-                "running": True,
-                "healthy": healthy,
-                **_info_dict(info),
-                "uptime_s": round(info.uptime_s(), 1),
-                "health": {name: asdict(h) for name, h in health.items()},
-                "state": state,
-            }
-        )
-        return 0 if healthy else 1
-    word = "[green]healthy[/]" if healthy else "[red]unhealthy[/]"
-    env.out.print(f"the demo is running, {word} (pid {info.pid}, up {_duration(info.uptime_s())}) in {escape(str(wd))}")
+        env.emit_json({**st.to_dict(), "workdir": str(wd)})
+        return code
+    if st.info is None:
+        start = Where.of(env, wd).command("demo up")
+        env.out.print(f"the demo is not running ({escape(str(wd))}); start it with: {escape(start)}")
+        return code
+    word = "[green]healthy[/]" if st.healthy else "[red]unhealthy[/]"
+    up_for = _duration(st.info.uptime_s())
+    env.out.print(f"the demo is running, {word} (pid {st.info.pid}, up {up_for}) in {escape(str(wd))}")
     table = Table("server", "URL", "health", box=None, pad_edge=False)
-    for name, h in health.items():
+    for name, h in st.health.items():
         mark = f"[green]ok[/] {h.latency_ms:g}ms" if h.ok else f"[red]{escape(h.detail)}[/]"
-        table.add_row(name, info.urls[name], mark)
+        table.add_row(name, st.info.urls[name], mark)
     env.out.print(table)
-    _print_state(env, state)
-    return 0 if healthy else 1
+    _print_state(env, st.state)
+    return code
 
 
 # -- ctl ---------------------------------------------------------------------------------------
+
+
+def ctl_command(name: str, *params: Any) -> Any:
+    """A `ctl` subcommand with its click parameters, `--workdir` and the shared options."""
+
+    def decorate(f: Any) -> Any:
+        for param in reversed(params):
+            f = param(f)
+        return ctl.command(name)(workdir_option(pass_env(json=True)(f)))
+
+    return decorate
 
 
 @demo.group("ctl")
@@ -373,6 +271,7 @@ def ctl() -> None:
     Examples:
       drillkit demo ctl route fallback          send traffic to the fallback provider first
       drillkit demo ctl pin sim-pro-2025-06     pin the primary provider's model version
+      drillkit demo ctl pin --unpin             back to the manifest's model
       drillkit demo ctl prompt v4-terse         activate prompts/v4-terse.md
       drillkit demo ctl prompt previous         undo the last prompt activation
       drillkit demo ctl corpus                  list corpus versions
@@ -381,10 +280,7 @@ def ctl() -> None:
     """
 
 
-@ctl.command("route")
-@click.argument("provider")
-@workdir_option
-@pass_env(json=True)
+@ctl_command("route", click.argument("provider"))
 def ctl_route(env: Env, provider: str, workdir: str | None) -> None:
     """Send traffic to PROVIDER first (the rollback path for a provider incident).
 
@@ -395,28 +291,29 @@ def ctl_route(env: Env, provider: str, workdir: str | None) -> None:
     Example:
       drillkit demo ctl route fallback
     """
-    _lever(env, workdir, "/admin/route", {"provider": provider})
+    _lever(env, workdir, control.route, provider)
 
 
-@ctl.command("pin")
-@click.argument("model")
-@workdir_option
-@pass_env(json=True)
-def ctl_pin(env: Env, model: str, workdir: str | None) -> None:
+@ctl_command(
+    "pin",
+    click.argument("model", required=False),
+    click.option("--unpin", is_flag=True, help="Remove the pin: the primary provider uses the manifest's model."),
+)
+def ctl_pin(env: Env, model: str | None, unpin: bool, workdir: str | None) -> None:
     """Pin the model version the primary provider is asked for (the model rollback path).
 
     \b
     Examples:
       drillkit demo ctl pin sim-pro-2025-06     the reference weights
       drillkit demo ctl pin sim-pro-2025-11     newer weights (drops citations, gets facts wrong)
+      drillkit demo ctl pin --unpin             no pin: the manifest's model again
     """
-    _lever(env, workdir, "/admin/pin", {"model": model})
+    if (model is None) == (not unpin):
+        raise InputError("give either MODEL or --unpin (not both)")
+    _lever(env, workdir, control.pin, None if unpin else model)
 
 
-@ctl.command("prompt")
-@click.argument("version")
-@workdir_option
-@pass_env(json=True)
+@ctl_command("prompt", click.argument("version"))
 def ctl_prompt(env: Env, version: str, workdir: str | None) -> None:
     """Activate a prompt version (the prompt rollback path).
 
@@ -428,13 +325,10 @@ def ctl_prompt(env: Env, version: str, workdir: str | None) -> None:
       drillkit demo ctl prompt v4-terse
       drillkit demo ctl prompt previous
     """
-    _lever(env, workdir, "/admin/prompt", {"version": version})
+    _lever(env, workdir, control.activate_prompt, version)
 
 
-@ctl.command("corpus")
-@click.argument("version", required=False)
-@workdir_option
-@pass_env(json=True)
+@ctl_command("corpus", click.argument("version", required=False))
 def ctl_corpus(env: Env, version: str | None, workdir: str | None) -> None:
     """List corpus versions, or put one back (the retrieval rollback path).
 
@@ -447,117 +341,41 @@ def ctl_corpus(env: Env, version: str | None, workdir: str | None) -> None:
       drillkit demo ctl corpus previous
     """
     if version is None:
-        _lever(env, workdir, "/admin/corpus", None, method="GET")
+        _lever(env, workdir, control.corpus_versions)
     else:
-        _lever(env, workdir, "/admin/corpus", {"version": version})
+        _lever(env, workdir, control.activate_corpus, version)
 
 
-@ctl.command("reset")
-@workdir_option
-@pass_env(json=True)
+@ctl_command("reset")
 def ctl_reset(env: Env, workdir: str | None) -> None:
     """Put route, pinned model and prompt back to their defaults.
 
     The corpus is left as it is (use `ctl corpus previous` for that).
     """
-    _lever(env, workdir, "/admin/reset", {})
+    _lever(env, workdir, control.reset)
 
 
-def _lever(env: Env, workdir: str | None, path: str, body: dict | None, method: str = "POST") -> None:
+def _lever(env: Env, workdir: str | None, call: Any, *args: Any) -> None:
     wd = demo_workdir(env.home, workdir)
-    info = _live_info(wd)
-    if info is None:
-        raise ServiceError(f"the demo is not running for {wd}; start it with: drillkit demo up{_wd_arg(env, wd)}")
-    state = _admin(info, method, path, body)
+    with hinted(Where.of(env, wd)):
+        state = call(wd, *args)
     if env.json:
         env.emit_json(state)
     else:
         _print_state(env, state)
 
 
-def _admin(info: RunInfo, method: str, path: str, body: dict | None = None) -> Any:
-    """Call the service's admin API; 4xx → InputError (exit 2), no answer or 5xx → ServiceError."""
-    url = info.urls["service"] + path
-    try:
-        with httpx.Client(timeout=10.0, trust_env=False) as client:
-            r = client.request(method, url, json=body)
-    except httpx.HTTPError as exc:
-        raise ServiceError(f"the demo service did not answer {method} {url}: {exc or type(exc).__name__}") from None
-    try:
-        data = r.json()
-    except ValueError:
-        data = None
-    if r.is_success:
-        return data
-    message = data.get("error") if isinstance(data, dict) else None
-    message = message if isinstance(message, str) else r.text.strip() or f"HTTP {r.status_code}"
-    if 400 <= r.status_code < 500:
-        raise InputError(message)
-    raise ServiceError(f"the demo service answered {r.status_code} to {method} {path}: {message}")
-
-
 def _print_state(env: Env, state: Any) -> None:
-    """The levers (or the corpus versions) in a few readable lines; unknown keys as they come."""
-    if not isinstance(state, dict):
-        env.out.print(escape(str(state)))
-        return
-    if "error" in state and len(state) == 1:
-        env.out.print(f"[red]lever state unavailable:[/] {escape(str(state['error']))}")
-        return
-    if isinstance(state.get("versions"), list):  # GET /admin/corpus
+    """The levers (or the corpus versions) in a few readable lines."""
+    if isinstance(state, dict) and isinstance(state.get("versions"), list):  # GET /admin/corpus
         table = Table("corpus version", "documents", "created", "", box=None, pad_edge=False)
         for v in state["versions"]:
             mark = "[green]active[/]" if v.get("active") else ""
             table.add_row(str(v.get("version")), str(len(v.get("documents", []))), str(v.get("created_at", "")), mark)
         env.out.print(table)
         return
-    rows: dict[str, str] = {}
-    for key, value in state.items():
-        if key in ("updated_at", "pinned_model", "provider_order"):
-            continue
-        if key == "route":
-            order = state.get("provider_order") or []
-            value = f"{value}" + (f"   (tried in order: {' → '.join(order)})" if len(order) > 1 else "")
-        elif key == "models" and isinstance(value, dict):
-            pinned = state.get("pinned_model")
-            value = ", ".join(f"{name}: {model}" for name, model in value.items())
-            value += f"   (pinned: {pinned})" if pinned else "   (none pinned: manifest models)"
-        elif key == "health" and isinstance(value, dict):
-            bad = {n: h for n, h in value.items() if isinstance(h, dict) and h.get("cooldown_s")}
-            value = ", ".join(f"{n} cooling down {h['cooldown_s']}s" for n, h in bad.items()) or "all providers ok"
-        elif isinstance(value, dict) and "active" in value:
-            history = value.get("history") or []
-            shown = " ← ".join(reversed(history[-5:]))
-            value = f"{value['active']}" + (f"   (history, newest first: {shown})" if len(history) > 1 else "")
-        rows[key] = str(value)
-    for key, value in rows.items():
-        env.out.print(f"{escape(key):<9} {escape(value)}")
-
-
-# -- helpers -----------------------------------------------------------------------------------
-
-
-def _live_info(wd: Path) -> RunInfo | None:
-    """`demo.json` if its runner is alive; a stale one is removed."""
-    info = read_run_info(wd)
-    if info is None:
-        return None
-    if runner_pid(wd) != info.pid:
-        remove_run_info(wd, info.pid)
-        return None
-    return info
-
-
-def _info_dict(info: RunInfo) -> dict[str, Any]:
-    return info.model_dump(mode="json")
-
-
-def _failures(health: dict[str, Health]) -> str:
-    return ", ".join(f"{name} {h.detail}" for name, h in health.items() if not h.ok)
-
-
-def _wd_arg(env: Env, wd: Path) -> str:
-    return "" if wd == demo_workdir(env.home) else f" --workdir {wd}"
+    for key, line in describe_state(state).items():
+        env.out.print(f"{escape(key):<9} {escape(line)}")
 
 
 def _duration(seconds: float) -> str:
@@ -567,16 +385,6 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def _log_excerpt(path: Path, lines: int = 25) -> str:
-    """From the log's first error on (the cause, not the teardown noise after it), else its end."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").rstrip().splitlines()
-    except OSError:
-        return ""
-    first = next((i for i, line in enumerate(text) if line.startswith(("ERROR", "Traceback", "error:"))), None)
-    return "\n".join(text[first : first + lines] if first is not None else text[-lines:])
 
 
 COMMANDS = [demo]

@@ -56,8 +56,9 @@ def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], th
     share of passing cases, compared with the envelope. SUITE defaults to the manifest's
     `evals` path.
 
-    Prints the failing cases (which assertion failed and why) and a summary line. Exit 0 inside
-    the envelope, 1 outside it or when the service is unreachable, 2 for a bad suite or manifest.
+    Prints a summary per tag (cases, passed, weighted pass rate), the failing cases (which
+    assertion failed and why) and a verdict line. Exit 0 inside the envelope, 1 outside it or
+    when the service is unreachable, 2 for a bad suite or manifest.
 
     \b
     Examples:
@@ -140,6 +141,14 @@ def _print_report(env: Env, result: SuiteResult) -> None:
         f"suite [bold]{escape(result.suite)}[/]{escape(scope)} → {escape(result.service_url)}: "
         f"{result.total} case(s) in {result.duration_s:.1f} s"
     )
+    tags = Table("tag", title="by tag", title_justify="left")
+    for column in ("cases", "passed", "pass rate"):
+        tags.add_column(column, justify="right")
+    for tag, summary in result.by_tag().items():
+        colour = "green" if summary.passed == summary.total else "red" if summary.passed == 0 else "yellow"
+        rate = Text(_percent(summary.pass_rate, 1), style=colour)
+        tags.add_row(Text(tag), str(summary.total), str(summary.passed), rate)
+    env.out.print(tags)
     failing = [c for c in result.cases if not c.passed]
     if failing:
         table = Table("case", "tags", "failed assertions", title="failing cases", title_justify="left")

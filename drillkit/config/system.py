@@ -24,6 +24,7 @@ class Provider(Strict):
     api: Api = "openai"
     model: str
     api_key_env: str | None = None
+    timeout: Duration = 10.0  # per attempt, before the caller falls back to the next provider
 
 
 class ModelComponent(Strict):

@@ -1,50 +1,36 @@
 """The live knowledge-base corpus of the demo service, with content-addressed versions.
 
-Documents are the `*.md` files directly in the corpus folder (dotfiles ignored): id = file stem,
-title = the first line starting with `# ` (the id when there is none), text = every other line.
-The folder is re-read when the set of files or any file's mtime/size changes; the stat check
-runs at most every `check_interval` seconds, so an edit is live within that time.
+Documents are the `*.md` files directly in the corpus folder (dotfiles ignored), parsed by
+`drillkit.demo.context.parse_document`.  The folder is re-read when the set of files or any
+file's stamp (`drillkit.demo.files.file_stamp`) changes; the check runs at most every
+`check_interval` seconds, so an edit is live within that time.
 
 Version id of a corpus content: `"c" + sha256(lines)[:8]` where `lines` is the concatenation,
 over documents sorted by id, of `f"{id}\\0{sha256(file bytes).hexdigest()}\\n"` (UTF-8).  Each
 version is snapshotted under `<versions_dir>/<version>/` the first time it is seen (startup
 included), and recorded in the lever state's corpus history (`Levers.record_corpus`).
 
-`activate(version | "previous")` copies a snapshot back into the corpus folder (each file written
-to a dotted temp name then `os.replace`d, files absent from the snapshot removed), so a rollback
-is a real change of the live files that every other reader sees.
+`activate(version | "previous")` copies a snapshot back into the corpus folder (each file replaced
+atomically, files absent from the snapshot removed), so a rollback is a real change of the live
+files that every other reader sees.  Both forms check the id (`VERSION_ID`) before touching a
+file, so a tampered history cannot point a rollback outside the snapshots folder.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drillkit.demo.levers import PREVIOUS, LeverError, Levers
+from drillkit.demo.context import Document, parse_document
+from drillkit.demo.files import Stamp, file_stamp, write_atomic
+from drillkit.demo.levers import PREVIOUS, VERSION_ID, LeverError, Levers
 
-# The sim's Document is the one retrieval (`rank_documents`) and the context blocks take.
-from drillkit.demo.sim.brain import Document
-
-VERSION_ID = re.compile(r"^c[0-9a-f]{8}$")
-Signature = tuple[tuple[str, int, int], ...]
-
-
-def parse_document(doc_id: str, raw: bytes) -> Document:
-    """Split a markdown file into title (first `# ` line) and text (the other lines)."""
-    lines = raw.decode("utf-8", errors="replace").splitlines()
-    title = doc_id
-    for i, line in enumerate(lines):
-        if line.startswith("# "):
-            title = line[2:].strip() or doc_id
-            del lines[i]
-            break
-    return Document(doc_id, title, "\n".join(lines).strip())
+Signature = tuple[tuple[str, Stamp | None], ...]
 
 
 def corpus_version(files: Mapping[str, bytes]) -> str:
@@ -53,6 +39,11 @@ def corpus_version(files: Mapping[str, bytes]) -> str:
     for doc_id in sorted(files):
         h.update(f"{doc_id}\0{hashlib.sha256(files[doc_id]).hexdigest()}\n".encode())
     return "c" + h.hexdigest()[:8]
+
+
+def corpus_documents(folder: Path) -> list[Document]:
+    """The documents of a corpus folder, sorted by id (what the service retrieves from)."""
+    return [parse_document(p.stem, p.read_bytes()) for p in _md_files(folder)]
 
 
 def _md_files(folder: Path) -> list[Path]:
@@ -128,7 +119,7 @@ class LiveCorpus:
         rollback = version == PREVIOUS
         if rollback:
             version = self.levers.state.corpus.previous("corpus")
-        elif not isinstance(version, str) or not VERSION_ID.match(version):
+        if not isinstance(version, str) or not VERSION_ID.match(version):
             raise LeverError(f"bad corpus version {version!r}: expected 'c' + 8 hex digits or 'previous'")
         snapshot = self.versions_dir / version
         if not snapshot.is_dir():
@@ -167,14 +158,7 @@ class LiveCorpus:
     # -- internals -----------------------------------------------------------------------------
 
     def _stat(self) -> Signature:
-        entries = []
-        for path in _md_files(self.corpus_dir):
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            entries.append((path.name, st.st_mtime_ns, st.st_size))
-        return tuple(entries)
+        return tuple((path.name, file_stamp(path)) for path in _md_files(self.corpus_dir))
 
     def _snapshot(self, version: str, files: Mapping[str, bytes]) -> None:
         final = self.versions_dir / version
@@ -200,14 +184,13 @@ class LiveCorpus:
         wanted = {p.name: p for p in _md_files(snapshot)}
         for name, src in wanted.items():
             dest = self.corpus_dir / name
-            if dest.is_file() and dest.read_bytes() == src.read_bytes():
+            raw = src.read_bytes()
+            if dest.is_file() and dest.read_bytes() == raw:
                 continue  # unchanged files keep their mtime: fewer spurious "changes" downstream
-            tmp = self.corpus_dir / f".{name}.tmp"
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, dest)
+            write_atomic(dest, raw)
         for path in _md_files(self.corpus_dir):
             if path.name not in wanted:
                 path.unlink(missing_ok=True)
 
 
-__all__ = ["Document", "LiveCorpus", "corpus_version", "parse_document"]
+__all__ = ["VERSION_ID", "LiveCorpus", "corpus_documents", "corpus_version"]

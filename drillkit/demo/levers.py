@@ -17,21 +17,25 @@ becomes active again; a second `previous` goes back one more step.  With nothing
 the prompt history so it is itself undoable); the corpus is left alone because resetting it would
 overwrite documents an operator edited on purpose; roll it back with the corpus lever instead.
 
-The file is re-read when it changes on disk, so several writers (the service, a script) agree.
+Writers: the demo service is the only program that writes the file (`drillkit demo ctl` goes
+through its HTTP API).  A hand edit is picked up (the file is re-read when its inode, mtime or
+size changes), and every entry is validated on load: prompt versions must be file stems
+(`VERSION_NAME`), corpus versions ids (`VERSION_ID`).  A file that does not validate is ignored
+and the defaults apply, as for a corrupt one; the next lever write replaces it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, Field, ValidationError, computed_field
+from pydantic import BaseModel, Field, StringConstraints, ValidationError, computed_field
 
+from drillkit.demo.files import WatchedFile, write_text_atomic
 from drillkit.errors import InputError
 
 DEFAULT_PROMPT = "v3"
@@ -39,6 +43,10 @@ HISTORY_LIMIT = 100
 PREVIOUS = "previous"
 #: Version names are file stems: no path separators, no leading dot.
 VERSION_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+#: Corpus version ids: "c" + 8 hex digits of the content hash (`drillkit.demo.corpus`).
+VERSION_ID = re.compile(r"^c[0-9a-f]{8}$")
+PromptVersion = Annotated[str, StringConstraints(pattern=VERSION_NAME.pattern)]
+CorpusVersion = Annotated[str, StringConstraints(pattern=VERSION_ID.pattern)]
 
 
 class LeverError(InputError):
@@ -75,11 +83,19 @@ class VersionHistory(BaseModel):
             self.history.pop()
 
 
+class PromptHistory(VersionHistory):
+    history: list[PromptVersion] = []
+
+
+class CorpusHistory(VersionHistory):
+    history: list[CorpusVersion] = []
+
+
 class LeverState(BaseModel):
     route: str
     pinned_model: str | None = None
-    prompt: VersionHistory = Field(default_factory=lambda: VersionHistory(history=[DEFAULT_PROMPT]))
-    corpus: VersionHistory = Field(default_factory=VersionHistory)
+    prompt: PromptHistory = Field(default_factory=lambda: PromptHistory(history=[DEFAULT_PROMPT]))
+    corpus: CorpusHistory = Field(default_factory=CorpusHistory)
     updated_at: str | None = None
 
 
@@ -98,17 +114,14 @@ class Levers:
         self.path = path
         self.providers = list(providers)
         self.prompts_dir = prompts_dir
-        self._state = self._defaults()
-        self._stamp: tuple[int, int] | None = None
-        self._load_if_changed()
+        self._file = WatchedFile(path, self._read, self._defaults)
 
     # -- reading -------------------------------------------------------------------------------
 
     @property
     def state(self) -> LeverState:
-        """The current state (re-read from disk when another writer changed the file)."""
-        self._load_if_changed()
-        return self._state
+        """The current state (re-read from disk when the file changed)."""
+        return self._file.get()
 
     def provider_order(self, state: LeverState | None = None) -> list[str]:
         """Provider names in the order the router tries them: route first, then manifest order."""
@@ -164,8 +177,9 @@ class Levers:
             else:
                 s.corpus.push(version)
 
-        if self.state.corpus.active == version and not rollback:
-            return self._state  # the common case on every refresh: nothing to write
+        state = self.state
+        if state.corpus.active == version and not rollback:
+            return state  # the common case on every refresh: nothing to write
         return self._update(apply)
 
     def reset(self) -> LeverState:
@@ -184,56 +198,34 @@ class Levers:
         return LeverState(route=self.providers[0])
 
     def _update(self, change: Callable[[LeverState], None]) -> LeverState:
-        self._load_if_changed()
-        state = self._state.model_copy(deep=True)
+        state = self.state.model_copy(deep=True)
         change(state)
         state.updated_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        self._write(state)
-        self._state = state
+        write_text_atomic(self.path, json.dumps(state.model_dump(mode="json"), indent=2) + "\n")
+        self._file.wrote(state)
         return state
 
-    def _write(self, state: LeverState) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = json.dumps(state.model_dump(mode="json"), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".state.", suffix=".tmp", dir=self.path.parent)
+    def _read(self, path: Path) -> LeverState:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self._stamp = _stamp(self.path)
-
-    def _load_if_changed(self) -> None:
-        stamp = _stamp(self.path)
-        if stamp == self._stamp:
-            return
-        self._stamp = stamp
-        if stamp is None:
-            self._state = self._defaults()
-            return
-        try:
-            state = LeverState.model_validate(json.loads(self.path.read_text(encoding="utf-8")))
+            state = LeverState.model_validate(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, ValidationError):
-            # A corrupt or half-edited file must not take the service down: fall back to the
-            # defaults; the next lever write replaces the file.
-            state = self._defaults()
+            # A corrupt, half-edited or invalid file must not take the service down (nor steer
+            # it to files outside its folders): the defaults apply until the next lever write.
+            return self._defaults()
         if state.route not in self.providers:
             state.route = self.providers[0]
         if not state.prompt.history:
             state.prompt.history = [DEFAULT_PROMPT]
-        self._state = state
+        return state
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return st.st_mtime_ns, st.st_size
-
-
-__all__ = ["DEFAULT_PROMPT", "PREVIOUS", "LeverError", "LeverState", "Levers", "VersionHistory"]
+__all__ = [
+    "DEFAULT_PROMPT",
+    "PREVIOUS",
+    "VERSION_ID",
+    "VERSION_NAME",
+    "LeverError",
+    "LeverState",
+    "Levers",
+    "VersionHistory",
+]

@@ -6,8 +6,9 @@ Wire formats (docs/demo.md, "Service → provider request"), non-streaming:
 - `api: anthropic` → `POST {base_url}/messages`, answer = the text blocks of `content`, usage
   `input_tokens` / `output_tokens`.
 
-Per attempt: timeout 10 s, connect timeout 2 s.  Providers are tried in the order given (the
-service passes route first, then the others in manifest order).
+Per attempt: the provider's `timeout` from the manifest (default 10 s; `Router(timeout=...)`
+overrides it for every provider), connect timeout at most 2 s.  Providers are tried in the order
+given (the service passes route first, then the others in manifest order).
 
 Outcomes of one attempt (`Attempt.reason`), whether the router falls back, and the effect on the
 provider's health:
@@ -17,8 +18,10 @@ provider's health:
   falls back; cooldown 60 s.
 - `rate_limited`: any other 429; falls back; cooldown `retry-after` seconds (`retry-after-ms`
   first; capped at 60 s; 5 s when absent).
-- `server_error` (5xx), `timeout` (408, connect/read timeout), `connection`, `bad_response` (a 2xx
-  whose body is unusable): fall back; count as a failure.
+- `server_error` (5xx, whatever its body: JSON of any shape, not JSON, not even decodable),
+  `timeout` (408, connect/read timeout), `connection` (refused, reset, any other request error),
+  `bad_response` (a 2xx whose body is unusable or cannot be decoded): fall back; count as a
+  failure.
 - `rejected`: any other 4xx (bad request, unknown model, auth): the request itself is wrong, so
   another provider would not help: no fallback, `ProviderRejected` (the service answers 502).
 
@@ -43,7 +46,7 @@ import httpx
 from drillkit.config.system import Provider
 from drillkit.errors import ServiceError
 
-REQUEST_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+CONNECT_TIMEOUT_S = 2.0
 COOLDOWN_S = 5.0
 ALLOWED_FAILS = 3
 MAX_RETRY_AFTER_S = 60.0
@@ -107,6 +110,13 @@ class _Failure(Exception):
         self.reason, self.detail, self.status, self.cooldown = reason, detail, status, cooldown
 
 
+@dataclass(frozen=True)
+class _Unreadable:
+    """A response body that could not be decoded (e.g. `content-encoding: gzip` over plain bytes)."""
+
+    detail: str
+
+
 @dataclass
 class _Health:
     cooldown_until: float = 0.0
@@ -118,12 +128,14 @@ class _Health:
 class Router:
     """Routes one completion over `providers` (manifest order) through a shared httpx client.
 
-    The client is owned by the caller (the service's lifespan), which closes it.
+    The client is owned by the caller (the service's lifespan), which closes it.  `timeout`
+    (seconds per attempt) overrides every provider's own `timeout`.
     """
 
     providers: Mapping[str, Provider]
     client: httpx.AsyncClient
     clock: Callable[[], float] = time.monotonic
+    timeout: float | None = None
     _health: dict[str, _Health] = field(default_factory=dict, init=False)
 
     async def complete(
@@ -225,18 +237,44 @@ class Router:
                 "max_tokens": MAX_TOKENS,
                 "messages": [{"role": "system", "content": system_prompt}, *user],
             }
+        seconds = provider.timeout if self.timeout is None else self.timeout
+        timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
+        status, reply_headers, data = await self._post(url, body, headers, timeout)
+        if status >= 300:
+            raise _classify(status, reply_headers, data)
+        if isinstance(data, _Unreadable):
+            raise _Failure("bad_response", data.detail, status)
         try:
-            response = await self.client.post(url, json=body, headers=headers, timeout=REQUEST_TIMEOUT)
+            return _parse(name, provider.api, model, data.json())
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            raise _Failure("bad_response", f"unusable response body: {exc!r}"[:300], status) from None
+
+    async def _post(
+        self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: httpx.Timeout
+    ) -> tuple[int, httpx.Headers, httpx.Response | _Unreadable]:
+        """POST and read the whole body: (status, headers, the read response or why it is unreadable).
+
+        The body is read apart from the status line, so a 5xx whose body cannot be decoded is
+        still a server error, not a connection error.
+        """
+        request = self.client.build_request("POST", url, json=body, headers=headers, timeout=timeout)
+        try:
+            response = await self.client.send(request, stream=True)
         except httpx.TimeoutException as exc:
             raise _Failure("timeout", _timeout_kind(exc)) from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise _Failure("connection", f"{type(exc).__name__}: {exc}") from None
-        if response.status_code >= 300:
-            raise _classify(response)
         try:
-            return _parse(name, provider.api, model, response.json())
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise _Failure("bad_response", f"unusable response body: {exc!r}"[:300], response.status_code) from None
+            await response.aread()
+        except httpx.TimeoutException as exc:
+            raise _Failure("timeout", _timeout_kind(exc), response.status_code) from None
+        except httpx.DecodingError as exc:
+            return response.status_code, response.headers, _Unreadable(f"undecodable body: {exc}"[:300])
+        except httpx.RequestError as exc:
+            raise _Failure("connection", f"{type(exc).__name__}: {exc}", response.status_code) from None
+        finally:
+            await response.aclose()
+        return response.status_code, response.headers, response
 
 
 def _timeout_kind(exc: httpx.TimeoutException) -> str:
@@ -256,22 +294,27 @@ def _parse(name: str, api: str, requested_model: str, data: Any) -> Completion:
     return Completion(text, str(data.get("model") or requested_model), name, int(tokens_in), int(tokens_out))
 
 
-def _classify(response: httpx.Response) -> _Failure:
-    status = response.status_code
-    try:
-        error = response.json().get("error") or {}
-    except ValueError:
-        error = {}
+def _classify(status: int, headers: httpx.Headers, data: httpx.Response | _Unreadable) -> _Failure:
+    """The failure a non-2xx answer means; its body may be any JSON, not JSON, or unreadable."""
+    body: Any = None
+    text = ""
+    if isinstance(data, httpx.Response):
+        text = data.text
+        try:
+            body = data.json()
+        except ValueError:
+            body = None
+    error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
-        error = {"message": str(error)}
-    code = error.get("code") or error.get("type") or ""
-    message = str(error.get("message") or response.text[:200]).strip()
+        error = {"message": str(error)} if error else {}
+    code = str(error.get("code") or error.get("type") or "")
+    message = str(error.get("message") or text[:200]).strip()
     detail = f"{status} {code}: {message}".strip().rstrip(":")
     if status == 429:
         details = error.get("details") if isinstance(error.get("details"), dict) else {}
         if code == "insufficient_quota" or details.get("error_code") == "enforced_spend_limit_reached":
             return _Failure("quota", detail, status, QUOTA_COOLDOWN_S)
-        wait = retry_after_seconds(response.headers)
+        wait = retry_after_seconds(headers)
         wait = COOLDOWN_S if wait is None else wait
         return _Failure("rate_limited", detail, status, min(wait, MAX_RETRY_AFTER_S))
     if status == 408:

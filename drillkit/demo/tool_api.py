@@ -9,26 +9,28 @@ Contract (docs/demo.md; the JSON schema lives in the workdir's `tools.yaml`):
   digits (`A1001`); 503 `{"error": {"code": "orders_unavailable", ...}}` when `orders.json` is
   missing or unreadable.
 - `GET /healthz` → 200 `{"status": "ok", "orders": <count>}` (503 when orders are unavailable).
+- Any other path or method: 404 `not_found` / 405 `method_not_allowed` in the same error shape.
 
 `orders.json` is either an object keyed by order id (the shipped shape) or a list of order objects
-with an `order_id` field.  It is re-read when its mtime or size changes, so editing it is a live
-change of the tool's behaviour (a "tools" incident).
+with an `order_id` field.  It is re-read when it changes (`drillkit.demo.files.WatchedFile`), so
+editing it is a live change of the tool's behaviour (a "tools" incident).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-#: The shape the demo service looks for in questions (`\b[A-Z]\d{4}\b`), anchored.
-ORDER_ID = re.compile(r"^[A-Z][0-9]{4}$")
+from drillkit.demo.context import ORDER_ID_RE
+from drillkit.demo.files import WatchedFile
+from drillkit.demo.serving import loopback_only
 
 
 class OrdersUnavailable(Exception):
@@ -36,37 +38,31 @@ class OrdersUnavailable(Exception):
 
 
 class OrderBook:
-    """`orders.json`, re-read when its mtime or size changes (one stat per lookup)."""
+    """`orders.json`, re-read when it changes (one stat per lookup)."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._stamp: tuple[int, int] | None = None
-        self._orders: dict[str, Any] = {}
+        self._file = WatchedFile(self.path, self._read)
 
     def orders(self) -> dict[str, Any]:
         """All orders by id; raises OrdersUnavailable."""
         try:
-            st = self.path.stat()
+            return self._file.get()
         except OSError as exc:
             raise OrdersUnavailable(f"{self.path.name}: {exc.strerror or exc}") from None
-        stamp = (st.st_mtime_ns, st.st_size)
-        if stamp != self._stamp:
-            self._orders = self._read()
-            self._stamp = stamp
-        return self._orders
 
-    def _read(self) -> dict[str, Any]:
+    def _read(self, path: Path) -> dict[str, Any]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise OrdersUnavailable(f"{self.path.name}: cannot read orders ({exc})") from None
+            raise OrdersUnavailable(f"{path.name}: cannot read orders ({exc})") from None
         if isinstance(data, dict) and isinstance(data.get("orders"), list):
             data = data["orders"]
         if isinstance(data, list):
             return {str(o["order_id"]): o for o in data if isinstance(o, dict) and "order_id" in o}
         if isinstance(data, dict):
             return {str(k): v for k, v in data.items()}
-        raise OrdersUnavailable(f"{self.path.name}: expected an object keyed by order id or a list of orders")
+        raise OrdersUnavailable(f"{path.name}: expected an object keyed by order id or a list of orders")
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
@@ -79,7 +75,7 @@ def create_tool_app(orders_path: Path) -> Starlette:
 
     async def get_order(request: Request) -> JSONResponse:
         order_id = request.path_params["order_id"]
-        if not ORDER_ID.match(order_id):
+        if not ORDER_ID_RE.fullmatch(order_id):
             return _error(400, "invalid_order_id", f"malformed order id {order_id!r}: expected a letter and 4 digits")
         try:
             orders = book.orders()
@@ -101,8 +97,18 @@ def create_tool_app(orders_path: Path) -> Starlette:
         routes=[
             Route("/orders/{order_id}", get_order, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-        ]
+        ],
+        middleware=loopback_only(),
+        exception_handlers={404: _route_error, 405: _route_error},
     )
 
 
-__all__ = ["ORDER_ID", "OrderBook", "OrdersUnavailable", "create_tool_app"]
+async def _route_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = "method_not_allowed" if exc.status_code == 405 else "not_found"
+    response = _error(exc.status_code, code, f"{exc.detail}: {request.method} {request.url.path}")
+    response.headers.update(exc.headers or {})
+    return response
+
+
+__all__ = ["OrderBook", "OrdersUnavailable", "create_tool_app"]

@@ -4,11 +4,15 @@
 status or a body that is not JSON makes that case fail with the reason in `CaseResult.error`.
 Whether the service was reachable at all is `SuiteResult.unreachable`; callers decide what that
 means (the CLI turns it into a `ServiceError`).
+
+A service on a loopback address is always called directly: `HTTP(S)_PROXY` in the environment
+applies to other hosts only (a corporate proxy cannot reach the laptop's 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -131,6 +135,14 @@ class SuiteResult:
     def inside_envelope(self) -> bool:
         return self.total > 0 and self.pass_rate >= self.threshold - _EPSILON
 
+    def by_tag(self) -> dict[str, TagSummary]:
+        """Per tag (untagged cases under `UNTAGGED`), in order of first appearance."""
+        groups: dict[str, list[CaseResult]] = {}
+        for c in self.cases:
+            for tag in c.case.tags or [UNTAGGED]:
+                groups.setdefault(tag, []).append(c)
+        return {tag: TagSummary.of(cases) for tag, cases in groups.items()}
+
     @property
     def unreachable(self) -> bool:
         """True when no case could even connect to the service."""
@@ -146,8 +158,31 @@ class SuiteResult:
             "counts": {"total": self.total, "passed": self.passed, "failed": self.failed, "errored": self.errored},
             "duration_s": round(self.duration_s, 3),
             "tags": list(self.tags),
+            "by_tag": {tag: t.to_dict() for tag, t in self.by_tag().items()},
             "cases": [c.to_dict() for c in self.cases],
         }
+
+
+UNTAGGED = "(untagged)"
+
+
+@dataclass(frozen=True)
+class TagSummary:
+    """The cases of one tag: how many, how many passed, their weighted pass rate."""
+
+    total: int
+    passed: int
+    pass_rate: float
+
+    @classmethod
+    def of(cls, cases: Sequence[CaseResult]) -> TagSummary:
+        weight = sum(c.case.weight for c in cases)
+        passed_weight = sum(c.case.weight for c in cases if c.passed)
+        rate = passed_weight / weight if weight else 0.0
+        return cls(len(cases), sum(1 for c in cases if c.passed), rate)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total, "passed": self.passed, "pass_rate": round(self.pass_rate, 4)}
 
 
 async def run_suite(
@@ -189,7 +224,8 @@ async def run_suite(
         results = await asyncio.gather(*(one(client, c) for c in cases))
     else:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        trust_env = not is_loopback_url(service_url)  # see the module doc
+        async with httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=trust_env) as http:
             results = await asyncio.gather(*(one(http, c) for c in cases))
     return SuiteResult(
         suite=suite.name,
@@ -228,6 +264,20 @@ async def run_case(
     result.answer = body.get("answer") if isinstance(body, dict) else None
     result.checks = [Check(a, check(a, body, latency_ms)) for a in suite.assertions_for(case)]
     return result
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when `url`'s host is `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    try:
+        host = httpx.URL(url).host
+    except httpx.InvalidURL:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _brief(text: str, limit: int = 200) -> str:

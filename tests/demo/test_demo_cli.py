@@ -8,8 +8,10 @@ leaves a process behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -26,7 +28,8 @@ from click.testing import CliRunner, Result
 
 from drillkit.cli import cli
 from drillkit.config.system import load_system
-from drillkit.demo.runner import read_run_info, runner_pid
+from drillkit.demo import control
+from drillkit.demo.process import read_run_info, runner_pid
 from drillkit.demo.workdir import assets, prepare_workdir, write_manifest
 from drillkit.errors import InputError
 
@@ -43,12 +46,12 @@ class Demo:
         self.env = {**os.environ, "DRILLKIT_HOME": str(home)}
         self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
 
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(self, *args: str, timeout: float = 60, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
         """`python -m drillkit ARGS` in a subprocess."""
         return subprocess.run(
             [sys.executable, "-m", "drillkit", *args],
             env=self.env,
-            cwd=self.home,
+            cwd=cwd or self.home,
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -128,10 +131,21 @@ def test_up_ctl_down_end_to_end(demo: Demo) -> None:
     assert all(h["ok"] for h in status["health"].values())
     assert status["state"]["route"] == "primary"
 
+    # Issue 2's "done when": eval run passes, fails on newer weights, passes again pinned back.
+    manifest = str(demo.workdir / "drillkit.yaml")
+    passing = demo.cli("eval", "run", "--system", manifest)
+    assert passing.exit_code == 0, passing.stdout + passing.stderr
+    assert "by tag" in passing.stdout and "policy" in passing.stdout
     state = demo.json("demo", "ctl", "pin", "sim-pro-2025-11")
     assert state["models"]["primary"] == "sim-pro-2025-11"
+    failing = demo.cli("eval", "run", "--system", manifest)
+    assert failing.exit_code == 1, failing.stdout + failing.stderr
+    assert "outside" in failing.stdout and "failing cases" in failing.stdout
     state = demo.json("demo", "ctl", "pin", "sim-pro-2025-06")
     assert state["models"]["primary"] == "sim-pro-2025-06"
+    assert demo.cli("eval", "run", "--system", manifest).exit_code == 0
+    assert demo.json("demo", "ctl", "pin", "--unpin")["pinned_model"] is None
+    assert demo.cli("demo", "ctl", "pin").exit_code == 2
     assert demo.json("demo", "ctl", "prompt", "v4-terse")["prompt"]["active"] == "v4-terse"
     assert demo.json("demo", "ctl", "prompt", "previous")["prompt"]["active"] == "v3"
 
@@ -183,7 +197,11 @@ def test_edits_survive_a_restart_and_reset_restores_them(demo: Demo) -> None:
     assert refused.exit_code == 2 and "demo down" in refused.stderr
     assert demo.cli("demo", "down").exit_code == 0
 
-    assert demo.run(*UP).returncode == 0
+    # The runner's cwd is the workdir: modules there must not shadow real ones (python -P).
+    for shadow in ("yaml.py", "httpx.py"):
+        (demo.workdir / shadow).write_text("raise SystemExit('shadowed by a file in the workdir')\n")
+    second = demo.run(*UP)
+    assert second.returncode == 0, second.stderr
     assert "Edited by an operator." in doc.read_text(encoding="utf-8")
     assert demo.cli("demo", "down").exit_code == 0
 
@@ -204,6 +222,74 @@ def test_stale_pidfile_is_cleaned(demo: Demo) -> None:
     r = demo.run(*UP, "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"] == "started"
+
+
+def test_suggested_commands_work_from_another_folder(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "my home"  # a space: the commands must be shell-quoted
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+    demo.env.pop("DRILLKIT_HOME")
+    r = demo.run("demo", "up", "--home", str(home), "--port", "0", "--latency-scale", "0", cwd=here)
+    assert r.returncode == 0, r.stderr
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("DRILLKIT_HOME", raising=False)
+
+    def paste(command: str) -> Result:
+        argv = shlex.split(command)
+        assert argv[0] == "drillkit"
+        return CliRunner().invoke(cli, argv[1:], catch_exceptions=False)
+
+    try:
+        steps = [line.strip() for line in r.stdout.split("next:", 1)[1].splitlines() if line.strip()]
+        commands = {" ".join(line.split()[:3]): line.split("  ")[0] for line in steps}
+        assert shlex.split(commands["drillkit eval run"])[-2:] == ["--system", str(home / "demo" / "drillkit.yaml")]
+        assert shlex.split(commands["drillkit demo down"])[-2:] == ["--home", str(home)]
+        evals = paste(commands["drillkit eval run"])
+        assert evals.exit_code == 0, evals.stdout + evals.stderr
+        status = paste(commands["drillkit demo status"])
+        assert status.exit_code == 0 and "healthy" in status.stdout
+        down = paste(commands["drillkit demo down"])
+        assert "stopped" in down.stdout
+    finally:
+        paste(f"drillkit demo down --home {shlex.quote(str(home))}")
+    off = paste(commands["drillkit demo status"])
+    assert off.exit_code == 1
+    start = shlex.split(off.stdout.split("start it with: ", 1)[1])
+    assert start == ["drillkit", "demo", "up", "--home", str(home)]
+
+
+def test_library_start_and_stop_reap_the_runner(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    env = {"PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        started = control.start(workdir, base_port=0, latency_scale=0)
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    proc = started.process
+    assert proc is not None and not started.already_running
+    try:
+        again = control.start(workdir, base_port=0, latency_scale=0)
+        assert again.already_running and again.process is None and again.info.pid == proc.pid
+        assert control.status(workdir).healthy
+        assert control.pin(workdir, "sim-pro-2025-11")["pinned_model"] == "sim-pro-2025-11"
+        assert control.pin(workdir, None)["pinned_model"] is None
+        with pytest.raises(control.RunningNow):
+            control.start(workdir, base_port=0, reset=True)
+    finally:
+        stopped = control.stop(workdir, process=proc)
+    assert stopped.running and stopped.pid == proc.pid
+    assert proc.returncode is not None  # reaped: no zombie left for a long-lived caller
+    with pytest.raises(control.NotRunning):
+        control.reset(workdir)
 
 
 # -- the workdir and the manifest, in process ----------------------------------------------------
@@ -242,18 +328,20 @@ def test_manifest_is_a_valid_system(tmp_path: Path) -> None:
         assert system.resolve(relative).exists()  # type: ignore[union-attr]
 
 
-def test_tool_contracts_point_at_the_running_tool(tmp_path: Path) -> None:
+def test_tool_contracts_never_change_with_the_ports(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
     prepare_workdir(workdir)
     tools = workdir / "tools.yaml"
-    if not tools.exists():
-        tools.write_text("order_status:\n  base_url: http://127.0.0.1:8713  # the tool API\n", encoding="utf-8")
-    before = yaml.safe_load(tools.read_text(encoding="utf-8"))
+    before = hashlib.sha256(tools.read_bytes()).hexdigest()
     write_manifest(workdir, URLS)
-    text = tools.read_text(encoding="utf-8")
-    assert f"base_url: {URLS['tool']}" in text
-    after = yaml.safe_load(text)
-    assert after.keys() == before.keys()
+    write_manifest(workdir, {name: url.replace("187", "407") for name, url in URLS.items()})
+    assert hashlib.sha256(tools.read_bytes()).hexdigest() == before
+    contracts = yaml.safe_load(tools.read_text(encoding="utf-8"))
+    assert (contracts["apiVersion"], contracts["kind"]) == ("drillkit/v1", "ToolContracts")
+    assert "base_url" not in contracts["tools"]["order_status"]
+    assert contracts["tools"]["order_status"]["endpoints"]
+    system = load_system(workdir / "drillkit.yaml")
+    assert str(system.tools["order_status"].base_url).rstrip("/") == "http://127.0.0.1:40713"
 
 
 def test_prepare_keeps_edits_and_reset_restores(tmp_path: Path) -> None:
@@ -277,12 +365,24 @@ def test_prepare_keeps_edits_and_reset_restores(tmp_path: Path) -> None:
     assert mine.read_text(encoding="utf-8") == "keep me"
 
 
-def test_a_foreign_folder_is_never_wiped_or_overwritten(tmp_path: Path) -> None:
+def test_a_folder_of_your_own_is_never_prepared_nor_wiped(tmp_path: Path) -> None:
     (tmp_path / "prompts").mkdir()
-    (tmp_path / "prompts" / "v3.md").write_text("mine", encoding="utf-8")
-    prepare_workdir(tmp_path, reset=True)  # never prepared by drillkit: nothing is wiped
-    assert (tmp_path / "prompts" / "v3.md").read_text(encoding="utf-8") == "mine"
-    assert (tmp_path / "corpus").is_dir()  # missing files were added
+    mine = tmp_path / "prompts" / "mine.md"
+    mine.write_text("mine", encoding="utf-8")
+    for reset in (False, True):
+        with pytest.raises(InputError, match="already holds files"):
+            prepare_workdir(tmp_path, reset=reset)
+    assert mine.read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prompts"]
+
+    fresh = tmp_path / "fresh"
+    (fresh / "run").mkdir(parents=True)  # what `demo up` creates first (its start lock)
+    assert prepare_workdir(fresh) is True
+    (fresh / "prompts" / "later.md").write_text("added after", encoding="utf-8")
+    (fresh / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert prepare_workdir(fresh, reset=True) is True
+    assert (fresh / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert (fresh / "prompts" / "v3.md").is_file()
 
     foreign = tmp_path / "project"
     foreign.mkdir()
@@ -293,3 +393,12 @@ def test_a_foreign_folder_is_never_wiped_or_overwritten(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not written by"):
         write_manifest(foreign, URLS)
     assert (foreign / "drillkit.yaml").read_text(encoding="utf-8") == "apiVersion: drillkit/v1\n"
+
+
+def test_up_refuses_a_folder_of_your_own(demo: Demo, tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine", encoding="utf-8")
+    r = demo.cli(*UP, "--workdir", str(folder))
+    assert r.exit_code == 2 and "already holds files" in r.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]  # not even a run/ folder

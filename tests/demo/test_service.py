@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -17,16 +18,18 @@ import pytest
 import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 import drillkit.demo
 from drillkit.config.system import Provider
+from drillkit.demo.prompts import PromptError, PromptTemplates
 from drillkit.demo.router import Router, retry_after_seconds
 from drillkit.demo.service import create_service_app
 from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim.app import create_sim_app
 from drillkit.demo.tool_api import create_tool_app
+from drillkit.evals import load_suite, run_suite
 
 ASSETS = Path(drillkit.demo.__file__).parent / "assets"
 PINNED, NEWER, LITE = "sim-pro-2025-06", "sim-pro-2025-11", "sim-lite-2025-03"
@@ -43,11 +46,14 @@ class Flaky:
         self.calls = 0
         self.status = 429
         self.headers: dict[str, str] = {"retry-after": "30"}
-        self.body: dict[str, Any] = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+        self.body: Any = {"error": {"message": "Rate limit reached", "type": "requests", "code": None}}
+        self.raw: bytes | None = None  # sent as-is instead of `body` as JSON
 
     def app(self) -> Starlette:
-        async def fail(request: Request) -> JSONResponse:
+        async def fail(request: Request) -> Response:
             self.calls += 1
+            if self.raw is not None:
+                return Response(self.raw, status_code=self.status, headers=self.headers, media_type="application/json")
             return JSONResponse(self.body, status_code=self.status, headers=self.headers)
 
         return Starlette(routes=[Route("/v1/{rest:path}", fail, methods=["POST"])])
@@ -78,18 +84,28 @@ def _fresh_flaky(flaky: Flaky) -> None:
 
 
 def make_workdir(
-    root: Path, upstreams: dict[str, str], *, primary: str = "primary", api: str = "openai", tool: str | None = None
+    root: Path,
+    upstreams: dict[str, str],
+    *,
+    primary: str = "primary",
+    api: str = "openai",
+    tool: str | None = None,
+    primary_timeout: str = "10s",
 ) -> Path:
-    """A demo workdir: the packaged assets plus a manifest pointing at the test's servers."""
+    """A demo workdir: the packaged assets plus a manifest pointing at the test's servers.
+
+    `primary` names one of `upstreams`, or is a URL itself.
+    """
     workdir = root / "demo"
     shutil.copytree(ASSETS, workdir, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    primary_url = upstreams.get(primary, primary)
     manifest = {
         "apiVersion": "drillkit/v1",
         "kind": "System",
         "name": "acme-support",
         "service": {"url": "http://127.0.0.1:9/v1/answer"},  # not used by the service itself
         "providers": {
-            "primary": {"base_url": f"{upstreams[primary]}/v1", "api": api, "model": PINNED},
+            "primary": {"base_url": f"{primary_url}/v1", "api": api, "model": PINNED, "timeout": primary_timeout},
             "fallback": {"base_url": f"{upstreams['fallback']}/v1", "api": "openai", "model": LITE},
         },
         "tools": {"order_status": {"base_url": tool or upstreams["tool"]}},
@@ -105,11 +121,20 @@ def make_workdir(
 
 @contextmanager
 def service(workdir: Path) -> Iterator[httpx.Client]:
+    """A client of the service over `workdir`; the app is `client.app` (for in-process tweaks)."""
+    app = create_service_app(workdir, corpus_check_interval=0)
     with (
-        ServerThread({"service": create_service_app(workdir, corpus_check_interval=0)}) as urls,
-        httpx.Client(base_url=urls["service"], timeout=15) as client,
+        ServerThread({"service": app}) as urls,
+        httpx.Client(base_url=urls["service"], timeout=15, headers={"content-type": "application/json"}) as client,
     ):
+        client.app = app  # type: ignore[attr-defined]
         yield client
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on (bound, then closed: connection refused)."""
+    with ServerThread({"gone": Starlette()}) as urls:
+        return urls["gone"]
 
 
 @pytest.fixture
@@ -190,9 +215,7 @@ def test_order_question_calls_the_tool(workdir: Path) -> None:
 
 
 def test_tool_down_becomes_a_failed_tool_block(tmp_path: Path, upstreams: dict[str, str]) -> None:
-    with ServerThread({"gone": Starlette()}) as urls:
-        dead = urls["gone"]  # bound, then closed: connection refused from here on
-    with service(make_workdir(tmp_path, upstreams, tool=dead)) as client:
+    with service(make_workdir(tmp_path, upstreams, tool=closed_port_url())) as client:
         body = ask(client, "Where is my order A1001?")
         metrics = client.get("/metrics").text
     assert "could not determine" in body["answer"]
@@ -262,6 +285,78 @@ def test_every_provider_failing_is_a_503(tmp_path: Path, upstreams: dict[str, st
     assert "primary" in error["message"] and "fallback" in error["message"]
     assert r.json()["trace_id"] == r.headers["x-trace-id"]
     assert metric(metrics, "drillkit_demo_requests_total", outcome="unavailable") == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "raw", "reason"),
+    [
+        (500, b"null", "server_error"),
+        (503, b"[]", "server_error"),
+        (500, b'"overloaded"', "server_error"),
+        (502, b'{"error": ["not", "an", "object"]}', "server_error"),
+        (500, b"not gzip at all", "server_error"),  # sent as content-encoding: gzip below
+        (200, b"null", "bad_response"),
+        (200, b"not gzip at all", "bad_response"),
+    ],
+)
+def test_malformed_provider_bodies_fall_back(
+    tmp_path: Path, upstreams: dict[str, str], flaky: Flaky, status: int, raw: bytes, reason: str
+) -> None:
+    flaky.status, flaky.raw, flaky.headers = status, raw, {}
+    if raw.startswith(b"not gzip"):
+        flaky.headers = {"content-encoding": "gzip"}
+    with service(make_workdir(tmp_path, upstreams, primary="flaky")) as client:
+        body = ask(client, RETURNS_Q)
+        metrics = client.get("/metrics").text
+    assert (body["provider"], body["model"]) == ("fallback", LITE)
+    assert flaky.calls == 1
+    assert metric(metrics, "drillkit_demo_provider_errors_total", provider="primary", reason=reason) == 1
+    assert metric(metrics, "drillkit_demo_requests_total", provider="fallback", model=LITE, outcome="ok") == 1
+
+
+def test_dead_and_hanging_primaries_fall_back(tmp_path: Path, upstreams: dict[str, str]) -> None:
+    async def hang(request: Request) -> Response:
+        await asyncio.sleep(0.6)  # well past the primary's 200 ms timeout
+        return JSONResponse({})
+
+    hanging = Starlette(routes=[Route("/v1/{rest:path}", hang, methods=["POST"])])
+    with ServerThread({"hang": hanging}) as slow:
+        for name, url in (("dead", closed_port_url()), ("hanging", slow["hang"])):
+            workdir = make_workdir(tmp_path / name, upstreams, primary=url, primary_timeout="200ms")
+            with service(workdir) as client:
+                started = time.perf_counter()
+                body = ask(client, RETURNS_Q)
+                took = time.perf_counter() - started
+                state = client.get("/admin/state").json()
+            assert (body["provider"], body["citations"]) == ("fallback", ["returns-policy"]), name
+            expected = "connection" if name == "dead" else "timeout"
+            assert state["health"]["primary"]["last_outcome"] == expected
+            assert took < 0.5, f"{name}: {took:.2f}s"  # the 200 ms timeout applied, not 10 s
+
+
+def test_an_unexpected_failure_still_answers_in_shape(workdir: Path) -> None:
+    with service(workdir) as client:
+
+        def broken() -> list:
+            raise RuntimeError("disk on fire")
+
+        client.app.state.service.corpus.documents = broken  # type: ignore[attr-defined]
+        r = client.post("/v1/answer", json={"question": RETURNS_Q})
+        metrics = client.get("/metrics").text
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert r.json()["trace_id"] == r.headers["x-trace-id"]
+    assert metric(metrics, "drillkit_demo_requests_total", provider="none", model="none", outcome="error") == 1
+
+
+def test_a_prompt_that_is_not_utf8_is_a_prompt_error(workdir: Path) -> None:
+    (workdir / "prompts" / "v3.md").write_bytes("Réponds. {{ context }}".encode("latin-1"))
+    with service(workdir) as client:
+        r = client.post("/v1/answer", json={"question": RETURNS_Q})
+        metrics = client.get("/metrics").text
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "prompt_error" and "UTF-8" in r.json()["error"]["message"]
+    assert metric(metrics, "drillkit_demo_requests_total", outcome="error") == 1
 
 
 # -- levers -------------------------------------------------------------------------------------
@@ -372,8 +467,10 @@ def test_metrics_and_health(workdir: Path) -> None:
     assert r.headers["content-type"].startswith("text/plain")
     text = r.text
     assert metric(text, "drillkit_demo_requests_total", provider="primary", model=PINNED, outcome="ok") == 1
-    assert metric(text, "drillkit_demo_request_duration_seconds_count") == 1
-    assert metric(text, "drillkit_demo_request_duration_seconds_bucket", le="10.0") == 1
+    labels = {"provider": "primary", "model": PINNED, "outcome": "ok"}
+    assert metric(text, "drillkit_demo_request_duration_seconds_count", **labels) == 1
+    assert metric(text, "drillkit_demo_request_duration_seconds_bucket", le="10.0", **labels) == 1
+    assert metric(text, "drillkit_demo_request_duration_seconds_bucket", le="10.0", provider="fallback") == 0
     assert metric(text, "drillkit_demo_tokens_total", direction="input") == body["usage"]["input_tokens"]
     assert metric(text, "drillkit_demo_tokens_total", direction="output") == body["usage"]["output_tokens"]
     assert metric(text, "drillkit_demo_cost_usd_total", provider="primary", model=PINNED) == pytest.approx(
@@ -399,9 +496,64 @@ def test_bad_lever_bodies_are_400(workdir: Path) -> None:
     with service(workdir) as client:
         for path in ("/admin/route", "/admin/pin", "/admin/prompt", "/admin/corpus"):
             for content in (b"nope", b"[]", b"{}", b'{"provider": 1, "model": 1, "version": 1}'):
-                r = client.post(path, content=content)
+                r = client.post(path, content=content, headers={"content-type": "application/json"})
                 assert r.status_code == 400, (path, content)
                 assert isinstance(r.json()["error"], str)
+
+
+def test_levers_refuse_cross_site_requests(workdir: Path) -> None:
+    pin = b'{"model": "sim-pro-2025-11"}'
+    with service(workdir) as client:
+        # What a web page can send without a CORS preflight: a "simple" request.
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = {"content-type": content_type} if content_type else {}
+            with httpx.Client(base_url=str(client.base_url)) as bare:
+                r = bare.post("/admin/pin", content=pin, headers=headers)
+                assert r.status_code == 415, content_type
+            assert isinstance(r.json()["error"], str)
+        assert client.post("/admin/reset", content=b"", headers={"content-type": "text/plain"}).status_code == 415
+        evil = client.post("/admin/pin", content=pin, headers={"origin": "https://evil.example"})
+        null = client.get("/admin/state", headers={"origin": "null"})
+        assert (evil.status_code, null.status_code) == (403, 403)
+        rebound = client.get("/admin/state", headers={"host": "evil.example"})
+        assert rebound.status_code == 400
+        assert client.get("/admin/state").json()["pinned_model"] is None  # nothing got through
+        local = client.post("/admin/pin", content=pin, headers={"origin": "http://localhost:3000"})
+        assert local.status_code == 200 and local.json()["pinned_model"] == NEWER
+        assert client.get("/admin/state", headers={"origin": "http://[::1]:8710"}).status_code == 200
+
+
+def test_unknown_paths_and_methods_in_the_error_shape(workdir: Path) -> None:
+    with service(workdir) as client:
+        wrong_method = client.get("/v1/answer")
+        unknown = client.post("/v1/ask", json={"question": RETURNS_Q})
+    assert (wrong_method.status_code, unknown.status_code) == (405, 404)
+    assert wrong_method.headers["allow"] == "POST"
+    for r, code in ((wrong_method, "method_not_allowed"), (unknown, "not_found")):
+        assert r.json()["error"]["code"] == code
+        assert r.json()["trace_id"] == r.headers["x-trace-id"]
+
+
+def test_tampered_state_is_ignored(workdir: Path) -> None:
+    (workdir / "secret.md").write_text("SECRET {{ context }}")
+    outside = workdir / "elsewhere"
+    outside.mkdir()
+    (outside / "x.md").write_text("# X\n")
+    state = {
+        "route": "primary",
+        "prompt": {"history": ["v3", "../secret"]},
+        "corpus": {"history": ["c00000000", "../../elsewhere"]},
+    }
+    (workdir / "state.json").write_text(json.dumps(state))
+    with service(workdir) as client:
+        body = ask(client, RETURNS_Q)
+        rollback = client.post("/admin/corpus", json={"version": "previous"})
+    assert body["prompt_version"] == "v3" and "SECRET" not in body["answer"]
+    assert rollback.status_code == 400  # the tampered history was dropped: nothing to go back to
+    assert (workdir / "corpus" / "returns-policy.md").is_file()
+    templates = PromptTemplates(workdir / "prompts")
+    with pytest.raises(PromptError, match="not a file in"):
+        templates.render("../secret", "")
 
 
 # -- router timing, with a fake clock ----------------------------------------------------------
@@ -460,3 +612,39 @@ def test_anthropic_spend_limit_is_quota(tmp_path: Path, upstreams: dict[str, str
         health = client.get("/admin/state").json()["health"]["primary"]
     assert body["provider"] == "fallback"
     assert health["last_outcome"] == "quota" and health["cooldown_s"] > 55
+
+
+# -- the shipped eval suite through the real service ---------------------------------------------
+
+
+def test_the_shipped_suite_through_the_service(workdir: Path) -> None:
+    """Issue 2's acceptance targets, measured the way `drillkit eval run` measures them."""
+    suite = load_suite(workdir / "evals" / "suite.yaml")
+    with service(workdir) as client:
+        url = f"{client.base_url}/v1/answer"
+
+        def run(*lever: tuple[str, dict[str, Any]]) -> Any:
+            for path, body in lever:
+                assert client.post(path, json=body).status_code == 200, path
+            return asyncio.run(run_suite(suite, url, threshold=0.9))
+
+        pinned = run()
+        newer = run(("/admin/pin", {"model": NEWER}))
+        fallback = run(("/admin/reset", {}), ("/admin/route", {"provider": "fallback"}))
+        served = metric(client.get("/metrics").text, "drillkit_demo_requests_total", provider="fallback", model=LITE)
+        terse = run(("/admin/reset", {}), ("/admin/prompt", {"version": "v4-terse"}))
+        client.post("/admin/reset", json={})
+        for doc in (workdir / "corpus").glob("*.md"):
+            doc.write_text("")
+        emptied = run()
+        restored = run(("/admin/corpus", {"version": "previous"}))
+
+    assert len(suite.cases) >= 30
+    assert pinned.pass_rate >= 0.95, [c.case.id for c in pinned.cases if not c.passed]
+    assert pinned.inside_envelope and pinned.errored == 0
+    assert newer.pass_rate <= 0.75 and not newer.inside_envelope
+    assert fallback.pass_rate >= 0.90 and fallback.inside_envelope
+    assert served == len(fallback.cases)
+    assert terse.pass_rate < 0.9
+    assert emptied.pass_rate < 0.9
+    assert restored.pass_rate >= 0.95

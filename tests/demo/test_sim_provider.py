@@ -10,13 +10,14 @@ import httpx
 import openai
 import pytest
 
+from drillkit.demo.context import Document, document_block
 from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim import brain
 from drillkit.demo.sim.app import LATENCY_SCALE_ENV, create_sim_app, latency_scale_from_env
 from drillkit.demo.sim.models import LITE, MODELS, NEWER, PINNED
 
-SYSTEM = "Answer only from the context and cite document ids in square brackets.\n" + brain.document_block(
-    brain.Document(
+SYSTEM = "Answer only from the context and cite document ids in square brackets.\n" + document_block(
+    Document(
         "returns-policy",
         "Returns and refunds",
         "You can return most items within 30 days of delivery. Refunds take 5 business days.",
@@ -230,3 +231,29 @@ def test_latency_scale_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LATENCY_SCALE_ENV, "fast")
     with pytest.raises(ValueError, match=LATENCY_SCALE_ENV):
         latency_scale_from_env()
+
+
+@pytest.mark.parametrize("anthropic_version", [None, "2023-06-01"])
+def test_unknown_paths_and_methods_answer_in_the_api_shape(sim_url: str, anthropic_version: str | None) -> None:
+    headers = {"anthropic-version": anthropic_version} if anthropic_version else {}
+    wrong_method = httpx.get(sim_url + "/v1/chat/completions", headers=headers)
+    unknown = httpx.post(sim_url + "/v1/messages/count_tokens", json={}, headers=headers)
+    assert (wrong_method.status_code, unknown.status_code) == (405, 404)
+    assert wrong_method.headers["allow"] == "POST"
+    for r in (wrong_method, unknown):
+        assert r.headers["content-type"] == "application/json"
+        body = r.json()
+        if anthropic_version:
+            assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
+        else:
+            assert set(body["error"]) == {"message", "type", "param", "code"}
+    kind = unknown.json()["error"]["type"] if anthropic_version else unknown.json()["error"]["code"]
+    assert kind == ("not_found_error" if anthropic_version else "unknown_url")
+
+
+def test_only_loopback_host_names_are_served(sim_url: str) -> None:
+    port = httpx.URL(sim_url).port
+    for host in ("localhost", f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}"):
+        assert httpx.get(sim_url + "/healthz", headers={"host": host}).status_code == 200, host
+    rebound = httpx.get(sim_url + "/v1/models", headers={"host": f"evil.example:{port}"})
+    assert rebound.status_code == 400

@@ -74,3 +74,26 @@ def test_missing_or_broken_orders_file(tmp_path: Path) -> None:
     assert missing.json()["error"]["code"] == "orders_unavailable"
     assert health.status_code == 503
     assert broken.status_code == 503
+
+
+def test_unknown_routes_answer_in_the_tool_error_shape(orders: Path) -> None:
+    with ServerThread({"tool": create_tool_app(orders)}) as urls:
+        unknown = httpx.get(urls["tool"] + "/customers/1")
+        wrong_method = httpx.post(urls["tool"] + "/orders/A1001")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["allow"]
+
+
+def test_a_same_size_replacement_is_seen(orders: Path) -> None:
+    """An atomic replace gets a new inode: seen even with the same size and mtime."""
+    orders.write_text(json.dumps({"A1001": {"order_id": "A1001", "status": "shipped"}}))
+    with ServerThread({"tool": create_tool_app(orders)}) as urls:
+        assert httpx.get(urls["tool"] + "/orders/A1001").json()["status"] == "shipped"
+        st = orders.stat()
+        replacement = orders.with_name("orders.new")
+        replacement.write_text(json.dumps({"A1001": {"order_id": "A1001", "status": "skipped"}}))
+        os.utime(replacement, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.replace(replacement, orders)
+        assert orders.stat().st_size == st.st_size and orders.stat().st_mtime_ns == st.st_mtime_ns
+        assert httpx.get(urls["tool"] + "/orders/A1001").json()["status"] == "skipped"

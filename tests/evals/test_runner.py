@@ -25,6 +25,7 @@ from drillkit.cli.options import Env
 from drillkit.demo.serving import ServerThread
 from drillkit.errors import InputError
 from drillkit.evals import EvalSuite, load_suite, run_suite
+from drillkit.evals.runner import is_loopback_url
 
 ANSWERS: dict[str, dict[str, Any]] = {
     f"q{i}": {"answer": f"Answer {i}: you have 30 days.", "citations": ["returns-policy"], "cost_usd": 0.0004}
@@ -203,6 +204,23 @@ def test_timeout_is_a_failed_case(service: tuple[Service, str], tmp_path: Path) 
     assert result.cases[0].passed
 
 
+def test_loopback_service_bypasses_the_environment_proxy(
+    service: tuple[Service, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, url = service
+    dead_proxy = closed_port_url().removesuffix("/v1/answer")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "all_proxy"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    suite = make_suite(tmp_path, ["q0", "q1"])
+    result = asyncio.run(run_suite(suite, url))
+    assert result.passed == 2, [c.error for c in result.cases]
+    assert is_loopback_url(url) and is_loopback_url("http://localhost:8710/v1/answer")
+    assert is_loopback_url("http://[::1]:8710/") and is_loopback_url("http://127.1.2.3/")
+    assert not is_loopback_url("https://support.example.com/v1/answer")
+
+
 def test_unreachable_service(tmp_path: Path) -> None:
     suite = make_suite(tmp_path, ["q0", "q1"])
     result = asyncio.run(run_suite(suite, closed_port_url()))
@@ -236,6 +254,19 @@ def test_cli_inside_envelope(service: tuple[Service, str], tmp_path: Path) -> No
     assert "failing cases" in result.stdout and "boom" in result.stdout and "HTTP 500" in result.stdout
     assert "pass rate 90.0 % (9/10), envelope ≥ 90 %: inside" in result.stdout
     assert result.stderr == ""  # no progress bar when stderr is not a terminal
+    assert "│ good │     9 │      9 │   100.0 % │" in result.stdout  # the per-tag summary
+    assert "│ bad  │     1 │      0 │     0.0 % │" in result.stdout
+
+
+def test_cli_tag_summary_when_everything_passes(service: tuple[Service, str], tmp_path: Path) -> None:
+    _, url = service
+    manifest = write_system(tmp_path, url, ["q0", "q1"])
+    result = invoke("eval", "run", "--system", str(manifest))
+    assert result.exit_code == 0, result.output
+    assert "by tag" in result.stdout and "│ good │     2 │      2 │   100.0 % │" in result.stdout
+    assert "failing cases" not in result.stdout
+    data = json.loads(invoke("eval", "run", "--system", str(manifest), "--json").stdout)
+    assert data["by_tag"] == {"good": {"total": 2, "passed": 2, "pass_rate": 1.0}}
 
 
 def test_cli_outside_envelope(service: tuple[Service, str], tmp_path: Path) -> None:

@@ -2,8 +2,10 @@
 
 `create_sim_app()` returns a Starlette app serving `POST /v1/chat/completions`,
 `POST /v1/messages`, `GET /v1/models[/{id}]` (OpenAI shape, or Anthropic shape when the request
-carries an `anthropic-version` header) and `GET /healthz`.  `SimEngine` is what both API modules
-share: turning a request into a `Completion` and pacing it by the model's latency profile.
+carries an `anthropic-version` header) and `GET /healthz`.  An unknown path (404) or method (405)
+is answered in the same API's error shape, chosen the same way.  Only loopback `Host` names are
+served (`drillkit.demo.serving.loopback_only`).  `SimEngine` is what both API modules share:
+turning a request into a `Completion` and pacing it by the model's latency profile.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from drillkit.demo.serving import loopback_only
 from drillkit.demo.sim import anthropic_api, openai_api
 from drillkit.demo.sim.brain import (
     answer,
@@ -144,6 +148,21 @@ def create_sim_app(name: str = "primary", latency_scale: float | None = None) ->
         Route("/v1/models/{model_id:path}", get_model, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
     ]
-    app = Starlette(routes=routes)
+    handlers = {404: _route_error, 405: _route_error}
+    app = Starlette(routes=routes, middleware=loopback_only(), exception_handlers=handlers)
     app.state.engine = engine
     return app
+
+
+async def _route_error(request: Request, exc: Exception) -> Response:
+    """404/405 in the error shape of the API the client speaks (`Allow` kept on a 405)."""
+    assert isinstance(exc, HTTPException)
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    if "anthropic-version" in request.headers:
+        kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+        response = anthropic_api.error_response(exc.status_code, kind, message)
+    else:
+        code = "unknown_url" if exc.status_code == 404 else "method_not_allowed"
+        response = openai_api.error_response(exc.status_code, message, code=code)
+    response.headers.update(exc.headers or {})
+    return response

@@ -1,30 +1,33 @@
-"""The deterministic "model" behind the sim provider, plus the retrieval the demo service reuses.
+"""The deterministic "model" behind the sim provider.
 
 Contract (see docs/demo.md): `answer(model, system_text, messages)` reads `<document>` and
-`<tool>` blocks from the system text and the last user message as the question, and returns the
-same text for the same inputs, always.  Randomness is replaced by sha256 of the question, never
-Python's `hash()` (which is salted per process).
+`<tool>` blocks from the system text (`drillkit.demo.context`, the format the demo service
+writes) and the last user message as the question, and returns the same text for the same
+inputs, always.  Randomness is replaced by sha256 of the question, never Python's `hash()`
+(which is salted per process).
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
-import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from drillkit.demo.context import (
+    ORDER_ID_RE,
+    ORDER_TOOL,
+    STOP_WORDS,
+    WORD_RE,
+    Document,
+    ToolResult,
+    parse_context,
+    terms,
+)
 from drillkit.demo.sim.models import SimModel, get_model
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-ORDER_ID_RE = re.compile(r"\b[A-Z]\d{4}\b")
-_DOC_RE = re.compile(r"<document\b([^>]*)>(.*?)</document>", re.DOTALL)
-_TOOL_RE = re.compile(r"<tool\b([^>]*)>(.*?)</tool>", re.DOTALL)
-_ATTR_RE = re.compile(r'([\w-]+)="([^"]*)"')
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d+)(\.\d+)?(?![\w])")
 _CITE_RE = re.compile(r"\bcite\b", re.IGNORECASE)
@@ -37,18 +40,6 @@ DRIFT_NO_INFO = "Unfortunately, there is no information about that in the knowle
 DRIFT_DEGRADE_SHARE = 0.5
 LITE_DROP_CITATION_SHARE = 0.08
 
-_STOP_WORDS_TEXT = """
-    a about above acme after again all also am an and another any are as at be been before
-    being below between both but by can can't could did do does doesn't doing don't done
-    during each either else ever for from get gets getting give go going got had has have
-    having he her here hers him his how i i'm i've if in into is it it's its just know let
-    like long many may me might more most much must my need no nor not now of off on once
-    one only or other our ours out over own please same shall she should so some such take
-    takes tell than thank thanks that the their theirs them then there these they this those
-    through to too under until up us very want was way we were what what's when where which
-    while who whom why will with would yes yet you your yours
-"""
-STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 _GREETINGS = frozenset({"hello", "hi", "hey", "greetings"})
 _KEEP_CASE = frozenset({"acme", "i", "klarna", "paypal", "visa"})
 _DRIFT_OPENINGS = (
@@ -56,35 +47,6 @@ _DRIFT_OPENINGS = (
     "According to our help center, ",
     "Here is what I found: ",
 )
-
-
-@dataclass(frozen=True)
-class Document:
-    """A knowledge-base document: `id` is the corpus file stem, `text` excludes the title line."""
-
-    id: str
-    title: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ToolResult:
-    """A tool call result as shown to the model: HTTP `status` (None if unknown) and raw body."""
-
-    name: str
-    status: int | None
-    body: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
-
-    @property
-    def data(self) -> Any:
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
 
 
 # ---------------------------------------------------------------- tokens
@@ -138,94 +100,7 @@ def content_text(content: Any) -> str:
     return ""
 
 
-# ---------------------------------------------------------------- terms and retrieval
-
-
-def stem(word: str) -> str:
-    """Fold simple English plurals: policies -> policy, boxes -> box, days -> day."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
-def terms(text: str) -> set[str]:
-    """Content terms of `text`: lower-case words, stop-words removed, plurals folded."""
-    out = set()
-    for word in WORD_RE.findall(text.lower()):
-        if word.endswith("'s"):
-            word = word[:-2]
-        if word and word not in STOP_WORDS:
-            out.add(stem(word))
-    return out
-
-
-def rank_documents(question: str, docs: Sequence[Document], k: int = 3) -> list[Document]:
-    """The `k` documents best matching `question` by term overlap (title terms count twice).
-
-    Always returns min(k, len(docs)) documents, so the model sees a context even for an
-    off-topic question (and can say it has no information).  Ties keep the corpus order.
-    """
-    q = terms(question)
-    scored = []
-    for index, doc in enumerate(docs):
-        title = terms(doc.title)
-        score = len(q & (title | terms(doc.text))) + len(q & title)
-        scored.append((-score, index, doc))
-    scored.sort(key=lambda item: (item[0], item[1]))
-    return [doc for _, _, doc in scored[: max(k, 0)]]
-
-
-def load_corpus(directory: str | Path) -> list[Document]:
-    """Read `*.md` documents sorted by id; the first `# ` line is the title, the rest the text."""
-    docs = []
-    for path in sorted(Path(directory).glob("*.md")):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        title = path.stem
-        if lines and lines[0].startswith("# "):
-            title = lines[0][2:].strip()
-            lines = lines[1:]
-        docs.append(Document(id=path.stem, title=title, text="\n".join(lines).strip()))
-    return docs
-
-
-# ---------------------------------------------------------------- context blocks
-
-
-def document_block(doc: Document) -> str:
-    """The `<document>` block the service puts in the system prompt for `doc`."""
-    title = html.escape(doc.title, quote=True)
-    return f'<document id="{doc.id}" title="{title}">\n{doc.text}\n</document>'
-
-
-def tool_block(name: str, status: int, payload: Any) -> str:
-    """The `<tool>` block for a tool call that returned HTTP `status` and JSON `payload`."""
-    body = payload if isinstance(payload, str) else json.dumps(payload, sort_keys=True)
-    return f'<tool name="{name}" status="{status}">\n{body}\n</tool>'
-
-
-def build_context(docs: Iterable[Document], tools: Iterable[str] = ()) -> str:
-    """The `context` template variable: document blocks, then already rendered tool blocks."""
-    return "\n".join([*(document_block(d) for d in docs), *tools])
-
-
-def parse_context(system_text: str) -> tuple[list[Document], list[ToolResult]]:
-    """Documents and tool results found in a system prompt, in order of appearance."""
-    docs = []
-    for m in _DOC_RE.finditer(system_text):
-        attrs = {k: html.unescape(v) for k, v in _ATTR_RE.findall(m.group(1))}
-        doc_id = attrs.get("id", f"doc-{len(docs) + 1}")
-        docs.append(Document(doc_id, attrs.get("title", doc_id), m.group(2).strip()))
-    tools = []
-    for m in _TOOL_RE.finditer(system_text):
-        attrs = {k: html.unescape(v) for k, v in _ATTR_RE.findall(m.group(1))}
-        raw = attrs.get("status", "")
-        status = int(raw) if raw.isdigit() else None
-        tools.append(ToolResult(attrs.get("name", ""), status, m.group(2).strip()))
-    return docs, tools
+# ---------------------------------------------------------------- reading the prompt
 
 
 def wants_citations(system_text: str) -> bool:
@@ -380,7 +255,7 @@ def answer(model: str | SimModel, system_text: str, messages: Sequence[Mapping[s
     lite = spec.behaviour == "lite"
 
     order_ids = ORDER_ID_RE.findall(question)
-    order_tool = next((t for t in tools if t.name == "order_status"), None)
+    order_tool = next((t for t in tools if t.name == ORDER_TOOL), None)
     grounded = False
     if order_ids and order_tool is not None:
         parts = _order_parts(order_ids[0], order_tool, drift)

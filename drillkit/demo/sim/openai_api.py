@@ -150,36 +150,29 @@ async def _stream(
 ) -> AsyncIterator[str]:
     """SSE body; the caller already waited the time to first token."""
 
-    def chunk(delta: dict[str, Any], finish: str | None) -> str:
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, usage: dict[str, int] | None = None) -> str:
+        """One event; `delta` None makes the usage-only chunk (no choices) sent before [DONE]."""
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         obj: dict[str, Any] = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": name,
             "system_fingerprint": c.model.system_fingerprint,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [] if delta is None else [choice],
         }
         if include_usage:
-            obj["usage"] = None
+            obj["usage"] = usage
         return f"data: {_dumps(obj)}\n\n"
 
-    yield chunk({"role": "assistant", "content": "", "refusal": None}, None)
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
     for i, (piece, tokens) in enumerate(c.chunks()):
         if i:
             await engine.wait_tokens(c.model, tokens)
-        yield chunk({"content": piece}, None)
+        yield chunk({"content": piece})
     yield chunk({}, _FINISH[c.finish])
     if include_usage:
-        usage = {
-            "id": completion_id,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": name,
-            "system_fingerprint": c.model.system_fingerprint,
-            "choices": [],
-            "usage": _usage(c),
-        }
-        yield f"data: {_dumps(usage)}\n\n"
+        yield chunk(None, usage=_usage(c))
     yield "data: [DONE]\n\n"
 
 

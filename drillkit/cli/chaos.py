@@ -1,0 +1,318 @@
+"""`drillkit chaos …`: inject and remove faults on both layers, and host the embedded fault servers."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import signal
+from typing import Any
+
+import click
+import yaml
+from rich.markup import escape
+from rich.table import Table
+
+from drillkit.cli.options import Env, pass_env
+from drillkit.config.scenario import L4_TYPES, L7_TYPES
+from drillkit.config.types import parse_duration
+from drillkit.errors import CheckFailed, DrillkitError, InputError
+from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
+from drillkit.faults.targets import TOKEN_ENV, open_backends, parse_target
+
+
+@click.group()
+def chaos() -> None:
+    """Faults on both layers: network toxics (Toxiproxy) and LLM faults (the LLM fault proxy).
+
+    \b
+    Fault types (a type's name picks its layer):
+      network (L4): latency bandwidth slow_close timeout reset_peer slicer limit_data down
+      LLM (L7):     http_error rate_limited quota_exhausted model_swap token_latency
+                    stream_cut stream_stall malformed empty_completion truncate json_mutate
+
+    \b
+    Examples, against the running demo:
+      drillkit chaos inject provider:primary model_swap --set serve_model=sim-pro-2025-11
+      drillkit chaos inject provider:primary latency --set latency=500 --set jitter=50
+      drillkit chaos inject tool:order_status json_mutate --set rename.status=state --ttl 60s
+      drillkit chaos status
+      drillkit chaos reset
+    """
+
+
+def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
+    """`key=value` pairs → attributes; values are YAML scalars or flow collections, dotted keys nest.
+
+    `latency=500` → {"latency": 500}; `rename.status=state` → {"rename": {"status": "state"}};
+    `drop=[a.b, c]` → {"drop": ["a.b", "c"]}.
+    """
+    attributes: dict[str, Any] = {}
+    for item in settings:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--set expects key=value (got {item!r})")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        node = attributes
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise InputError(f"--set {item!r}: {part!r} is already set to a value")
+            node = child
+        node[parts[-1]] = value
+    return attributes
+
+
+@chaos.command("inject")
+@click.argument("target")
+@click.argument("fault_type", metavar="TYPE", type=click.Choice([*L4_TYPES, *L7_TYPES]))
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="A fault attribute (repeatable).")
+@click.option("--toxicity", type=click.FloatRange(0, 1), default=1.0, show_default=True, help="Share affected.")
+@click.option("--ttl", metavar="DURATION", help="Remove the fault by itself after this long (LLM faults), e.g. 30s.")
+@click.option("--stream", type=click.Choice(["downstream", "upstream"]), help="Direction of a network toxic.")
+@click.option("--name", help="Fault name (default: the type, or <type>_<stream> for toxics).")
+@pass_env(system=True, json=True)
+def inject(
+    env: Env,
+    target: str,
+    fault_type: str,
+    settings: tuple[str, ...],
+    toxicity: float,
+    ttl: str | None,
+    stream: str | None,
+    name: str | None,
+) -> None:
+    """Inject a fault into TARGET (provider:<name> or tool:<name> from the system manifest).
+
+    Network toxics go to the Toxiproxy proxy named after the target; LLM faults to the LLM-proxy
+    route of the same name. Toxicity is the probability per connection (toxics) or per request
+    (LLM faults). Remove it with `drillkit chaos remove`, or all faults with `drillkit chaos reset`.
+
+    \b
+    Examples:
+      drillkit chaos inject provider:primary rate_limited --set retry_after=2 --toxicity 0.5
+      drillkit chaos inject provider:primary quota_exhausted --ttl 2m
+      drillkit chaos inject provider:fallback down
+    """
+    system = env.load_system()
+    tgt = parse_target(target, system)
+    try:
+        ttl_s = parse_duration(ttl) if ttl is not None else None
+    except ValueError as exc:
+        raise InputError(f"--ttl: {exc}") from None
+    request = FaultRequest(
+        type=fault_type,
+        target=tgt.name,
+        name=name,
+        toxicity=toxicity,
+        stream=stream,
+        attributes=parse_settings(settings),
+        ttl=ttl_s,
+    )
+
+    async def run() -> ActiveFault:
+        async with open_backends(system) as backends:
+            return await backend_for(fault_type, backends).inject(request)
+
+    fault = asyncio.run(run())
+    if env.json:
+        env.emit_json(fault.to_dict())
+        return
+    extra = f", expires {fault.expires_at}" if fault.expires_at else ""
+    env.out.print(
+        f"injected [bold]{escape(fault.name)}[/] ({fault.type}, toxicity {fault.toxicity:g}{extra}) "
+        f"on {escape(str(tgt))} via {escape(fault.server)}"
+    )
+
+
+@chaos.command("remove")
+@click.argument("target")
+@click.argument("name", required=False)
+@pass_env(system=True, json=True)
+def remove(env: Env, target: str, name: str | None) -> None:
+    """Remove the fault NAME from TARGET, or every fault on TARGET when NAME is omitted.
+
+    \b
+    Examples:
+      drillkit chaos remove provider:primary model_swap
+      drillkit chaos remove provider:primary
+    """
+    system = env.load_system()
+    tgt = parse_target(target, system)
+
+    async def run() -> list[dict[str, Any]]:
+        removed = []
+        async with open_backends(system) as backends:
+            for backend in backends.values():
+                if name is None:
+                    victims = [f.name for f in await backend.list() if f.target == tgt.name]
+                else:
+                    victims = [name] if name in {f.name for f in await backend.list() if f.target == tgt.name} else []
+                for victim in victims:
+                    if await backend.remove(tgt.name, victim):
+                        removed.append({"layer": backend.layer, "target": str(tgt), "name": victim})
+        return removed
+
+    removed = asyncio.run(run())
+    if name is not None and not removed:
+        raise InputError(f"no fault named {name!r} on {tgt} (see 'drillkit chaos status')")
+    if env.json:
+        env.emit_json({"removed": removed})
+        return
+    if not removed:
+        env.out.print(f"no faults on {escape(str(tgt))}")
+    for r in removed:
+        env.out.print(f"removed {escape(r['name'])} ({r['layer']}) from {escape(r['target'])}")
+
+
+async def _collect(system: Any) -> dict[str, Any]:
+    """Every active fault on both layers; an unreachable layer is reported, not fatal."""
+    layers: dict[str, Any] = {}
+    async with open_backends(system) as backends:
+        for key, backend in backends.items():
+            try:
+                faults = await backend.list()
+                layers[key] = {"url": backend.url, "reachable": True, "faults": [f.to_dict() for f in faults]}
+            except DrillkitError as exc:
+                layers[key] = {"url": backend.url, "reachable": False, "error": str(exc), "faults": []}
+    return layers
+
+
+@chaos.command("status")
+@pass_env(system=True, json=True)
+def status(env: Env) -> None:
+    """Show every active fault on both layers (exit 1 when a fault server is unreachable)."""
+    system = env.load_system()
+    layers = asyncio.run(_collect(system))
+    if env.json:
+        env.emit_json({"layers": layers})
+    else:
+        table = Table("layer", "target", "fault", "type", "toxicity", "attributes", "expires")
+        for key, layer in layers.items():
+            for f in layer["faults"]:
+                attrs = ", ".join(f"{k}={v}" for k, v in f["attributes"].items())
+                table.add_row(
+                    key.upper(),
+                    escape(f["target"]),
+                    escape(f["name"]),
+                    f["type"] + (f" ({f['stream']})" if f.get("stream") else ""),
+                    f"{f['toxicity']:g}",
+                    escape(attrs),
+                    escape(f.get("expires_at") or ("dead-man" if f.get("dead_man") else "")),
+                )
+        total = sum(len(layer["faults"]) for layer in layers.values())
+        if total:
+            env.out.print(table)
+        for key, layer in layers.items():
+            state = "reachable" if layer["reachable"] else f"[red]unreachable[/]: {escape(layer['error'])}"
+            env.out.print(f"{key.upper()} {escape(layer['url'])}: {state}")
+        env.out.print(f"{total} active fault(s)")
+    unreachable = [key.upper() for key, layer in layers.items() if not layer["reachable"]]
+    if unreachable:
+        raise CheckFailed(f"{' and '.join(unreachable)} fault server unreachable")
+
+
+@chaos.command("reset")
+@pass_env(system=True, json=True)
+def reset(env: Env) -> None:
+    """Remove every fault on both layers (proxies and routes stay; disabled proxies come back)."""
+    system = env.load_system()
+
+    async def run() -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        async with open_backends(system) as backends:
+            for key, backend in backends.items():
+                try:
+                    await backend.reset()
+                    result[key] = {"url": backend.url, "reset": True}
+                except DrillkitError as exc:
+                    result[key] = {"url": backend.url, "reset": False, "error": str(exc)}
+        return result
+
+    result = asyncio.run(run())
+    if env.json:
+        env.emit_json(result)
+    else:
+        for key, r in result.items():
+            state = "reset" if r["reset"] else f"[red]not reset[/]: {escape(r['error'])}"
+            env.out.print(f"{key.upper()} {escape(r['url'])}: {state}")
+    failed = [key.upper() for key, r in result.items() if not r["reset"]]
+    if failed:
+        raise CheckFailed(f"{' and '.join(failed)} faults were not reset")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_listen(value: str, option: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535 or not host:
+        raise InputError(f"{option}: expected host:port such as 127.0.0.1:8474 (got {value!r})")
+    return host.strip("[]"), int(port)
+
+
+@chaos.command("serve")
+@click.option("--toxiproxy", "toxiproxy_listen", default="127.0.0.1:8474", show_default=True, metavar="HOST:PORT")
+@click.option("--llm-proxy", "llm_listen", default="127.0.0.1:8475", show_default=True, metavar="HOST:PORT")
+@click.option("--token", envvar=TOKEN_ENV, help=f"Bearer token the admin APIs require [env {TOKEN_ENV}].")
+@pass_env()
+def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -> None:
+    """Run the embedded fault servers in the foreground until Ctrl-C or SIGTERM.
+
+    The Toxiproxy-compatible API (proxies and toxics; works with toxiproxy-python and any
+    Toxiproxy client) and the LLM fault proxy's admin API (routes and faults). Both bind loopback
+    by default; binding any other address requires --token, which every admin request must then
+    carry as `Authorization: Bearer <token>`.
+
+    \b
+    Example:
+      drillkit chaos serve &
+      toxiproxy-cli -h 127.0.0.1:8474 list        # or the toxiproxy-python client
+      curl -s 127.0.0.1:8475/routes
+    """
+    from drillkit.demo.serving import HostedApp, bind_socket, serve_all, wait_started
+    from drillkit.proxy.admin import LlmProxyServer, create_admin_app
+    from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
+
+    addresses = {
+        "toxiproxy": _split_listen(toxiproxy_listen, "--toxiproxy"),
+        "llm": _split_listen(llm_listen, "--llm-proxy"),
+    }
+    exposed = [f"{h}:{p}" for h, p in addresses.values() if not _is_loopback(h)]
+    if exposed and not token:
+        raise InputError(f"binding {', '.join(exposed)} beyond loopback needs --token (or {TOKEN_ENV})")
+    try:
+        sockets = {key: bind_socket(host, port) for key, (host, port) in addresses.items()}
+    except OSError as exc:
+        raise InputError(f"cannot listen: {exc.strerror} (is another fault server running?)") from None
+    hosted = [
+        HostedApp("toxiproxy", create_toxiproxy_app(ToxiproxyServer(), token=token), sockets["toxiproxy"]),
+        HostedApp("llm_proxy", create_admin_app(LlmProxyServer(), token=token), sockets["llm"]),
+    ]
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        serving = asyncio.create_task(serve_all(hosted, stop))
+        await wait_started(hosted)
+        env.err.print(
+            f"Toxiproxy API   {hosted[0].url}\nLLM proxy admin {hosted[1].url}\n(pid {os.getpid()}; Ctrl-C stops)"
+        )
+        await serving
+
+    asyncio.run(main())
+
+
+COMMANDS = [chaos]

@@ -1,0 +1,202 @@
+"""The demo service's `/admin` API: its levers (the system's rollback paths) over HTTP.
+
+Each lever answers the new state (`GET /admin/state`'s body); a bad value is
+`{"error": message}` with 400 (malformed) or 404 (unknown):
+
+- `GET /admin/state`: the lever state plus what it means now (`provider_order`, `models`,
+  the router's `health`);
+- `POST /admin/route {"provider"}`, `POST /admin/pin {"model": name|null}`,
+  `POST /admin/prompt {"version": name|"previous"}`, `POST /admin/corpus {"version": id|"previous"}`;
+- `GET /admin/corpus`: the corpus versions;
+- `POST /admin/reset`: route, pin and prompt back to defaults and the router's cooldowns cleared;
+  the corpus is left as it is (see `drillkit.demo.levers`).
+
+Cross-site requests are refused: a POST must say `Content-Type: application/json` (else 415; a
+web page cannot send that without a CORS preflight, which this API never answers), and a request
+carrying an `Origin` header must come from a loopback origin (else 403).  A lever that fails
+unexpectedly answers 500 `{"error": ...}`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from drillkit.demo.levers import LeverError
+
+if TYPE_CHECKING:
+    from drillkit.demo.service import DemoService
+
+Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger(__name__)
+
+
+class AdminApi:
+    """The `/admin` endpoints of one `DemoService`."""
+
+    def __init__(self, service: DemoService) -> None:
+        self.service = service
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/admin/state", guarded(self.get_state), methods=["GET"]),
+            Route("/admin/route", guarded(self.route), methods=["POST"]),
+            Route("/admin/pin", guarded(self.pin), methods=["POST"]),
+            Route("/admin/prompt", guarded(self.prompt), methods=["POST"]),
+            Route("/admin/corpus", guarded(self.corpus), methods=["POST"]),
+            Route("/admin/corpus", guarded(self.corpus_versions), methods=["GET"]),
+            Route("/admin/reset", guarded(self.reset), methods=["POST"]),
+        ]
+
+    def state(self) -> dict[str, Any]:
+        """The lever state plus what it means right now (provider order, models, router health)."""
+        service = self.service
+        service.corpus.refresh(force=True)
+        state = service.levers.state
+        first = next(iter(service.system.providers))
+        models = {name: p.model for name, p in service.system.providers.items()}
+        if state.pinned_model:
+            models[first] = state.pinned_model
+        return {
+            **state.model_dump(mode="json"),
+            "provider_order": service.levers.provider_order(state),
+            "models": models,
+            "health": service.router.health() if service.router else {},
+        }
+
+    async def get_state(self, request: Request) -> Response:
+        return JSONResponse(self.state())
+
+    async def route(self, request: Request) -> Response:
+        self.service.levers.set_route(await _field(request, "provider"))
+        return JSONResponse(self.state())
+
+    async def pin(self, request: Request) -> Response:
+        self.service.levers.pin(await _field(request, "model", nullable=True))
+        return JSONResponse(self.state())
+
+    async def prompt(self, request: Request) -> Response:
+        self.service.levers.activate_prompt(await _field(request, "version"))
+        return JSONResponse(self.state())
+
+    async def corpus(self, request: Request) -> Response:
+        self.service.corpus.activate(await _field(request, "version"))
+        return JSONResponse(self.state())
+
+    async def corpus_versions(self, request: Request) -> Response:
+        corpus = self.service.corpus
+        corpus.refresh(force=True)
+        history = self.service.levers.state.corpus.history
+        return JSONResponse({"active": corpus.version, "history": history, "versions": corpus.list_versions()})
+
+    async def reset(self, request: Request) -> Response:
+        self.service.levers.reset()
+        if self.service.router is not None:
+            self.service.router.reset_health()
+        return JSONResponse(self.state())
+
+
+def describe_state(state: Any) -> dict[str, str]:
+    """A `GET /admin/state` body (as a client got it) in one readable line per lever, for people."""
+    if not isinstance(state, dict):
+        return {"state": str(state)}
+    if set(state) == {"error"}:
+        return {"error": f"lever state unavailable: {state['error']}"}
+    lines = {}
+    for key, value in state.items():
+        if key in ("updated_at", "pinned_model", "provider_order"):
+            continue
+        line = str(value)
+        if key == "route":
+            order = state.get("provider_order") or []
+            line += f"   (tried in order: {' → '.join(order)})" if len(order) > 1 else ""
+        elif key == "models" and isinstance(value, dict):
+            pinned = state.get("pinned_model")
+            line = ", ".join(f"{name}: {model}" for name, model in value.items())
+            line += f"   (pinned: {pinned})" if pinned else "   (none pinned: manifest models)"
+        elif key == "health" and isinstance(value, dict):
+            bad = {n: h for n, h in value.items() if isinstance(h, dict) and h.get("cooldown_s")}
+            cooling = [f"{n} cooling down {h['cooldown_s']}s" for n, h in bad.items()]
+            line = ", ".join(cooling) or "all providers ok"
+        elif isinstance(value, dict) and "active" in value:
+            history = value.get("history") or []
+            line = f"{value['active']}"
+            line += f"   (history, newest first: {' ← '.join(reversed(history[-5:]))})" if len(history) > 1 else ""
+        lines[key] = line
+    return lines
+
+
+def guarded(handler: Handler) -> Handler:
+    """An `/admin` endpoint: cross-site requests refused, bad values answered as `{"error": ...}`."""
+
+    async def endpoint(request: Request) -> Response:
+        origin = request.headers.get("origin")
+        if origin is not None and not _loopback_origin(origin):
+            return _error(403, f"admin requests from origin {origin!r} are refused")
+        if request.method == "POST" and _media_type(request) != "application/json":
+            return _error(415, "admin requests must send Content-Type: application/json")
+        try:
+            return await handler(request)
+        except LeverError as exc:
+            return _error(exc.status, str(exc))
+        except Exception as exc:
+            log.exception("%s %s failed", request.method, request.url.path)
+            return _error(500, f"the lever failed: {type(exc).__name__}: {exc}")
+
+    return endpoint
+
+
+async def read_json_object(request: Request) -> dict[str, Any] | None:
+    """The request body as a JSON object; None when it is not JSON or not an object."""
+    try:
+        body = json.loads(await request.body())
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def _loopback_origin(origin: str) -> bool:
+    try:
+        host = urlsplit(origin).hostname
+    except ValueError:
+        return False
+    if host is None:
+        return False  # `Origin: null` (a sandboxed page, a file) is no loopback origin
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+async def _field(request: Request, name: str, *, nullable: bool = False) -> Any:
+    """One field of a lever's JSON body; LeverError(400) when missing or not a string."""
+    body = await read_json_object(request)
+    if body is None or name not in body:
+        raise LeverError(f'expected a JSON object {{"{name}": ...}}')
+    value = body[name]
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise LeverError(f"{name} must be a non-empty string" + (" or null" if nullable else ""))
+    return value.strip()
+
+
+__all__ = ["AdminApi", "describe_state", "guarded", "read_json_object"]
