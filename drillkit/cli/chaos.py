@@ -191,7 +191,9 @@ def status(env: Env) -> None:
     if env.json:
         env.emit_json({"layers": layers})
     else:
-        table = Table("layer", "target", "fault", "type", "toxicity", "attributes", "expires")
+        table = Table("layer", "target", "fault", "type", "toxicity")
+        table.add_column("attributes", overflow="fold")
+        table.add_column("expires", overflow="fold")
         for key, layer in layers.items():
             for f in layer["faults"]:
                 attrs = ", ".join(f"{k}={v}" for k, v in f["attributes"].items())

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from drillkit import __version__
+from drillkit.demo.chaos import DemoChaos
 from drillkit.demo.process import RunInfo, hold_lock, remove_run_info, write_run_info
 from drillkit.demo.serving import HostedApp, bind_socket, socket_url, start_all
 from drillkit.demo.workdir import write_manifest
@@ -41,11 +42,13 @@ PROBE_TIMEOUT_S = 1.0
 
 @dataclass(frozen=True)
 class AppContext:
-    """What an app factory gets: the prepared workdir, every server's URL, the sim latency scale."""
+    """What an app factory gets: the prepared workdir, every server's URL, the sim latency scale,
+    and the fault servers (which front the providers and the tool)."""
 
     workdir: Path
     urls: dict[str, str]
     latency_scale: float
+    chaos: DemoChaos
 
 
 @dataclass(frozen=True)
@@ -88,12 +91,26 @@ def _tool(ctx: AppContext) -> Any:
     return create_tool_app(ctx.workdir / "orders.json")
 
 
+def _toxiproxy(ctx: AppContext) -> Any:
+    from drillkit.proxy.toxiproxy_api import create_toxiproxy_app
+
+    return create_toxiproxy_app(ctx.chaos.toxiproxy)
+
+
+def _llm_proxy(ctx: AppContext) -> Any:
+    from drillkit.proxy.admin import create_admin_app
+
+    return create_admin_app(ctx.chaos.llm_proxy)
+
+
 #: The demo's servers, in port order: `service` on the base port, `primary` on base + 1, ...
 SERVERS: tuple[DemoServer, ...] = (
     DemoServer("service", "the support assistant (+ /admin)", "/healthz", "/v1/answer", _service),
     DemoServer("primary", "sim LLM, OpenAI/Anthropic API", "/v1/models", "/v1", _sim("primary")),
     DemoServer("fallback", "sim LLM, the fallback route", "/v1/models", "/v1", _sim("fallback")),
     DemoServer("tool", "order_status: GET /orders/{id}", "/healthz", "", _tool),
+    DemoServer("toxiproxy", "Toxiproxy API: network faults (L4)", "/version", "", _toxiproxy),
+    DemoServer("llm_proxy", "LLM fault proxy admin API (L7)", "/version", "", _llm_proxy),
 )
 SERVER_BY_NAME = {s.name: s for s in SERVERS}
 
@@ -175,11 +192,13 @@ async def run_demo(
     with hold_lock(workdir):
         remove_run_info(workdir)  # whatever is there is stale: we hold the lock
         socks = bind_sockets(base_port)
+        chaos = DemoChaos()
         try:
             urls = {name: socket_url(sock) for name, sock in socks.items()}
-            manifest = write_manifest(workdir, urls)
+            fronted = await chaos.front(urls)
+            manifest = write_manifest(workdir, urls, fronted)
             scale = latency_scale_from_env() if latency_scale is None else latency_scale
-            ctx = AppContext(workdir, urls, scale)
+            ctx = AppContext(workdir, urls, scale, chaos)
             hosted = [HostedApp(s.name, s.create(ctx), socks[s.name]) for s in SERVERS]
             info = RunInfo(
                 pid=os.getpid(),
@@ -192,6 +211,7 @@ async def run_demo(
             )
             await _serve(workdir, hosted, info, on_started)
         finally:
+            await chaos.close()  # the admin apps' lifespans stop them too; stopping twice is harmless
             remove_run_info(workdir, os.getpid())
             for sock in socks.values():
                 sock.close()

@@ -149,13 +149,25 @@ def _refuse_foreign_manifest(path: Path) -> None:
             raise InputError(f"{path}: not written by `drillkit demo up`; choose another --workdir for the demo")
 
 
-def manifest_data(workdir: Path, urls: dict[str, str]) -> dict[str, Any]:
-    """The demo's System manifest as data. `urls`: base URLs keyed service/primary/fallback/tool."""
+def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] | None = None) -> dict[str, Any]:
+    """The demo's System manifest as data.
+
+    `urls`: the demo servers' base URLs keyed service/primary/fallback/tool (and toxiproxy,
+    llm_proxy: the fault servers' admin APIs). `fronted`: the fault-proxy route in front of each
+    provider and tool (`primary`, `fallback`, `order_status`); where given, the manifest points
+    there, so the service's traffic crosses both fault layers.
+    """
     workdir = Path(workdir).absolute()
     missing = {"service", "primary", "fallback", "tool"} - urls.keys()
     if missing:
         raise ValueError(f"manifest needs URLs for {sorted(missing)}")
     base = {name: url.rstrip("/") for name, url in urls.items()}
+    front = {name: url.rstrip("/") for name, url in (fronted or {}).items()}
+    reach = {
+        "primary": front.get("primary", base["primary"]),
+        "fallback": front.get("fallback", base["fallback"]),
+        "tool": front.get(ORDER_TOOL, base["tool"]),
+    }
 
     def ctl(*args: str) -> list[str]:
         # Absolute --workdir: rollbacks run from whatever folder the engine happens to be in.
@@ -171,10 +183,10 @@ def manifest_data(workdir: Path, urls: dict[str, str]) -> dict[str, Any]:
         "owner": "ai-platform@acme.example",
         "service": {"url": f"{base['service']}/v1/answer"},
         "providers": {
-            "primary": {"base_url": f"{base['primary']}/v1", "api": "openai", "model": PINNED},
-            "fallback": {"base_url": f"{base['fallback']}/v1", "api": "openai", "model": LITE},
+            "primary": {"base_url": f"{reach['primary']}/v1", "api": "openai", "model": PINNED},
+            "fallback": {"base_url": f"{reach['fallback']}/v1", "api": "openai", "model": LITE},
         },
-        "tools": {ORDER_TOOL: {"base_url": base["tool"]}},
+        "tools": {ORDER_TOOL: {"base_url": reach["tool"]}},
         "components": {
             "model": {"pinned": PINNED, "canaries": "evals/canaries.yaml"},
             "prompt": {"path": "prompts/"},
@@ -202,11 +214,14 @@ def manifest_data(workdir: Path, urls: dict[str, str]) -> dict[str, Any]:
             "provider": rollback(ctl("route", "fallback"), "low", 5),
         },
         "rto_target": "5m",
-        "chaos": {"toxiproxy": "embedded", "llm_proxy": "embedded"},
+        "chaos": {
+            "toxiproxy": base.get("toxiproxy", "embedded"),
+            "llm_proxy": base.get("llm_proxy", "embedded"),
+        },
     }
 
 
-def write_manifest(workdir: Path, urls: dict[str, str]) -> Path:
+def write_manifest(workdir: Path, urls: dict[str, str], fronted: dict[str, str] | None = None) -> Path:
     """Write `<workdir>/drillkit.yaml` for these URLs (the only file that holds them).
 
     Refuses (InputError) to replace a drillkit.yaml that this module did not write, so a
@@ -216,7 +231,7 @@ def write_manifest(workdir: Path, urls: dict[str, str]) -> Path:
     workdir = Path(workdir)
     path = workdir / MANIFEST
     _refuse_foreign_manifest(path)
-    data = manifest_data(workdir, urls)
+    data = manifest_data(workdir, urls, fronted)
     body = yaml.dump(
         data, Dumper=_ManifestDumper, sort_keys=False, default_flow_style=None, width=1000, allow_unicode=True
     )

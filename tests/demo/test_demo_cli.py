@@ -108,7 +108,7 @@ def test_up_ctl_down_end_to_end(demo: Demo) -> None:
     assert took < 10, f"demo up took {took:.1f}s"
     assert up["status"] == "started"
     urls = up["urls"]
-    assert set(urls) == {"service", "primary", "fallback", "tool"}
+    assert set(urls) == {"service", "primary", "fallback", "tool", "toxiproxy", "llm_proxy"}
     assert up["endpoints"]["service"] == urls["service"] + "/v1/answer"
     assert up["endpoints"]["primary"] == urls["primary"] + "/v1"
     pid = up["pid"]
@@ -117,7 +117,9 @@ def test_up_ctl_down_end_to_end(demo: Demo) -> None:
     # The manifest names the bound URLs and is a valid System.
     system = load_system(demo.workdir / "drillkit.yaml")
     assert str(system.service.url) == urls["service"] + "/v1/answer"
-    assert str(system.providers["primary"].base_url) == urls["primary"] + "/v1"
+    # Providers are reached through the fault layers (tests/faults/test_demo_faults.py checks the chain).
+    assert str(system.providers["primary"].base_url).endswith("/v1")
+    assert system.chaos.llm_proxy == urls["llm_proxy"] and system.chaos.toxiproxy == urls["toxiproxy"]
 
     again = demo.run(*UP)
     assert again.returncode == 0, again.stderr
