@@ -77,3 +77,20 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "Traceback" in proc.stderr
+
+
+def test_every_command_appears_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = readme.split("## Commands", 1)[1]
+    for name, group in cli.commands.items():
+        assert f"drillkit {name}" in commands, f"README's Commands section lacks `drillkit {name}`"
+        if isinstance(group, click.Group):
+            for sub in group.commands:
+                assert sub in commands, f"README's Commands section lacks `drillkit {name} {sub}`"
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    root = Path(__file__).resolve().parents[1]
+    command = "pip install -e '.[test]' && pytest"
+    assert command in (root / "README.md").read_text()
+    assert command in (root / ".ci" / "run").read_text()
