@@ -75,6 +75,13 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--ttl", metavar="DURATION", help="Remove the fault by itself after this long (LLM faults), e.g. 30s.")
 @click.option("--stream", type=click.Choice(["downstream", "upstream"]), help="Direction of a network toxic.")
 @click.option("--name", help="Fault name (default: the type, or <type>_<stream> for toxics).")
+@click.option(
+    "--match",
+    "matches",
+    multiple=True,
+    metavar="KEY=GLOB",
+    help="LLM faults: only requests whose method, path or model matches, e.g. model=sim-pro.",
+)
 @pass_env(system=True, json=True)
 def inject(
     env: Env,
@@ -85,6 +92,7 @@ def inject(
     ttl: str | None,
     stream: str | None,
     name: str | None,
+    matches: tuple[str, ...],
 ) -> None:
     """Inject a fault into TARGET (provider:<name> or tool:<name> from the system manifest).
 
@@ -97,6 +105,7 @@ def inject(
       drillkit chaos inject provider:primary rate_limited --set retry_after=2 --toxicity 0.5
       drillkit chaos inject provider:primary quota_exhausted --ttl 2m
       drillkit chaos inject provider:fallback down
+      drillkit chaos inject provider:primary model_swap --set serve_model=sim-pro-2025-11 --match model=sim-pro
     """
     system = env.load_system()
     tgt = parse_target(target, system)
@@ -112,6 +121,7 @@ def inject(
         stream=stream,
         attributes=parse_settings(settings),
         ttl=ttl_s,
+        match={k: str(v) for k, v in parse_settings(matches).items()} or None,
     )
 
     async def run() -> ActiveFault:

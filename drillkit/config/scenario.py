@@ -67,6 +67,14 @@ class Timeline(Strict):
         return self
 
 
+class FaultMatch(Strict):
+    """Which requests an LLM fault applies to (globs); unset fields match everything."""
+
+    method: str | list[str] | None = None
+    path: str | None = None
+    model: str | None = None
+
+
 class Fault(Strict):
     type: str
     name: str | None = None
@@ -76,6 +84,7 @@ class Fault(Strict):
     toxicity: Probability = 1.0
     stream: Literal["upstream", "downstream"] | None = None
     attributes: dict[str, Any] = {}
+    match: FaultMatch | None = None
     run: Argv | None = None
     http: HttpCall | None = None
 
@@ -105,6 +114,8 @@ class Fault(Strict):
                 raise ValueError("'run' and 'http' belong to 'change' faults only")
         if self.stream is not None and self.type not in L4_TYPES:
             raise ValueError("'stream' applies to network (L4) faults only")
+        if self.match is not None and self.type not in L7_TYPES:
+            raise ValueError("'match' applies to LLM (L7) faults only")
         return self
 
     @property

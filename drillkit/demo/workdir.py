@@ -32,7 +32,7 @@ import yaml
 from drillkit import __version__
 from drillkit.demo.context import ORDER_TOOL
 from drillkit.demo.files import write_text_atomic
-from drillkit.demo.sim.models import LITE, NEWER, PINNED
+from drillkit.demo.sim.models import ALIAS, LITE, NEWER, PINNED
 from drillkit.errors import InputError
 
 MANIFEST = "drillkit.yaml"
@@ -183,7 +183,7 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
         "owner": "ai-platform@acme.example",
         "service": {"url": f"{base['service']}/v1/answer"},
         "providers": {
-            "primary": {"base_url": f"{reach['primary']}/v1", "api": "openai", "model": PINNED},
+            "primary": {"base_url": f"{reach['primary']}/v1", "api": "openai", "model": ALIAS},
             "fallback": {"base_url": f"{reach['fallback']}/v1", "api": "openai", "model": LITE},
         },
         "tools": {ORDER_TOOL: {"base_url": reach["tool"]}},
@@ -203,6 +203,7 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
         },
         "evals": "evals/suite.yaml",
         "pricing": {
+            ALIAS: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
             PINNED: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
             NEWER: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
             LITE: {"input_per_mtok": 0.25, "output_per_mtok": 1.25},

@@ -47,6 +47,7 @@ class FaultRequest:
     ttl: float | None = None
     dead_man: bool = False
     heartbeat_interval: float = 5.0
+    match: dict[str, Any] | None = None  # L7: {method, path, model} globs
 
 
 @dataclass
@@ -159,6 +160,8 @@ class ToxiproxyBackend(FaultBackend):
     async def inject(self, request: FaultRequest) -> ActiveFault:
         if request.type not in self.types:
             raise InputError(f"{request.type!r} is not a Toxiproxy fault; expected one of {', '.join(self.types)}")
+        if request.match:
+            raise InputError("'match' applies to LLM (L7) faults only")
         if request.ttl is not None:
             raise InputError(
                 "Toxiproxy toxics have no TTL; remove the fault with 'drillkit chaos remove' "
@@ -298,6 +301,8 @@ class LlmProxyBackend(FaultBackend):
             body["name"] = request.name
         if request.ttl is not None:
             body["ttl"] = request.ttl
+        if request.match:
+            body["match"] = request.match
         what = f"add {request.type} to route {request.target!r}"
         response = await self._request(what, "POST", f"/routes/{request.target}/faults", body)
         return self._active(request.target, response.json())

@@ -316,7 +316,8 @@ def test_manifest_is_a_valid_system(tmp_path: Path) -> None:
     assert system.providers["fallback"].model == "sim-lite-2025-03"
     assert str(system.tools["order_status"].base_url).rstrip("/") == URLS["tool"]
     assert system.components.model is not None and system.components.model.pinned == "sim-pro-2025-06"
-    assert set(system.pricing) == {"sim-pro-2025-06", "sim-pro-2025-11", "sim-lite-2025-03"}
+    assert set(system.pricing) == {"sim-pro", "sim-pro-2025-06", "sim-pro-2025-11", "sim-lite-2025-03"}
+    assert system.providers["primary"].model == "sim-pro"  # the undated alias, until pinned
     assert system.rto_target == 300
     assert system.rollbacks["retrieval"].user_visible_cost == "high"
     for rollback in system.rollbacks.values():

@@ -48,6 +48,10 @@ class SimModel:
 PINNED = "sim-pro-2025-06"
 NEWER = "sim-pro-2025-11"
 LITE = "sim-lite-2025-03"
+#: The undated name, as providers offer ("latest"): today the 2025-06 weights. The demo calls the
+#: provider by this alias until a version is pinned, which is why pinning the dated snapshot is a
+#: real rollback when the provider moves the alias to other weights (the silent swap).
+ALIAS = "sim-pro"
 
 MODELS: dict[str, SimModel] = {
     m.id: m
@@ -61,6 +65,16 @@ MODELS: dict[str, SimModel] = {
             owned_by="drillkit-sim",
             created=1748736000,  # 2025-06-01
             display_name="Sim Pro (2025-06)",
+        ),
+        SimModel(
+            id=ALIAS,
+            behaviour="reference",
+            system_fingerprint="fp_simpro_2506a",
+            ttft_ms=180.0,
+            tokens_per_s=120.0,
+            owned_by="drillkit-sim",
+            created=1748736000,
+            display_name="Sim Pro (latest: 2025-06)",
         ),
         SimModel(
             id=NEWER,

@@ -1,0 +1,384 @@
+"""An open-loop, constant-arrival-rate load generator with live quality checks.
+
+    load = LoadGenerator(url, InputCycle(bodies), rate=20, concurrency=64, evals=by_question,
+                         on_sample=windows.add, on_schedule=windows.scheduled)
+    await load.start()
+    ...                                  # load.set_rate(50) at any time
+    stats = await load.stop(timeout=2)
+
+Contract:
+
+- **Open loop.** Request i is scheduled at `t0 + i / rate` (re-anchored at the last scheduled
+  request when the rate changes), whatever the responses do: a slow service never lowers the
+  sent rate. If the event loop falls behind, overdue requests are sent at once, keeping their
+  scheduled times.
+- **No coordinated omission.** Every time is on `clock` (seconds, `time.monotonic` by default),
+  and `Sample.latency_ms` runs from the *scheduled* time, so time spent waiting for a slot or for
+  the loop counts. A request that cannot start because `concurrency` requests are in flight is
+  queued (`on_full="queue"`) or dropped at once (`on_full="drop"`); one still queued
+  `max_queue_s` after its scheduled time is dropped. Dropped requests are delivered as samples
+  (`dropped=True`, `ok=False`), never silently skipped.
+- **Deadlines.** A sent request gets its full `timeout` (seconds from the send: a request that
+  waited for a slot is not sent with a sliver of budget only to be abandoned, which would pile
+  work the client no longer wants onto a struggling service). So every request has produced
+  exactly one sample by `scheduled + max_queue_s + timeout`.
+- **Live quality.** When a body's `question` equals a key of `evals`, a successful response is
+  judged with `drillkit.evals.check` on those assertions: `eval_passed` is True/False. It is None
+  when no eval applies, and for failed requests (those count against the error rate instead, so
+  the two SLOs measure different things).
+- `on_schedule(scheduled)` is called as each request is scheduled and `on_sample(sample)` as each
+  finishes, both on the event loop. An exception from either is re-raised by `stop()`.
+- Requests still unanswered when `stop()`'s timeout ends are cancelled and only counted
+  (`LoadStats.cancelled`): a run's last window is not judged on requests cut short by cleanup.
+
+One `httpx.AsyncClient` carries all requests; for a loopback URL it ignores HTTP(S)_PROXY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field
+
+from drillkit.engine.inputs import InputCycle
+from drillkit.evals.assertions import check
+from drillkit.evals.runner import is_loopback_url
+from drillkit.evals.suite import Assertion
+
+OnFull = Literal["queue", "drop"]
+#: Overdue requests launched back to back before the scheduler yields to the event loop.
+_BURST = 64
+
+
+class Sample(BaseModel):
+    """One scheduled request and what came of it. Times are seconds on the generator's clock."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="0-based position in the schedule")
+    scheduled: float = Field(description="s: when the request was due")
+    started: float | None = Field(description="s: when it was sent; None if dropped")
+    finished: float = Field(description="s: when the response (or the failure) came")
+    latency_ms: float = Field(description="ms from scheduled to finished: includes queueing")
+    status: int | None = None
+    ok: bool = Field(description="a 2xx response with a JSON object body")
+    dropped: bool = False
+    provider: str | None = None
+    model: str | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    eval_passed: bool | None = Field(default=None, description="None when no eval applies or the request failed")
+    eval_failed: list[str] = Field(default=[], description="labels of the assertions that failed")
+    trace_id: str | None = None
+
+    @property
+    def queued_ms(self) -> float | None:
+        """ms between the scheduled time and the send (schedule slip plus waiting for a slot)."""
+        return None if self.started is None else (self.started - self.scheduled) * 1000
+
+
+class LoadStats(BaseModel):
+    """Counters since `start()`."""
+
+    scheduled: int = 0
+    sent: int = 0
+    completed: int = Field(default=0, description="samples delivered, dropped ones included")
+    dropped: int = 0
+    cancelled: int = Field(default=0, description="cut short by stop(); not delivered as samples")
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+class LoadGenerator:
+    """POST bodies from `inputs` to `url` at `rate` requests/s, at most `concurrency` at a time.
+
+    See the module doc for the timing contract. `timeout` is seconds per request from its send;
+    `max_queue_s` (default: `timeout`) how long a request may wait for a slot. `client`, when
+    given, is used as is and left open.
+
+    """
+
+    def __init__(
+        self,
+        url: str,
+        inputs: InputCycle | Sequence[dict[str, Any]],
+        *,
+        rate: float,
+        concurrency: int = 64,
+        timeout: float = 30.0,
+        on_full: OnFull = "queue",
+        max_queue_s: float | None = None,
+        evals: Mapping[str, Sequence[Assertion]] | None = None,
+        on_sample: Callable[[Sample], None] | None = None,
+        on_schedule: Callable[[float], None] | None = None,
+        client: httpx.AsyncClient | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be ≥ 1 (got {concurrency})")
+        if timeout <= 0:
+            raise ValueError(f"timeout must be > 0 s (got {timeout})")
+        self.url = url
+        self.inputs = inputs if isinstance(inputs, InputCycle) else InputCycle(inputs, seed=None)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.on_full = on_full
+        self.max_queue_s = timeout if max_queue_s is None else max_queue_s
+        self.evals = evals or {}
+        self.on_sample = on_sample
+        self.on_schedule = on_schedule
+        self._clock = clock
+        self._rate = _positive_rate(rate)
+        self._client = client
+        self._own_client = client is None
+        self._slots = asyncio.Semaphore(concurrency)
+        self._stats = LoadStats()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._scheduler: asyncio.Task[None] | None = None
+        self._waker: asyncio.Future[None] | None = None
+        self._stopping = False
+        self._callback_error: BaseException | None = None
+        self.t0: float | None = None
+        self._i = 0
+        self._anchor_t = 0.0
+        self._anchor_i = 0
+        self._last_scheduled: float | None = None
+
+    # -- control -----------------------------------------------------------------------------
+
+    @property
+    def rate(self) -> float:
+        """Requests per second currently scheduled."""
+        return self._rate
+
+    def set_rate(self, rate: float) -> None:
+        """Change the arrival rate now: the next request comes 1/rate after the last scheduled one."""
+        self._rate = _positive_rate(rate)
+        if self._last_scheduled is not None:
+            self._anchor_t, self._anchor_i = self._last_scheduled, self._i - 1
+        self._wake()
+
+    @property
+    def stats(self) -> LoadStats:
+        return self._stats.model_copy()
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler is not None and not self._stopping
+
+    async def start(self, at: float | None = None) -> None:
+        """Begin scheduling; the first request is due at `at` (clock seconds; default: now)."""
+        if self._scheduler is not None:
+            raise RuntimeError("this load generator was already started")
+        if self._client is None:
+            limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout, limits=limits, trust_env=not is_loopback_url(self.url)
+            )
+        self.t0 = self._clock() if at is None else at
+        self._anchor_t, self._anchor_i = self.t0, 0
+        self._scheduler = asyncio.create_task(self._schedule(), name="drillkit-load-scheduler")
+
+    async def stop(self, timeout: float = 5.0) -> LoadStats:
+        """Stop scheduling, wait up to `timeout` s for requests in flight, cancel the rest.
+
+        Idempotent. Returns the final counters; re-raises an exception a callback raised.
+        """
+        self._stopping = True
+        self._wake()
+        if self._scheduler is not None:
+            await self._scheduler
+        pending = set(self._tasks)
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._callback_error is not None:
+            error, self._callback_error = self._callback_error, None
+            raise error
+        return self.stats
+
+    async def __aenter__(self) -> LoadGenerator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        if self._waker is not None and not self._waker.done():
+            self._waker.set_result(None)
+
+    async def _schedule(self) -> None:
+        loop = asyncio.get_running_loop()
+        burst = 0
+        while not self._stopping:
+            due = self._anchor_t + (self._i - self._anchor_i) / self._rate
+            delay = due - self._clock()
+            if delay > 0:
+                burst = 0
+                # A future rather than sleep(): set_rate() and stop() must take effect at once,
+                # not after up to 1/rate seconds.
+                self._waker = loop.create_future()
+                handle = loop.call_later(delay, _resolve, self._waker)
+                await self._waker
+                handle.cancel()
+                continue
+            self._launch(due)
+            burst += 1
+            if burst % _BURST == 0:
+                await asyncio.sleep(0)  # catching up after a stall: let the requests run too
+
+    def _launch(self, due: float) -> None:
+        index, body = self._i, self.inputs.next()
+        self._i += 1
+        self._last_scheduled = due
+        self._stats.scheduled += 1
+        self._call(self.on_schedule, due)
+        task = asyncio.create_task(self._request(index, due, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- one request -------------------------------------------------------------------------
+
+    async def _request(self, index: int, scheduled: float, body: dict[str, Any]) -> None:
+        try:
+            if self.on_full == "drop" and self._slots.locked():
+                self._deliver(self._dropped(index, scheduled, f"concurrency cap {self.concurrency} full"))
+                return
+            try:
+                async with asyncio.timeout(max(0.0, scheduled + self.max_queue_s - self._clock())):
+                    await self._slots.acquire()
+            except TimeoutError:
+                queued = self._clock() - scheduled
+                reason = f"queued {queued:.2f} s, concurrency cap {self.concurrency} full"
+                self._deliver(self._dropped(index, scheduled, reason))
+                return
+            try:
+                self._stats.in_flight += 1
+                self._stats.max_in_flight = max(self._stats.max_in_flight, self._stats.in_flight)
+                self._stats.sent += 1
+                sample = await self._send(index, scheduled, body)
+            finally:
+                self._stats.in_flight -= 1
+                self._slots.release()
+            self._deliver(sample)
+        except asyncio.CancelledError:
+            self._stats.cancelled += 1
+            raise
+
+    async def _send(self, index: int, scheduled: float, body: dict[str, Any]) -> Sample:
+        assert self._client is not None
+        started = self._clock()
+        base: dict[str, Any] = {"index": index, "scheduled": scheduled, "started": started}
+        try:
+            # httpx's timeout is per phase (connect, read, ...); this one bounds the whole request.
+            async with asyncio.timeout(self.timeout):
+                response = await self._client.post(self.url, json=body)
+        except (TimeoutError, httpx.TimeoutException):
+            return self._failed(base, None, f"timeout: no response within {self.timeout:g} s")
+        except httpx.ConnectError as exc:
+            return self._failed(base, None, f"connect: {exc or type(exc).__name__}")
+        except httpx.RequestError as exc:
+            return self._failed(base, None, f"{type(exc).__name__}: {exc or 'request failed'}")
+        finished = self._clock()
+        latency_ms = (finished - scheduled) * 1000
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        info = data if isinstance(data, dict) else {}
+        ok = response.is_success and isinstance(data, dict)
+        eval_passed, eval_failed = None, []
+        question = body.get("question")
+        assertions = self.evals.get(question) if ok and isinstance(question, str) else None
+        if assertions:
+            failed = [a.label for a in assertions if not check(a, data, latency_ms).passed]
+            eval_passed, eval_failed = not failed, failed
+        return Sample(
+            **base,
+            finished=finished,
+            latency_ms=latency_ms,
+            status=response.status_code,
+            ok=ok,
+            provider=_text(info.get("provider")),
+            model=_text(info.get("model")),
+            cost_usd=_number(info.get("cost_usd")),
+            error=None if ok else _error_of(response, info),
+            eval_passed=eval_passed,
+            eval_failed=eval_failed,
+            trace_id=_text(info.get("trace_id")) or response.headers.get("x-trace-id"),
+        )
+
+    def _failed(self, base: dict[str, Any], status: int | None, error: str) -> Sample:
+        finished = self._clock()
+        latency_ms = (finished - base["scheduled"]) * 1000
+        return Sample(**base, finished=finished, latency_ms=latency_ms, status=status, ok=False, error=error)
+
+    def _dropped(self, index: int, scheduled: float, reason: str) -> Sample:
+        self._stats.dropped += 1
+        finished = self._clock()
+        return Sample(
+            index=index,
+            scheduled=scheduled,
+            started=None,
+            finished=finished,
+            latency_ms=(finished - scheduled) * 1000,
+            ok=False,
+            dropped=True,
+            error=f"dropped: {reason}",
+        )
+
+    def _deliver(self, sample: Sample) -> None:
+        self._stats.completed += 1
+        self._call(self.on_sample, sample)
+
+    def _call(self, callback: Callable[[Any], None] | None, arg: Any) -> None:
+        if callback is None:
+            return
+        try:
+            callback(arg)
+        except Exception as exc:  # surfaced by stop(); traffic keeps flowing meanwhile
+            if self._callback_error is None:
+                self._callback_error = exc
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+def _positive_rate(rate: float) -> float:
+    if not rate > 0:
+        raise ValueError(f"rate must be > 0 requests/s (got {rate})")
+    return float(rate)
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _error_of(response: httpx.Response, info: dict[str, Any]) -> str:
+    """`HTTP 503 all_providers_failed`, or what was wrong with a 2xx body."""
+    if response.is_success:
+        return "body is not a JSON object"
+    error = info.get("error")
+    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+    return f"HTTP {response.status_code}" + (f" {code}" if isinstance(code, str) else "")
+
+
+__all__ = ["LoadGenerator", "LoadStats", "OnFull", "Sample"]
