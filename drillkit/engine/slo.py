@@ -191,6 +191,13 @@ class SloEvaluator:
             value = self._judgeable(name, metrics)
             if value is None:
                 unjudged.append(name)
+            elif name == "eval_pass_rate":
+                # Quality is a proportion over a handful of judged answers per window: breach only
+                # when the pass rate is below the objective with ~95 % confidence (one-sided
+                # Wilson bound), so a fallback model sitting just above the envelope does not
+                # flap while a real regression is still caught within a window or two.
+                if wilson_upper(metrics["eval_passed"], metrics["eval_count"]) < objective:
+                    breached.append(name)
             elif _worse(name, value, objective):
                 breached.append(name)
         tripped = []
@@ -213,12 +220,23 @@ class SloEvaluator:
         return value
 
 
+def wilson_upper(passed: int, n: int, z: float = 1.645) -> float:
+    """Upper bound of the Wilson score interval for `passed` of `n` (one-sided, z=1.645 ≈ 95 %)."""
+    if n <= 0:
+        return 1.0
+    p = passed / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + spread) / (1 + z * z / n))
+
+
 def _worse(name: str, value: float, objective: float) -> bool:
     return value < objective if name in LOWER_IS_WORSE else value > objective
 
 
 __all__ = [
     "LOWER_IS_WORSE",
+    "wilson_upper",
     "MIN_EVAL_SAMPLES",
     "SloEvaluator",
     "SloWindow",
