@@ -12,7 +12,9 @@ from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
 from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
+from drillkit.config.system import Slos
 from drillkit.data import shipped_files
+from drillkit.engine.summary import Summary
 from drillkit.errors import InputError
 
 
@@ -64,6 +66,117 @@ def list_(env: Env) -> None:
     for r in rows:
         table.add_row(escape(r["id"]), r["layer"], r["severity"], escape(r["title"]))
     env.out.print(table)
+
+
+def find_scenario(ref: str) -> Path:
+    """A scenario by file path, or by the id of a shipped one."""
+    path = Path(ref)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return path
+    shipped = {p.stem: p for p in shipped_files("scenarios")}
+    if ref not in shipped:
+        raise InputError(f"no scenario {ref!r}: give a file, or one of {', '.join(sorted(shipped))}")
+    return shipped[ref]
+
+
+@gameday.command("run")
+@click.argument("scenario_ref", metavar="SCENARIO")
+@click.option("--auto", "mode", flag_value="auto", help="Run the rollback steps (overrides the scenario's mode).")
+@click.option("--manual", "mode", flag_value="manual", help="A person rolls back; drillkit times it until Enter.")
+@click.option("--junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML result (for CI).")
+@click.option("--latency-scale", type=float, help="When this starts the demo: sim model latency factor.")
+@click.option("--no-live", is_flag=True, help="Plain event lines instead of the live dashboard.")
+@pass_env(json=True)
+def run(
+    env: Env, scenario_ref: str, mode: str | None, junit: str | None, latency_scale: float | None, no_live: bool
+) -> None:
+    """Rehearse SCENARIO (a file, or a shipped id) against its system under load.
+
+    \b
+    Phases: preflight → warmup → inject → detect → rollback → recover → verify → cleanup.
+    The fault stays injected during the rollback: the rehearsal proves the rollback path works
+    while the failure persists. Faults are removed on every exit path (errors, Ctrl-C, SIGTERM,
+    guardrails). A scenario with `system: demo` starts the demo if it is not running (and stops
+    it afterwards). The run's journal and summary.json land in <home>/runs/<run-id>/.
+
+    Exit codes: 0 the rehearsal passed; 1 it failed (not detected, not recovered in time, a
+    rollback step or verify failed); 2 bad input; 3 aborted.
+
+    \b
+    Examples:
+      drillkit gameday run scenarios/silent-model-swap.yaml
+      drillkit gameday run provider-outage --auto --junit gameday.xml
+      drillkit gameday run quota-exhaustion --json
+    """
+    import asyncio
+    import sys
+
+    from drillkit.engine.live import LiveView
+    from drillkit.engine.run import Options, run_gameday, stdin_confirm
+    from drillkit.engine.slo import configured, effective_slos
+    from drillkit.engine.summary import junit_xml
+
+    path = find_scenario(scenario_ref)
+    scenario = load_scenario(path)
+    effective_mode = mode or scenario.rollback.mode
+    if effective_mode == "manual" and not sys.stdin.isatty():
+        raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
+    objectives = configured(effective_slos(_system_slos(env, scenario, path), scenario.slos))
+    view = LiveView(env.err, objectives, live=False if (no_live or env.json) else None)
+
+    def prompt(instructions: str) -> None:
+        env.err.print(
+            f"\n[bold yellow]ROLL BACK NOW[/] — the timer is running.\n{escape(instructions)}\n"
+            "Press Enter when the rollback is done."
+        )
+
+    options = Options(
+        home=env.home,
+        mode=mode,
+        confirm=stdin_confirm(prompt),
+        on_event=view.on_event,
+        demo_latency_scale=latency_scale,
+    )
+    with view:
+        summary = asyncio.run(run_gameday(scenario, path, options))
+    if junit:
+        Path(junit).write_text(junit_xml(summary))
+    if env.json:
+        env.emit_json(summary.model_dump(mode="json"))
+    else:
+        _print_summary(env, summary)
+    if summary.verdict == "fail":
+        raise SystemExit(1)
+    if summary.verdict == "aborted":
+        raise SystemExit(3)
+
+
+def _system_slos(env: Env, scenario: Scenario, path: Path) -> Slos:
+    from drillkit.config.system import load_system
+    from drillkit.home import demo_workdir
+
+    manifest = demo_workdir(env.home) / "drillkit.yaml" if scenario.system == "demo" else path.parent / scenario.system
+    try:
+        return load_system(manifest).slos
+    except InputError:
+        return Slos()  # the demo is not started yet: the view fills in what windows report
+
+
+def _print_summary(env: Env, s: Summary) -> None:
+    colour = {"pass": "green", "fail": "red", "aborted": "yellow"}[s.verdict]
+    env.out.print(f"\n[bold {colour}]{s.verdict.upper()}[/]  {escape(s.scenario)}  ({escape(s.run_id)})")
+
+    def secs(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f}s"
+
+    env.out.print(
+        f"TTD {secs(s.ttd_s)}   rollback {secs(s.rollback_s)}   TTR {secs(s.ttr_s)}   RTO target {s.rto_target_s:g}s"
+    )
+    if s.breached:
+        env.out.print(f"breached: {', '.join(s.breached)}")
+    for reason in s.reasons:
+        env.out.print(f"  - {escape(reason)}")
+    env.out.print(f"journal: {escape(s.journal)}")
 
 
 COMMANDS = [gameday]

@@ -1,0 +1,86 @@
+"""Faults a run injected and has not removed yet, kept in a file so that a killed run's faults
+can still be found and removed (by the next preflight, or `drillkit chaos reset`).
+
+L7 faults also carry a dead-man heartbeat (they vanish by themselves); Toxiproxy toxics have no
+such thing, so this file is what stands between a SIGKILLed game-day and a toxic left forever.
+The file is `<home>/chaos/leftovers.json`: a list of {run_id, layer, server, target, name, type}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from drillkit.errors import DrillkitError
+from drillkit.faults.backends import ActiveFault, FaultBackend, LlmProxyBackend, ToxiproxyBackend
+
+
+def leftovers_path(home: Path) -> Path:
+    return home / "chaos" / "leftovers.json"
+
+
+def read(home: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(leftovers_path(home).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def _write(home: Path, entries: list[dict[str, Any]]) -> None:
+    path = leftovers_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _key(entry: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (entry["layer"], entry["server"], entry["target"], entry["name"])
+
+
+def record(home: Path, run_id: str, fault: ActiveFault) -> None:
+    """Note a fault as injected (before anything else can go wrong)."""
+    entry = {
+        "run_id": run_id,
+        "layer": fault.layer,
+        "server": fault.server,
+        "target": fault.target,
+        "name": fault.name,
+        "type": fault.type,
+    }
+    entries = [e for e in read(home) if _key(e) != _key(entry)]
+    _write(home, [*entries, entry])
+
+
+def forget(home: Path, fault: ActiveFault) -> None:
+    key = (fault.layer, fault.server, fault.target, fault.name)
+    entries = read(home)
+    kept = [e for e in entries if _key(e) != key]
+    if len(kept) != len(entries):
+        _write(home, kept)
+
+
+def _backend(entry: dict[str, Any]) -> FaultBackend:
+    return ToxiproxyBackend(entry["server"]) if entry["layer"] == "l4" else LlmProxyBackend(entry["server"])
+
+
+async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """Remove every recorded fault; return (removed entries, problems). Unreachable servers stay listed."""
+    removed, problems, kept = [], [], []
+    for entry in read(home):
+        backend = _backend(entry)
+        try:
+            if await backend.remove(entry["target"], entry["name"]):
+                removed.append(entry)
+        except DrillkitError as exc:
+            problems.append(f"{entry['name']} on {entry['target']} ({entry['server']}): {exc}")
+            kept.append(entry)
+        finally:
+            if isinstance(backend, LlmProxyBackend):
+                await backend.aclose()
+    if leftovers_path(home).exists():
+        _write(home, kept)
+    return removed, problems
