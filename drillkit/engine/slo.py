@@ -236,7 +236,6 @@ def _worse(name: str, value: float, objective: float) -> bool:
 
 __all__ = [
     "LOWER_IS_WORSE",
-    "wilson_upper",
     "MIN_EVAL_SAMPLES",
     "SloEvaluator",
     "SloWindow",
@@ -246,4 +245,5 @@ __all__ = [
     "measure",
     "min_samples_for_percentile",
     "percentile",
+    "wilson_upper",
 ]
