@@ -231,11 +231,20 @@ def status(env: Env) -> None:
 @chaos.command("reset")
 @pass_env(system=True, json=True)
 def reset(env: Env) -> None:
-    """Remove every fault on both layers (proxies and routes stay; disabled proxies come back)."""
+    """Remove every fault on both layers (proxies and routes stay; disabled proxies come back).
+
+    Also removes faults a killed game-day left on other fault servers (recorded in
+    <home>/chaos/leftovers.json as they were injected).
+    """
+    from drillkit.engine import leftovers
+
     system = env.load_system()
 
     async def run() -> dict[str, Any]:
         result: dict[str, Any] = {}
+        removed, problems = await leftovers.clean(env.home)
+        if removed or problems:
+            result["leftovers"] = {"removed": removed, "problems": problems, "reset": not problems}
         async with open_backends(system) as backends:
             for key, backend in backends.items():
                 try:
@@ -250,6 +259,11 @@ def reset(env: Env) -> None:
         env.emit_json(result)
     else:
         for key, r in result.items():
+            if key == "leftovers":
+                env.out.print(f"removed {len(r['removed'])} fault(s) left by killed runs")
+                for problem in r["problems"]:
+                    env.out.print(f"[red]could not remove[/] {escape(problem)}")
+                continue
             state = "reset" if r["reset"] else f"[red]not reset[/]: {escape(r['error'])}"
             env.out.print(f"{key.upper()} {escape(r['url'])}: {state}")
     failed = [key.upper() for key, r in result.items() if not r["reset"]]
