@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
@@ -48,23 +48,68 @@ def validate(env: Env, files: tuple[str, ...]) -> None:
     validate_files(env, files, load_scenario, describe)
 
 
+def last_runs(home: Path) -> dict[str, dict]:
+    """The newest summary per scenario id, from <home>/runs/*/summary.json."""
+    import json
+
+    latest: dict[str, dict] = {}
+    for path in sorted((home / "runs").glob("*/summary.json")):
+        try:
+            summary = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(summary, dict) and "scenario" in summary:
+            latest[summary["scenario"]] = summary  # run ids sort by start time
+    return latest
+
+
 @gameday.command("list")
 @pass_env(json=True)
 def list_(env: Env) -> None:
-    """List the scenarios shipped with drillkit."""
+    """List the shipped scenarios, with the verdict and timings of each one's last run here."""
+    last = last_runs(env.home)
     rows = []
     for path in shipped_files("scenarios"):
         try:
             s = load_scenario(path)
         except InputError as exc:
             raise InputError(f"shipped scenario is invalid: {exc}") from None
-        rows.append({"id": s.id, "layer": s.layer, "severity": s.severity, "title": s.title, "file": str(path)})
+        run = last.get(s.id, {})
+        rows.append(
+            {
+                "id": s.id,
+                "layer": s.layer,
+                "severity": s.severity,
+                "title": s.title,
+                "file": str(path),
+                "last_run": run.get("run_id"),
+                "last_verdict": run.get("verdict"),
+                "ttd_s": run.get("ttd_s"),
+                "rollback_s": run.get("rollback_s"),
+                "ttr_s": run.get("ttr_s"),
+            }
+        )
     if env.json:
         env.emit_json(rows)
         return
-    table = Table("id", "layer", "severity", "title")
+    table = Table("layer", "severity", "last verdict", "TTD", "rollback", "TTR")
+    table.columns.insert(0, Column("scenario", no_wrap=True))
+
+    def secs(v: float | None) -> str:
+        return "" if v is None else f"{v:.1f}s"
+
     for r in rows:
-        table.add_row(escape(r["id"]), r["layer"], r["severity"], escape(r["title"]))
+        verdict = r["last_verdict"] or "—"
+        colour = {"pass": "green", "fail": "red", "aborted": "yellow"}.get(verdict, "dim")
+        table.add_row(
+            escape(r["id"]),
+            r["layer"],
+            r["severity"],
+            f"[{colour}]{verdict}[/]",
+            secs(r["ttd_s"]),
+            secs(r["rollback_s"]),
+            secs(r["ttr_s"]),
+        )
     env.out.print(table)
 
 
