@@ -12,7 +12,6 @@ from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
 from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
-from drillkit.config.system import Slos
 from drillkit.data import shipped_files
 from drillkit.engine.summary import Summary
 from drillkit.errors import InputError
@@ -158,7 +157,6 @@ def run(
 
     from drillkit.engine.live import LiveView
     from drillkit.engine.run import Options, run_gameday, stdin_confirm
-    from drillkit.engine.slo import configured, effective_slos
     from drillkit.engine.summary import junit_xml
 
     path = find_scenario(scenario_ref)
@@ -166,8 +164,7 @@ def run(
     effective_mode = mode or scenario.rollback.mode
     if effective_mode == "manual" and not sys.stdin.isatty():
         raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
-    objectives = configured(effective_slos(_system_slos(env, scenario, path), scenario.slos))
-    view = LiveView(env.err, objectives, live=False if (no_live or env.json) else None)
+    view = LiveView(env.err, {}, live=False if (no_live or env.json) else None)  # SLOs come with run.started
 
     def prompt(instructions: str) -> None:
         env.err.print(
@@ -194,17 +191,6 @@ def run(
         raise SystemExit(1)
     if summary.verdict == "aborted":
         raise SystemExit(3)
-
-
-def _system_slos(env: Env, scenario: Scenario, path: Path) -> Slos:
-    from drillkit.config.system import load_system
-    from drillkit.home import demo_workdir
-
-    manifest = demo_workdir(env.home) / "drillkit.yaml" if scenario.system == "demo" else path.parent / scenario.system
-    try:
-        return load_system(manifest).slos
-    except InputError:
-        return Slos()  # the demo is not started yet: the view fills in what windows report
 
 
 def _print_summary(env: Env, s: Summary) -> None:

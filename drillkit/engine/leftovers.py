@@ -84,3 +84,41 @@ async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
     if leftovers_path(home).exists():
         _write(home, kept)
     return removed, problems
+
+
+# --- restore steps a killed run never ran ---------------------------------------------------------
+
+
+def pending_path(home: Path) -> Path:
+    return home / "chaos" / "pending-restore.json"
+
+
+def read_pending(home: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(pending_path(home).read_text())
+    except (FileNotFoundError, ValueError):
+        return []
+    return data if isinstance(data, list) else []
+
+
+def _write_pending(home: Path, entries: list[dict[str, Any]]) -> None:
+    path = pending_path(home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(entries, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def owe_restore(home: Path, run_id: str, steps: list[dict[str, Any]]) -> None:
+    """Before a run changes anything: note the restore steps it owes the system."""
+    if steps:
+        _write_pending(
+            home, [*(e for e in read_pending(home) if e.get("run_id") != run_id), {"run_id": run_id, "steps": steps}]
+        )
+
+
+def paid_restore(home: Path, run_id: str) -> None:
+    entries = read_pending(home)
+    kept = [e for e in entries if e.get("run_id") != run_id]
+    if len(kept) != len(entries):
+        _write_pending(home, kept)

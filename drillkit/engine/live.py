@@ -86,6 +86,9 @@ class LiveView:
             self._live.__exit__(None, None, None)
 
     def on_event(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "run.started" and data.get("slos"):
+            self.slos = dict(data["slos"])
+            self.history = {name: deque(maxlen=30) for name in self.slos}
         if kind == "phase":
             self.phase = str(data.get("phase"))
             if self.phase == "inject":

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from drillkit import __version__
-from drillkit.config.scenario import Fault, Scenario
+from drillkit.config.scenario import Fault, Scenario, Step
 from drillkit.config.system import System, load_system
 from drillkit.engine import leftovers
 from drillkit.engine.detect import Breach, Detector, Recovery
 from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
 from drillkit.engine.load import LoadGenerator
-from drillkit.engine.slo import SloEvaluator, SloWindow
+from drillkit.engine.slo import SloEvaluator, SloWindow, configured, effective_slos
 from drillkit.engine.steps import StepResult, run_step
 from drillkit.engine.summary import Summary
 from drillkit.engine.windows import SloWindows
@@ -52,6 +52,7 @@ POLL_S = 0.1
 HEARTBEAT_S = 1.0
 DEAD_MAN_INTERVAL_S = 5.0
 REMOVE_TIMEOUT_S = 2.0
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @dataclass
@@ -161,6 +162,12 @@ async def preflight(ctx: RunContext) -> None:
         ctx.log("leftovers.removed", {"faults": removed})
     if problems:
         raise InputError("faults left by an earlier run could not be removed: " + "; ".join(problems))
+    for owed in leftovers.read_pending(ctx.options.home):
+        # A killed run never put the system back: do it now, before measuring a steady state.
+        for step in [Step.model_validate(s) for s in owed.get("steps", [])]:
+            result = await run_step(step.name, run=step.run, http=step.http, timeout=step.timeout, env=_step_env(ctx))
+            ctx.log("leftovers.restored", {"from_run": owed.get("run_id"), **result.to_dict()})
+        leftovers.paid_restore(ctx.options.home, str(owed.get("run_id")))
     for fault in ctx.scenario.faults:
         if fault.target is not None:
             parse_target(fault.target, ctx.system)
@@ -291,6 +298,11 @@ async def inject(ctx: RunContext) -> asyncio.Task[None]:
     """Inject faults at their offsets; those at 0 s before returning. Returns the scheduler task."""
     ctx.t_inject = time.monotonic()
     ctx.log(kinds.PHASE, {"phase": "inject"})
+    leftovers.owe_restore(
+        ctx.options.home,
+        ctx.run_id,
+        [step.model_dump(mode="json", by_alias=True, exclude_none=True) for step in ctx.scenario.restore],
+    )
     faults = sorted(ctx.scenario.faults, key=lambda f: f.at)
     for fault in [f for f in faults if f.at == 0]:
         await inject_one(ctx, fault)
@@ -502,6 +514,7 @@ async def cleanup(ctx: RunContext, tasks: list[asyncio.Task[Any]]) -> None:
         ctx.log("restore.step", result.to_dict())
         if not result.ok:
             ctx.reasons.append(f"restore step {step.name!r} failed: {result.detail[:200]}")
+    leftovers.paid_restore(ctx.options.home, ctx.run_id)
     if any(not i.removed for i in ctx.injected if i.active is not None):
         ctx.reasons.append("some faults could not be removed; see 'drillkit chaos status'")
 
@@ -518,7 +531,7 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
     journal = Journal(run_dir / "journal.jsonl")
     ctx = RunContext(scenario, system, options, run_id, run_dir, journal, started_demo=started_demo)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:  # SIGHUP: the terminal went away (a closed tmux pane, an ssh drop)
         loop.add_signal_handler(sig, ctx.stop, f"{signal.Signals(sig).name} received")
     started_at = datetime.now(UTC)
     tasks: list[asyncio.Task[Any]] = []
@@ -535,6 +548,7 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
             "mode": options.mode or scenario.rollback.mode,
             "drillkit": __version__,
             "scenario_file": str(scenario_path),
+            "slos": configured(effective_slos(system.slos, scenario.slos)),
         },
     )
     try:
@@ -559,7 +573,7 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
             finally:
                 await cleanup(ctx, tasks)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             loop.remove_signal_handler(sig)
         if ctx.started_demo is not None:
             from drillkit.demo import control

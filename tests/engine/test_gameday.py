@@ -218,6 +218,7 @@ def test_sigkill_leaves_nothing_behind_for_long(tmp_path: Path) -> None:
         proc.kill()
         proc.communicate(timeout=10)
         assert {e["name"] for e in leftovers.read(tmp_path)} == {"model_swap", "latency_downstream"}
+        assert [e["steps"][0]["name"] for e in leftovers.read_pending(tmp_path)] == ["reset"]  # restore it owes
         # The dead-man L7 fault goes by itself once heartbeats stop (interval 5 s).
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
