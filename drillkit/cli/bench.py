@@ -96,4 +96,66 @@ def proxy(env: Env, rate: int, seconds: float, rounds: int, megabytes: int, laye
     env.out.print(table)
 
 
+@bench.command("load")
+@click.option("--rate", type=click.IntRange(1, 50_000), default=2000, show_default=True, help="Requests/s offered.")
+@click.option("--seconds", type=click.FloatRange(0.5, 120), default=5, show_default=True, help="Measured time.")
+@pass_env(json=True)
+def load(env: Env, rate: int, seconds: float) -> None:
+    """How fast the game-day load generator sends, open loop, next to wrk on the same endpoint.
+
+    \b
+    The load generator: POSTs to a trivial loopback endpoint (a process of its own answering
+        one fixed JSON object) at --rate, at most 256 in flight, for a 1 s warm-up and then
+        --seconds measured: the rate actually sent; schedule slip (send time minus scheduled
+        time) p50/p99/max; latency from the scheduled time; errors; the CPU each side used.
+        Target on 2 cores: ≥ 2,000 requests/s with p99 slip ≤ 5 ms.
+    wrk, if installed (apt-get install wrk): the same endpoint for --seconds, 1 thread and 16
+        connections, plain GET, closed loop as fast as it goes: what the endpoint can take.
+
+    The machine is shared: run it more than once.
+
+    \b
+    Example:
+      drillkit bench load --rate 2000 --json > load.json
+    """
+    from drillkit.engine.bench_load import bench_load
+
+    env.err.print(f"measuring: 1 s warm-up + {seconds:g} s at {rate}/s, then wrk for {seconds:g} s…")
+    r = asyncio.run(bench_load(rate=rate, seconds=seconds))
+    if env.json:
+        env.emit_json(r)
+        return
+    lg, wrk, t = r["load"], r["wrk"], r["targets"]
+    if wrk.get("requests_per_s") is not None:
+        wrk_cells = [
+            f"closed loop, GET, 1 thread × {wrk['connections']} connections",
+            f"{wrk['requests_per_s']:,.1f}",
+            f"{_ms(wrk.get('latency_p50_ms'))} / {_ms(wrk.get('latency_p99_ms'))}",
+            "",
+            f"{wrk.get('socket_errors', 0)} socket, {wrk.get('non_2xx', 0)} non-2xx of {wrk.get('requests', 0):,}",
+        ]
+    else:
+        why = "not installed" if not wrk.get("installed") else wrk.get("error") or "not run"
+        wrk_cells = [why, "", "", "", ""]
+    endpoint_cpu = "–" if lg["endpoint_cpu"] is None else f"{lg['endpoint_cpu']:.0%}"
+    verdict = "[green]met[/]" if t["met"] else "[red]missed[/]"
+    rows = [
+        ("mode", f"open loop, POST JSON, {r['rate']}/s offered, ≤ {r['concurrency']} in flight"),
+        ("requests/s", f"{lg['sent_rps']:,.1f} sent"),
+        ("latency p50 / p99", f"{_ms(lg['latency_p50_ms'])} / {_ms(lg['latency_p99_ms'])}"),
+        ("schedule slip p50 / p99 / max", " / ".join(_ms(lg[f"slip_{q}_ms"]) for q in ("p50", "p99", "max"))),
+        ("errors", f"{lg['errors']} errors, {lg['dropped']} dropped of {lg['scheduled']:,}"),
+    ]
+    table = Table("measure", "drillkit load generator", "wrk", title=f"drillkit bench load ({r['cpus']} CPUs)")
+    for (measure, ours), theirs in zip(rows, wrk_cells, strict=True):
+        table.add_row(measure, ours, theirs)
+    table.add_row("CPU, share of one core", f"generator {lg['generator_cpu']:.0%}, endpoint {endpoint_cpu}", "")
+    table.add_row("target", f"≥ {t['rate']:,}/s with p99 slip ≤ {t['slip_p99_ms']:g} ms: {verdict}", "")
+    env.out.print(table)
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f} ms"
+
+
 COMMANDS = [bench]

@@ -229,20 +229,46 @@ def status(env: Env) -> None:
 
 
 @chaos.command("reset")
+@click.option(
+    "--forget",
+    is_flag=True,
+    help="Also drop the records of faults and restores a killed game-day left on servers that are gone.",
+)
 @pass_env(system=True, json=True)
-def reset(env: Env) -> None:
+def reset(env: Env, forget: bool) -> None:
     """Remove every fault on both layers (proxies and routes stay; disabled proxies come back).
 
     Also removes faults a killed game-day left on other fault servers (recorded in
     <home>/chaos/leftovers.json as they were injected).
     """
+    from drillkit.config.scenario import Step
     from drillkit.engine import leftovers
+    from drillkit.engine.run import run_lock
+    from drillkit.engine.steps import run_step
 
     system = env.load_system()
 
-    async def run() -> dict[str, Any]:
+    async def run(live_run: bool) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        removed, problems = await leftovers.clean(env.home)
+        if live_run:
+            # A running game-day owns its records: it removes its faults and restores when it ends.
+            result["note"] = {"reset": True, "text": "a game-day is running; its own records were left to it"}
+        elif forget:
+            faults, owed = leftovers.forget_all(env.home)
+            result["forgotten"] = {"faults": faults, "restores": owed, "reset": True}
+        removed, problems = ([], []) if live_run else await leftovers.clean(env.home)
+        for owed in [] if live_run else leftovers.read_pending(env.home):
+            # restores a killed game-day owed the system (e.g. a prompt it switched)
+            steps = [Step.model_validate(s) for s in owed.get("steps", [])]
+            env_vars = {"DRILLKIT_HOME": str(env.home)}
+            outcomes = [
+                await run_step(st.name, run=st.run, http=st.http, timeout=st.timeout, env=env_vars) for st in steps
+            ]
+            if all(o.ok for o in outcomes):
+                leftovers.paid_restore(env.home, str(owed.get("run_id")))
+                removed.append({"restored_for": owed.get("run_id"), "steps": [o.name for o in outcomes]})
+            else:
+                problems += [f"restore step {o.name!r} failed: {o.detail[:200]}" for o in outcomes if not o.ok]
         if removed or problems:
             result["leftovers"] = {"removed": removed, "problems": problems, "reset": not problems}
         async with open_backends(system) as backends:
@@ -254,11 +280,21 @@ def reset(env: Env) -> None:
                     result[key] = {"url": backend.url, "reset": False, "error": str(exc)}
         return result
 
-    result = asyncio.run(run())
+    try:
+        with run_lock(env.home):
+            result = asyncio.run(run(live_run=False))
+    except InputError:  # the lock is held: a game-day is running with this home
+        result = asyncio.run(run(live_run=True))
     if env.json:
         env.emit_json(result)
     else:
         for key, r in result.items():
+            if key == "note":
+                env.out.print(escape(r["text"]))
+                continue
+            if key == "forgotten":
+                env.out.print(f"forgot {r['faults']} fault record(s) and {r['restores']} owed restore(s)")
+                continue
             if key == "leftovers":
                 env.out.print(f"removed {len(r['removed'])} fault(s) left by killed runs")
                 for problem in r["problems"]:

@@ -115,7 +115,7 @@ def list_(env: Env) -> None:
 def find_scenario(ref: str) -> Path:
     """A scenario by file path, or by the id of a shipped one."""
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix in (".yaml", ".yml") or path.is_file():
         return path
     shipped = {p.stem: p for p in shipped_files("scenarios")}
     if ref not in shipped:
@@ -187,6 +187,8 @@ def run(
         env.emit_json(summary.model_dump(mode="json"))
     else:
         _print_summary(env, summary)
+    if summary.exit_code is not None:
+        raise SystemExit(summary.exit_code)
     if summary.verdict == "fail":
         raise SystemExit(1)
     if summary.verdict == "aborted":

@@ -68,9 +68,16 @@ def _backend(entry: dict[str, Any]) -> FaultBackend:
 
 
 async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Remove every recorded fault; return (removed entries, problems). Unreachable servers stay listed."""
+    """Remove every recorded fault; return (removed entries, problems).
+
+    Entries whose server cannot be reached stay recorded (a problem); malformed entries are
+    dropped (nothing can be done with them) and count as removed.
+    """
     removed, problems, kept = [], [], []
     for entry in read(home):
+        if not isinstance(entry, dict) or not {"layer", "server", "target", "name"} <= entry.keys():
+            removed.append({"malformed": entry})
+            continue
         backend = _backend(entry)
         try:
             if await backend.remove(entry["target"], entry["name"]):
@@ -84,6 +91,14 @@ async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
     if leftovers_path(home).exists():
         _write(home, kept)
     return removed, problems
+
+
+def forget_all(home: Path) -> tuple[int, int]:
+    """Drop every record (faults and owed restores) without acting on them: for servers gone for good."""
+    faults, owed = len(read(home)), len(read_pending(home))
+    for path in (leftovers_path(home), pending_path(home)):
+        path.unlink(missing_ok=True)
+    return faults, owed
 
 
 # --- restore steps a killed run never ran ---------------------------------------------------------

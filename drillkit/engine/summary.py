@@ -3,6 +3,7 @@ rto_target_s, faults, breached, verify) and its JUnit XML rendering for CI pipel
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 from xml.sax.saxutils import escape, quoteattr
@@ -39,9 +40,18 @@ class Summary(BaseModel):
     journal: str = ""
     journal_head: str = ""
     drillkit_version: str = ""
+    exit_code: int | None = None  # 2 when the run stopped on bad input found mid-run
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n")
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\x1b\\[[0-9;]*[A-Za-z]")
+
+
+def _xml_safe(text: str) -> str:
+    """Drop terminal escapes and characters XML 1.0 cannot carry (step output may hold both)."""
+    return _NOT_XML.sub("", text)
 
 
 def junit_xml(summary: Summary) -> str:

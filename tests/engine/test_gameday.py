@@ -251,3 +251,33 @@ def test_manual_rollback_without_a_terminal_is_refused(tmp_path: Path, mode: str
     )  # fmt: skip
     assert r.returncode == 2
     assert "pass --auto" in r.stderr
+
+
+def test_a_fault_that_ends_by_itself_does_not_prove_a_no_op_rollback(tmp_path: Path) -> None:
+    scenario = {**SWAP, "id": "swap-expiring"}
+    scenario["faults"] = [{**SWAP["faults"][0], "duration": "10s"}]
+    scenario["rollback"] = {"mode": "auto", "steps": [{"name": "no-op", "run": ["true"]}]}
+    r = gameday(tmp_path, write(tmp_path, scenario))
+    demo_down(tmp_path)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert any(
+        "rollback was not proven" in reason or "not recovered" in reason for reason in json.loads(r.stdout)["reasons"]
+    )
+
+
+def test_one_game_day_at_a_time_per_home(tmp_path: Path) -> None:
+    first = start(tmp_path, write(tmp_path, {**SWAP, "rollback": {**SWAP["rollback"], "decide_after": "60s"}}))
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "runs").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        second = gameday(tmp_path, write(tmp_path, {**SWAP, "id": "second"}))
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "another game-day is running" in second.stderr
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=30)
+        demo_down(tmp_path)
+    assert first.returncode == 3
+    summary = json.loads(next((tmp_path / "runs").glob("*/summary.json")).read_text())
+    assert summary["verdict"] == "aborted"

@@ -1,0 +1,163 @@
+"""Putting a run's faults in and taking them out: the part of a game-day that must never leak.
+
+Every fault is recorded in the leftovers file *before* it is injected (under the name the server
+will give it), so a run killed mid-call still leaves a record the next preflight or
+`drillkit chaos reset` acts on. A fault counts as removed only once the server said so; cleanup
+retries whatever is not. L7 faults are injected dead-man and kept alive by `heartbeat`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+from drillkit.config.scenario import Fault
+from drillkit.engine import leftovers
+from drillkit.engine.context import Injected, RunContext
+from drillkit.engine.steps import run_step
+from drillkit.errors import Aborted, DrillkitError
+from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
+from drillkit.faults.targets import parse_target
+from drillkit.journal import kinds
+
+HEARTBEAT_S = 1.0
+DEAD_MAN_INTERVAL_S = 5.0
+REMOVE_TIMEOUT_S = 2.0
+
+
+def step_env(ctx: RunContext) -> dict[str, str]:
+    return {"DRILLKIT_HOME": str(ctx.options.home)}
+
+
+async def inject(ctx: RunContext) -> None:
+    """Inject the faults at their offsets. Returns once the first fault is in place (`t_inject`);
+    later ones are injected by a background task."""
+    ctx.log(kinds.PHASE, {"phase": "inject"})
+    leftovers.owe_restore(
+        ctx.options.home,
+        ctx.run_id,
+        [step.model_dump(mode="json", by_alias=True, exclude_none=True) for step in ctx.scenario.restore],
+    )
+    faults = sorted(ctx.scenario.faults, key=lambda f: f.at)
+    t_phase = time.monotonic()
+    first_at = faults[0].at
+    await ctx.wait(None, first_at)
+    for fault in [f for f in faults if f.at == first_at]:
+        await inject_one(ctx, fault)
+    ctx.t_inject = time.monotonic()  # the first faults are in place now
+    ctx.log("inject.clock", {"t_inject_after_phase_s": round(ctx.t_inject - t_phase, 3)})
+
+    async def later() -> None:
+        for fault in [f for f in faults if f.at > first_at]:
+            await asyncio.sleep(max(0.0, t_phase + fault.at - time.monotonic()))
+            await inject_one(ctx, fault)
+
+    ctx.background(later(), "delayed injections")
+
+
+def _expected_name(request: FaultRequest, layer: str) -> str:
+    if request.name:
+        return request.name
+    if layer == "l4":
+        return "down" if request.type == "down" else f"{request.type}_{request.stream or 'downstream'}"
+    return request.type
+
+
+async def inject_one(ctx: RunContext, fault: Fault) -> None:
+    if fault.type == "change":
+        result = await ctx.guard(run_step(fault.name or "change", run=fault.run, http=fault.http, env=step_env(ctx)))
+        ctx.injected.append(Injected(fault))
+        ctx.log(kinds.FAULT_INJECTED, {"type": "change", "at_s": ctx.since_inject(), **result.to_dict()})
+        if not result.ok:
+            ctx.stop(f"the change fault {result.name!r} failed: {result.detail[:200]}")
+            raise Aborted(ctx.abort_reason or "")
+        return
+    assert fault.target is not None
+    backend = backend_for(fault.type, ctx.backends)
+    request = FaultRequest(
+        type=fault.type,
+        target=parse_target(fault.target).name,
+        name=fault.name,
+        toxicity=fault.toxicity,
+        stream=fault.stream,
+        attributes=dict(fault.attributes),
+        dead_man=backend.layer == "l7",
+        heartbeat_interval=DEAD_MAN_INTERVAL_S,
+        match=fault.match.model_dump(exclude_none=True) if fault.match else None,
+    )
+    planned = ActiveFault(
+        backend.layer, backend.url, request.target, _expected_name(request, backend.layer), fault.type
+    )
+    leftovers.record(ctx.options.home, ctx.run_id, planned)
+    item = Injected(fault, planned, backend=backend)
+    ctx.injected.append(item)  # before the call: cleanup removes it even if the call is cut short
+    try:
+        active = await ctx.guard(backend.inject(request))
+    except DrillkitError as exc:
+        if not isinstance(exc, Aborted):
+            ctx.stop(f"could not inject {fault.type} on {fault.target}: {exc}")
+        raise Aborted(ctx.abort_reason or "") from None
+    if active.name != planned.name:
+        leftovers.forget(ctx.options.home, planned)
+        leftovers.record(ctx.options.home, ctx.run_id, active)
+    item.active = active
+    ctx.log(kinds.FAULT_INJECTED, {"at_s": ctx.since_inject(), "target": fault.target, **active.to_dict()})
+    if fault.duration is not None:
+
+        async def expire() -> None:
+            await asyncio.sleep(fault.duration or 0)
+            await remove_one(ctx, item, "duration elapsed")
+
+        ctx.background(expire(), f"expiry of {active.name}")
+
+
+async def remove_one(ctx: RunContext, item: Injected, why: str) -> bool:
+    """Remove one fault; True once the server no longer has it. Never raises for a failed removal."""
+    if item.removed or item.active is None or item.backend is None:
+        return True
+    try:
+        gone = await asyncio.wait_for(item.backend.remove(item.active.target, item.active.name), REMOVE_TIMEOUT_S)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a failed removal is journaled and retried, never mistaken for done
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        where = {"name": item.active.name, "target": item.active.target}
+        ctx.log(kinds.FAULT_REMOVED, {**where, "ok": False, "error": error})
+        return False
+    item.removed, item.removed_at, item.removed_why = True, time.monotonic(), why
+    leftovers.forget(ctx.options.home, item.active)
+    ctx.log(kinds.FAULT_REMOVED, {"name": item.active.name, "target": item.active.target, "why": why,
+                                  "was_active": gone, "at_s": ctx.since_inject()})  # fmt: skip
+    return True
+
+
+async def remove_all(ctx: RunContext, why: str, attempts: int = 3) -> None:
+    for _ in range(attempts):
+        pending = [i for i in reversed(ctx.injected) if not i.removed and i.active is not None]
+        if not pending:
+            return
+        await asyncio.gather(*(remove_one(ctx, i, why) for i in pending))
+
+
+async def missing_faults(ctx: RunContext) -> list[str]:
+    """Faults of this run that should be in place but the server no longer has (expired, reaped,
+    removed by someone else): a recovery while one is missing proves nothing about the rollback."""
+    missing = []
+    for item in ctx.injected:
+        if item.active is None or item.removed or item.backend is None:
+            continue
+        with contextlib.suppress(DrillkitError):
+            present = {(f.target, f.name) for f in await item.backend.list()}
+            if (item.active.target, item.active.name) not in present:
+                missing.append(f"{item.active.name} on {item.active.target}")
+    return missing
+
+
+async def heartbeat(ctx: RunContext) -> None:
+    while True:
+        for backend in ctx.backends.values():
+            if any(i.backend is backend and i.active and backend.layer == "l7" and not i.removed for i in ctx.injected):
+                with contextlib.suppress(DrillkitError):
+                    await asyncio.wait_for(backend.heartbeat(), HEARTBEAT_S * 2)
+        await asyncio.sleep(HEARTBEAT_S)

@@ -1,0 +1,123 @@
+"""Traffic and what it shows: the load, the windows, the detector, the guardrails.
+
+Detection rules beyond a single window (`drillkit.engine.slo` judges one window):
+
+- quality is also judged over the last `POOL_WINDOWS` windows pooled: a sustained regression of a
+  few points is caught even when each window alone holds too few answers to be sure (like a
+  multi-window burn-rate alert);
+- a breach counts only until the detection deadline (later ones are journaled as late);
+- recovery counts only windows that start after the rollback began: a fault that ends by itself,
+  or a window before anyone acted, proves nothing about the rollback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from drillkit.engine.context import RunContext
+from drillkit.engine.detect import Breach, Detector, Recovery
+from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
+from drillkit.engine.load import LoadGenerator
+from drillkit.engine.slo import SloEvaluator, SloWindow, wilson_upper
+from drillkit.engine.windows import SloWindows
+from drillkit.journal import kinds
+
+POLL_S = 0.1
+POOL_WINDOWS = 3
+
+
+def start_traffic(ctx: RunContext) -> None:
+    s, system = ctx.scenario, ctx.system
+    bodies = InputCycle(load_inputs(s.traffic.inputs, system, system.base_dir), seed=0)
+    evals: dict[str, Any] = {}
+    if system.evals:
+        from drillkit.evals import load_suite
+
+        evals = assertions_by_question(load_suite(system.resolve(system.evals)))
+    evaluator = SloEvaluator.for_scenario(s, system)
+    ctx.t_start = time.monotonic()
+    ctx.windows = SloWindows(evaluator, origin=ctx.t_start, window_s=s.timeline.window, grace_s=2.0)
+    ctx.detector = Detector(s.timeline.bad_windows, s.timeline.healthy_windows)
+    ctx.load = LoadGenerator(
+        str(system.service.url),
+        bodies,
+        rate=s.traffic.rate,
+        concurrency=s.traffic.concurrency,
+        timeout=min(system.service.timeout, 10.0),
+        evals=evals,
+        on_schedule=ctx.windows.scheduled,
+        on_sample=ctx.windows.add,
+    )
+
+
+async def monitor(ctx: RunContext) -> None:
+    """Close windows as they complete; feed the detector; enforce guardrails and max_duration."""
+    assert ctx.windows is not None
+    limit = ctx.t_start + ctx.scenario.timeline.max_duration
+    while True:
+        now = time.monotonic()
+        for window in ctx.windows.poll(now):
+            observe(ctx, window)
+        if now > limit:
+            ctx.stop(f"timeline.max_duration ({ctx.scenario.timeline.max_duration:g}s) reached")
+        await asyncio.sleep(POLL_S)
+
+
+def pooled(ctx: RunContext, window: SloWindow) -> SloWindow:
+    """`window`, marked breaching when quality over the last few windows pooled is surely low."""
+    objective = ctx.windows.evaluator.objectives.get("eval_pass_rate") if ctx.windows else None
+    ctx.recent = [*ctx.recent, window][-POOL_WINDOWS:]
+    if objective is None or window.state == "insufficient" or "eval_pass_rate" in window.breached:
+        return window
+    passed = sum(w.eval_passed for w in ctx.recent)
+    count = sum(w.eval_count for w in ctx.recent)
+    if count and wilson_upper(passed, count) < objective:
+        return window.model_copy(update={"state": "breaching", "breached": [*window.breached, "eval_pass_rate"]})
+    return window
+
+
+def observe(ctx: RunContext, window: SloWindow) -> None:
+    detector: Detector | None = ctx.detector
+    assert detector is not None
+    window = pooled(ctx, window)
+    ctx.last_window = window
+    ctx.log(kinds.WINDOW, compact(window))
+    if window.tripped:
+        ctx.log(kinds.GUARDRAIL_TRIPPED, {"window": window.index, "guardrails": window.tripped})
+        ctx.stop(f"guardrail tripped: {', '.join(window.tripped)}")
+    if ctx.t_inject is None or window.end <= ctx.t_inject:
+        return  # before the fault: the warmup's steady-state check reads the windows itself
+    before_rollback = ctx.rollback_started_at is None or window.start < ctx.rollback_started_at
+    if window.state == "healthy" and detector.in_breach and before_rollback:
+        return  # not evidence of recovery: nobody has acted yet
+    event = detector.observe(window)
+    if isinstance(event, Breach) and ctx.breach is None:
+        if ctx.detect_closed:
+            ctx.log("detected.late", {"at_s": ctx.since_inject(), "slos": event.slos})
+            return
+        ctx.breach, ctx.detected_at = event, time.monotonic()
+        ctx.log(kinds.SLO_BREACH, {"slos": event.slos, "windows": event.windows})
+        ctx.log(kinds.DETECTED, {"ttd_s": ctx.since_inject(ctx.detected_at), "slos": event.slos})
+        ctx.breach_seen.set()
+    elif isinstance(event, Recovery) and ctx.breach is not None and ctx.recovery is None:
+        if ctx.recover_closed:
+            ctx.log("recovered.late", {"at_s": ctx.since_inject()})
+            return
+        ctx.recovery = event
+        ctx.log(kinds.RECOVERED, {"ttr_s": ttr_s(ctx), "windows": event.windows})
+        ctx.recovered_seen.set()
+
+
+def ttr_s(ctx: RunContext) -> float | None:
+    """t_inject → the end of the first healthy window of the recovery streak."""
+    if ctx.recovery is None:
+        return None
+    return ctx.since_inject(ctx.recovery.since + ctx.scenario.timeline.window)
+
+
+def compact(w: SloWindow) -> dict[str, Any]:
+    keep = ("index", "count", "errors", "error_rate", "latency_p95_ms", "latency_p99_ms", "eval_count",
+            "eval_pass_rate", "cost_per_request_usd", "by_provider", "by_model", "state", "breached")  # fmt: skip
+    return {k: getattr(w, k) for k in keep}
