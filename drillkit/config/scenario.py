@@ -152,9 +152,24 @@ class RollbackPlan(Strict):
 
 
 class Expect(Strict):
+    """What a passing rehearsal looks like.
+
+    Normally: a breach detected within `detect_within` (of the SLOs in `breach`), then recovery
+    within `recover_within` of injection. With `absorb: true` the opposite is rehearsed: the system
+    must ride through the fault (e.g. its router fails over by itself) with no SLO breached for
+    `detect_within`; no rollback is run.
+    """
+
     detect_within: Duration | None = None
     recover_within: Duration | None = None
     breach: list[SloName] = []
+    absorb: bool = False
+
+    @model_validator(mode="after")
+    def _absorb_breaches_nothing(self) -> Expect:
+        if self.absorb and self.breach:
+            raise ValueError("'absorb: true' expects no breach; remove 'breach'")
+        return self
 
 
 class Verify(Strict):

@@ -92,6 +92,12 @@ async def detect(ctx: RunContext) -> None:
     expect = ctx.scenario.expect
     await ctx.wait(ctx.breach_seen, remaining(ctx, expect.detect_within))
     ctx.detect_closed = True
+    if expect.absorb:
+        if ctx.breach is not None:
+            ctx.reasons.append(f"expected the system to absorb the fault, but {', '.join(ctx.breach.slos)} breached")
+        else:
+            ctx.log("absorbed", {"held_s": ctx.since_inject()})
+        return
     if ctx.breach is None:
         within = expect.detect_within or ctx.scenario.timeline.max_duration
         worst = _worst(ctx)
@@ -116,6 +122,9 @@ async def rollback(ctx: RunContext) -> None:
     plan = ctx.scenario.rollback
     mode = ctx.options.mode or plan.mode
     ctx.log(kinds.PHASE, {"phase": "rollback", "mode": mode})
+    if ctx.scenario.expect.absorb and ctx.breach is None:
+        ctx.log("rollback.skipped", {"why": "the system absorbed the fault"})
+        return
     if mode == "auto":
         if not plan.steps:
             ctx.reasons.append("rollback mode auto, but the scenario has no rollback steps")

@@ -281,3 +281,23 @@ def test_one_game_day_at_a_time_per_home(tmp_path: Path) -> None:
     assert first.returncode == 3
     summary = json.loads(next((tmp_path / "runs").glob("*/summary.json")).read_text())
     assert summary["verdict"] == "aborted"
+
+
+@pytest.mark.parametrize(
+    ("fault", "code"),
+    [
+        ({"type": "down", "target": "provider:primary"}, 0),  # the router fails over by itself
+        (SWAP["faults"][0], 1),  # quality breaks: not absorbed
+    ],
+)
+def test_absorb_expects_the_system_to_ride_through(tmp_path: Path, fault: dict[str, Any], code: int) -> None:
+    scenario = {**SWAP, "id": "absorb", "faults": [fault], "expect": {"detect_within": "6s", "absorb": True}}
+    scenario["verify"] = {"evals": True}
+    r = gameday(tmp_path, write(tmp_path, scenario))
+    demo_down(tmp_path)
+    assert r.returncode == code, r.stdout + r.stderr
+    summary = json.loads(r.stdout)
+    if code == 0:
+        assert summary["ttd_s"] is None and summary["rollback_s"] is None  # no rollback was needed
+    else:
+        assert any("expected the system to absorb" in reason for reason in summary["reasons"])
