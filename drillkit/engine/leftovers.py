@@ -21,20 +21,27 @@ def leftovers_path(home: Path) -> Path:
     return home / "chaos" / "leftovers.json"
 
 
-def read(home: Path) -> list[dict[str, Any]]:
+def _read_list(path: Path) -> list[Any]:
     try:
-        data = json.loads(leftovers_path(home).read_text())
+        data = json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return []
     return data if isinstance(data, list) else []
 
 
-def _write(home: Path, entries: list[dict[str, Any]]) -> None:
-    path = leftovers_path(home)
+def _write_list(path: Path, entries: list[Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(entries, indent=2) + "\n")
     os.replace(tmp, path)
+
+
+def read(home: Path) -> list[dict[str, Any]]:
+    return _read_list(leftovers_path(home))
+
+
+def _write(home: Path, entries: list[dict[str, Any]]) -> None:
+    _write_list(leftovers_path(home), entries)
 
 
 def _key(entry: dict[str, Any]) -> tuple[str, str, str, str]:
@@ -109,19 +116,11 @@ def pending_path(home: Path) -> Path:
 
 
 def read_pending(home: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(pending_path(home).read_text())
-    except (FileNotFoundError, ValueError):
-        return []
-    return data if isinstance(data, list) else []
+    return _read_list(pending_path(home))
 
 
 def _write_pending(home: Path, entries: list[dict[str, Any]]) -> None:
-    path = pending_path(home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=2) + "\n")
-    os.replace(tmp, path)
+    _write_list(pending_path(home), entries)
 
 
 def owe_restore(home: Path, run_id: str, steps: list[dict[str, Any]]) -> None:
