@@ -169,8 +169,8 @@ def instructions(ctx: RunContext) -> str:
 
 async def recover(ctx: RunContext) -> None:
     ctx.log(kinds.PHASE, {"phase": "recover"})
-    if ctx.breach is None:
-        return
+    if ctx.breach is None or ctx.scenario.expect.absorb:
+        return  # nothing to recover from, or an absorb rehearsal that already failed on its breach
     within = ctx.scenario.expect.recover_within
     await ctx.wait(ctx.recovered_seen, remaining(ctx, within))
     ctx.recover_closed = True
