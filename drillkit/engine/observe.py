@@ -98,8 +98,12 @@ def observe(ctx: RunContext, window: SloWindow) -> None:
             ctx.log("detected.late", {"at_s": ctx.since_inject(), "slos": event.slos})
             return
         ctx.breach, ctx.detected_at = event, time.monotonic()
+        # How long after the first breaching window closed the breach was declared: the streak
+        # length (`bad_windows`) minus one window, plus waiting for that window's late answers.
+        lag = round(ctx.detected_at - (event.since + ctx.scenario.timeline.window), 3)
         ctx.log(kinds.SLO_BREACH, {"slos": event.slos, "windows": event.windows})
-        ctx.log(kinds.DETECTED, {"ttd_s": ctx.since_inject(ctx.detected_at), "slos": event.slos})
+        ctx.log(kinds.DETECTED, {"ttd_s": ctx.since_inject(ctx.detected_at), "slos": event.slos,
+                                 "after_first_breaching_window_s": lag})  # fmt: skip
         ctx.breach_seen.set()
     elif isinstance(event, Recovery) and ctx.breach is not None and ctx.recovery is None:
         if ctx.recover_closed:

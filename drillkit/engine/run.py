@@ -206,6 +206,11 @@ def report(ctx: RunContext, started_at: datetime, operator: str) -> Summary:
         scenario=ctx.scenario.id,
         verdict=verdict,
         ttd_s=ctx.since_inject(ctx.detected_at) if ctx.detected_at is not None else None,
+        detect_lag_s=(
+            round(ctx.detected_at - ctx.breach.since - ctx.scenario.timeline.window, 3)
+            if ctx.detected_at is not None and ctx.breach is not None
+            else None
+        ),
         rollback_s=ctx.rollback_s,
         ttr_s=ttr_s(ctx),
         rto_target_s=ctx.system.rto_target,

@@ -40,6 +40,7 @@ class Summary(BaseModel):
     journal: str = ""
     journal_head: str = ""
     drillkit_version: str = ""
+    detect_lag_s: float | None = None  # detection − end of the first breaching window
     exit_code: int | None = None  # 2 when the run stopped on bad input found mid-run
 
     def write(self, path: Path) -> None:

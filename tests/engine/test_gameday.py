@@ -111,6 +111,7 @@ def test_silent_swap_passes_and_leaves_journal_summary_and_junit(tmp_path: Path)
         assert set(summary) >= CONTRACT_KEYS
         assert summary["verdict"] == "pass" and summary["breached"] == ["eval_pass_rate"]
         assert 0 < summary["ttd_s"] <= 15 and 0 < summary["rollback_s"] < 30 and summary["ttr_s"] <= 25
+        assert summary["detect_lag_s"] is not None and summary["detect_lag_s"] >= 0
         assert summary["verify"]["fingerprint"]["model"]["ok"] is True
         run_dir = tmp_path / "runs" / summary["run_id"]
         assert json.loads((run_dir / "summary.json").read_text())["verdict"] == "pass"
