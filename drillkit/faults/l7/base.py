@@ -329,6 +329,27 @@ class FiltersEvents(ABC):
         """The event to forward (None drops it); may sleep; may raise `StreamCut`."""
 
 
+class EditsCompletion(RewritesBody, FiltersEvents):
+    """A fault that edits the completion in place, whole body and stream alike.
+
+    Subclasses implement `edit(ex, body, stream=...)`: change `body` (a response body, or one
+    SSE event's JSON) in place and return True, or return False to leave it as it is.
+    """
+
+    @abstractmethod
+    def edit(self, ex: Exchange, body: Any, *, stream: bool) -> bool: ...
+
+    async def rewrite_body(self, ex: Exchange, reply: Reply) -> Reply:
+        body = reply.json()
+        if reply.status < 300 and self.edit(ex, body, stream=False):
+            reply.set_json(body)
+        return reply
+
+    async def on_event(self, ex: Exchange, event: SseEvent) -> SseEvent:
+        data = event.json()
+        return event.with_json(data) if self.edit(ex, data, stream=True) else event
+
+
 # --- error bodies in each API's own shape -------------------------------------------------------
 
 _OPENAI_CODES = {500: "server_error", 502: "bad_gateway", 503: "server_is_overloaded", 504: "gateway_timeout"}

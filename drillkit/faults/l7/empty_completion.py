@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drillkit.faults.l7.base import Attributes, Exchange, Fault, FiltersEvents, Reply, RewritesBody, SseEvent
+from drillkit.faults.l7.base import Attributes, EditsCompletion, Exchange, Fault
 
 
 class EmptyCompletionAttributes(Attributes):
@@ -47,11 +47,11 @@ def _empty_anthropic(body: dict[str, Any]) -> None:
         usage["output_tokens"] = 0
 
 
-class EmptyCompletionFault(Fault, RewritesBody, FiltersEvents):
+class EmptyCompletionFault(Fault, EditsCompletion):
     type = "empty_completion"
     attributes_model = EmptyCompletionAttributes
 
-    def _apply(self, ex: Exchange, body: Any, *, stream: bool) -> bool:
+    def edit(self, ex: Exchange, body: Any, *, stream: bool) -> bool:
         if not isinstance(body, dict):
             return False
         if ex.api == "anthropic":
@@ -59,13 +59,3 @@ class EmptyCompletionFault(Fault, RewritesBody, FiltersEvents):
         else:
             _empty_openai(body, stream=stream)
         return True
-
-    async def rewrite_body(self, ex: Exchange, reply: Reply) -> Reply:
-        body = reply.json()
-        if reply.status < 300 and self._apply(ex, body, stream=False):
-            reply.set_json(body)
-        return reply
-
-    async def on_event(self, ex: Exchange, event: SseEvent) -> SseEvent:
-        data = event.json()
-        return event.with_json(data) if self._apply(ex, data, stream=True) else event

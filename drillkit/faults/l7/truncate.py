@@ -12,14 +12,14 @@ from typing import Any
 
 from pydantic import Field
 
-from drillkit.faults.l7.base import Attributes, Exchange, Fault, FiltersEvents, Reply, RewritesBody, SseEvent
+from drillkit.faults.l7.base import Attributes, EditsCompletion, Exchange, Fault
 
 
 class TruncateAttributes(Attributes):
     max_chars: int = Field(default=100, ge=0)
 
 
-class TruncateFault(Fault, RewritesBody, FiltersEvents):
+class TruncateFault(Fault, EditsCompletion):
     type = "truncate"
     attributes_model = TruncateAttributes
 
@@ -61,7 +61,7 @@ class TruncateFault(Fault, RewritesBody, FiltersEvents):
             if delta.get("stop_reason") is not None and self._was_cut(ex, 0):
                 delta["stop_reason"], delta["stop_sequence"] = "max_tokens", None
 
-    def _apply(self, ex: Exchange, body: Any, *, stream: bool) -> bool:
+    def edit(self, ex: Exchange, body: Any, *, stream: bool) -> bool:
         if not isinstance(body, dict):
             return False
         if ex.api == "anthropic":
@@ -69,13 +69,3 @@ class TruncateFault(Fault, RewritesBody, FiltersEvents):
         else:
             self._openai(ex, body, stream=stream)
         return True
-
-    async def rewrite_body(self, ex: Exchange, reply: Reply) -> Reply:
-        body = reply.json()
-        if reply.status < 300 and self._apply(ex, body, stream=False):
-            reply.set_json(body)
-        return reply
-
-    async def on_event(self, ex: Exchange, event: SseEvent) -> SseEvent:
-        data = event.json()
-        return event.with_json(data) if self._apply(ex, data, stream=True) else event
