@@ -250,7 +250,9 @@ def test_timeout_zero_holds_data_until_removed(proxy: Proxy) -> None:
 
 def test_held_stream_pushes_back_on_the_sender_and_loses_nothing(proxy: Proxy) -> None:
     proxy.add_toxic(type="timeout", stream="upstream", attributes={"timeout": 0})
-    payload = random.randbytes(8_000_000)  # well over the link's buffer plus socket buffers
+    # Far more than the link's 1 MiB buffer plus loopback socket buffers, which autotune to several
+    # MB each (8 MB sometimes fit entirely, and the sender finished: a flaky test, not a leak).
+    payload = random.randbytes(48_000_000)
     with connect(proxy, timeout=20) as sock:
         sender = threading.Thread(target=sock.sendall, args=(payload,))
         sender.start()
@@ -258,7 +260,7 @@ def test_held_stream_pushes_back_on_the_sender_and_loses_nothing(proxy: Proxy) -
         assert sender.is_alive()  # back-pressure reached the sender: the proxy is not buffering it all
         proxy.destroy_toxic("timeout_upstream")
         assert recv_exactly(sock, len(payload)) == payload
-        sender.join(10)
+        sender.join(20)
 
 
 def test_reset_peer_resets(proxy: Proxy) -> None:
