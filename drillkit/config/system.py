@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,10 @@ class Provider(Strict):
 class ModelComponent(Strict):
     pinned: str | None = None
     canaries: str | None = None
+    # Which providers the canaries probe (default: every provider in `providers`).
+    providers: list[str] | None = None
+    # A canary whose answer is less similar than this to its baseline answer has diverged.
+    similarity: Probability = 0.9
 
 
 class PathComponent(Strict):
@@ -105,6 +110,26 @@ class Tool(Strict):
     base_url: HttpUrl
 
 
+class RedactionRule(Strict):
+    """An extra redaction rule: values matching `pattern` (a Python regex) become `<name:…>` tokens."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    pattern: str = Field(min_length=1)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
+class Redaction(Strict):
+    rules: list[RedactionRule] = []
+
+
 class System(Strict):
     """A system manifest. Relative paths in it are resolved against the manifest's folder."""
 
@@ -122,6 +147,7 @@ class System(Strict):
     rollbacks: dict[str, Rollback] = {}
     rto_target: Duration = 300.0
     chaos: Chaos = Chaos()
+    redaction: Redaction = Redaction()
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 
