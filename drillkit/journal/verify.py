@@ -17,11 +17,15 @@ from typing import Literal
 from pydantic import BaseModel, ValidationError
 
 from drillkit.errors import InputError
-from drillkit.journal.canonical import ZERO_HASH
+from drillkit.journal.canonical import ZERO_HASH, sha256_hex
+from drillkit.journal.merkle import merkle_root_hex
 from drillkit.journal.writer import JournalEntry, split_lines
 
 #: An entry and the 1-based line it was read from.
 Located = tuple[int, JournalEntry]
+#: Any strict pydantic model with `seq`, `prev`, `canonical()` and `hash` chains like a journal
+#: entry (the ledger's entries do): `verify_chain(path, model=...)` checks either.
+Chained = type[BaseModel]
 ProblemKind = Literal["truncated", "invalid", "edited", "dropped", "reordered", "duplicate"]
 
 
@@ -55,15 +59,64 @@ def read_journal(path: Path | str) -> list[JournalEntry]:
     return entries
 
 
-def verify_chain(path: Path | str) -> list[ChainProblem]:
-    """Every problem found in the journal at `path`, ordered by line; [] when the chain is intact."""
-    path = Path(path)
-    lines, tail = split_lines(_read(path))
+class JournalDigest(BaseModel):
+    """What the ledger binds of a journal: its complete lines, their Merkle root, the last line's hash.
+
+    `merkle_root` is RFC 6962's tree head over the lines exactly as stored (each the entry's
+    canonical JSON, no newline); `head` the SHA-256 hex of the last line (the writer's
+    `Journal.head`); `last_prev` the `prev` that last line carries (hash of the line before it),
+    which lets a verifier tell "only the last entry was edited" from "the chain was rewritten".
+    `partial_bytes` counts bytes after the last newline (a crash's partial line; not covered).
+    """
+
+    entries: int
+    merkle_root: str
+    head: str
+    last_prev: str | None = None
+    partial_bytes: int = 0
+
+
+def journal_lines(path: Path | str) -> tuple[list[bytes], bytes]:
+    """The journal's complete lines (without newline) and any partial last line; InputError if unreadable."""
+    return split_lines(_read(Path(path)))
+
+
+def digest_lines(lines: list[bytes], tail: bytes = b"") -> JournalDigest:
+    last_prev = None
+    if lines:
+        try:
+            last_prev = json.loads(lines[-1]).get("prev")
+        except (ValueError, AttributeError):
+            last_prev = None
+    return JournalDigest(
+        entries=len(lines),
+        merkle_root=merkle_root_hex(lines),
+        head=sha256_hex(lines[-1]) if lines else ZERO_HASH,
+        last_prev=last_prev if isinstance(last_prev, str) else None,
+        partial_bytes=len(tail),
+    )
+
+
+def digest_journal(path: Path | str) -> JournalDigest:
+    """The `JournalDigest` of the file at `path` (reads it once; does not check the chain)."""
+    return digest_lines(*journal_lines(path))
+
+
+def verify_chain(path: Path | str, *, model: Chained = JournalEntry) -> list[ChainProblem]:
+    """Every problem found in the journal at `path`, ordered by line; [] when the chain is intact.
+
+    `model` parses each line (default: a journal entry; the ledger passes its own entry model).
+    """
+    return check_lines(*journal_lines(path), model=model)
+
+
+def check_lines(lines: list[bytes], tail: bytes = b"", *, model: Chained = JournalEntry) -> list[ChainProblem]:
+    """`verify_chain` on lines already read (see `journal_lines`)."""
     problems: list[ChainProblem] = []
     parsed: list[tuple[int, JournalEntry]] = []
     invalid_lines: set[int] = set()
     for n, raw in enumerate(lines, 1):
-        entry = _parse(raw)
+        entry = _parse(raw, model)
         if isinstance(entry, str):
             invalid_lines.add(n)
             problems.append(ChainProblem(line=n, kind="invalid", message=f"line {n}: not a journal entry ({entry})"))
@@ -80,7 +133,7 @@ def verify_chain(path: Path | str) -> list[ChainProblem]:
         parsed.append((n, entry))
     if tail:
         n = len(lines) + 1
-        entry = _parse(tail)
+        entry = _parse(tail, model)
         seq = None if isinstance(entry, str) else entry.seq
         problems.append(
             ChainProblem(
@@ -182,10 +235,10 @@ def _check_links(by_seq: dict[int, Located], problems: list[ChainProblem]) -> No
             )
 
 
-def _parse(raw: bytes) -> JournalEntry | str:
+def _parse(raw: bytes, model: Chained = JournalEntry) -> JournalEntry | str:
     """The entry on a line, or why it is not one."""
     try:
-        return JournalEntry.model_validate(json.loads(raw))
+        return model.model_validate(json.loads(raw))  # type: ignore[return-value]
     except json.JSONDecodeError as exc:
         return f"invalid JSON: {exc.msg} at column {exc.colno}"
     except UnicodeDecodeError:
@@ -205,4 +258,14 @@ def _read(path: Path) -> bytes:
         raise InputError(f"{path}: cannot read the journal ({exc.strerror})") from None
 
 
-__all__ = ["ChainProblem", "ProblemKind", "read_journal", "verify_chain"]
+__all__ = [
+    "ChainProblem",
+    "JournalDigest",
+    "ProblemKind",
+    "check_lines",
+    "digest_journal",
+    "digest_lines",
+    "journal_lines",
+    "read_journal",
+    "verify_chain",
+]

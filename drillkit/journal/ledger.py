@@ -1,0 +1,402 @@
+"""The evidence ledger: one hash-chained entry per finished game-day run or triage incident.
+
+    entry = record(home, "run", run_id, run_dir / "journal.jsonl", summary)   # when the run is over
+
+On disk, under the drillkit home:
+
+- `ledger.jsonl`: JSON lines in RFC 8785 canonical form, `{seq, ts, kind, id, journal, entries,
+  merkle_root, journal_head, last_prev, summary, summary_digest, facts, extends, prev}`. `journal`
+  (and `summary`) are paths relative to the home; `merkle_root` is RFC 6962's tree head over the
+  journal's lines; `facts` repeats what a reader of the evidence report needs (scenario or runbook,
+  verdict or outcome, TTD, rollback time, TTR, ...) so an edited summary.json cannot change the
+  record; `prev` chains entries exactly like a journal's (SHA-256 of the previous line).
+- `ledger.checkpoint.json`: `{origin, size, root, ts, key_fingerprint, public_key, signature}`,
+  re-signed with Ed25519 on every append. `root` is the tree head over the ledger's lines, and the
+  signature covers the C2SP-style note text `origin\\nsize\\nbase64(root)\\ntime ts\\n`
+  (`Checkpoint.signed_text`). Keep a copy of it (and the key fingerprint) outside the home: a later
+  `drillkit evidence verify --checkpoint COPY` proves the ledger still extends it.
+
+`record` is safe for concurrent writers (an exclusive `flock` on `ledger.lock`) and idempotent:
+recording the same id again with an unchanged journal returns the existing entry. When the journal
+has legitimately grown since (a resumed incident finished again) and still starts with exactly the
+recorded entries, a new entry is appended that `extends` the old one; a journal that no longer
+matches what was recorded is left for `drillkit evidence verify` to report, never re-recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drillkit.errors import DrillkitError, InputError
+from drillkit.journal.canonical import ZERO_HASH, canonical_json, hash_canonical, jsonable, sha256_hex
+from drillkit.journal.merkle import merkle_root, merkle_root_hex
+from drillkit.journal.signing import (
+    PUB_FILE,
+    SigningKey,
+    fingerprint,
+    keys_dir,
+    load_public_key,
+    signing_key,
+    verify_signature,
+)
+from drillkit.journal.verify import digest_journal, journal_lines
+from drillkit.journal.writer import TS_PATTERN, format_ts
+
+try:  # POSIX only; elsewhere concurrent recorders are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+LEDGER_FILE = "ledger.jsonl"
+CHECKPOINT_FILE = "ledger.checkpoint.json"
+LOCK_FILE = "ledger.lock"
+ORIGIN = "drillkit-ledger/v1"
+Kind = Literal["run", "incident"]
+
+#: Summary keys copied into a ledger entry's `facts` when present (runs and incidents alike).
+FACT_KEYS = (
+    "scenario", "runbook", "title", "layer", "severity", "system", "operator", "mode", "rollback_mode",
+    "verdict", "outcome", "envelope", "changed", "revert_order", "breached",
+    "ttd_s", "rollback_s", "ttr_s", "rto_target_s", "started_at", "finished_at", "duration_s",
+)  # fmt: skip
+
+
+class LedgerError(DrillkitError):
+    """The ledger does not match its signed checkpoint, so nothing more is signed (exit 1)."""
+
+
+class LedgerEntry(BaseModel):
+    """One ledger line; strict, so a parsed line re-canonicalises to exactly the bytes hashed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    seq: int = Field(ge=1)
+    ts: str = Field(pattern=TS_PATTERN)
+    kind: Kind
+    id: str = Field(min_length=1)
+    journal: str
+    entries: int = Field(ge=0)
+    merkle_root: str = Field(pattern=r"^[0-9a-f]{64}$")
+    journal_head: str = Field(pattern=r"^[0-9a-f]{64}$")
+    last_prev: str | None = None
+    summary: str | None = None
+    summary_digest: str | None = None
+    facts: dict[str, Any] = {}
+    extends: int | None = None
+    prev: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def canonical(self) -> bytes:
+        return canonical_json(self.model_dump())
+
+    @property
+    def hash(self) -> str:
+        return sha256_hex(self.canonical())
+
+
+class Checkpoint(BaseModel):
+    """The signed statement "the ledger had `size` entries with tree head `root` at `ts`"."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin: str = ORIGIN
+    size: int = Field(ge=0)
+    root: str = Field(pattern=r"^[0-9a-f]{64}$")
+    ts: str
+    key_fingerprint: str
+    public_key: str  # base64 of the raw 32-byte Ed25519 public key
+    signature: str  # base64 Ed25519 signature of signed_text()
+
+    def signed_text(self) -> bytes:
+        root_b64 = base64.b64encode(bytes.fromhex(self.root)).decode()
+        return f"{self.origin}\n{self.size}\n{root_b64}\ntime {self.ts}\n".encode()
+
+    @property
+    def public_raw(self) -> bytes:
+        return base64.b64decode(self.public_key, validate=True)
+
+    @property
+    def signature_raw(self) -> bytes:
+        return base64.b64decode(self.signature, validate=True)
+
+
+def ledger_path(home: Path) -> Path:
+    return Path(home) / LEDGER_FILE
+
+
+def checkpoint_path(home: Path) -> Path:
+    return Path(home) / CHECKPOINT_FILE
+
+
+def home_relative(home: Path, path: Path) -> str:
+    """`path` relative to the home (POSIX form) when inside it, else absolute: what the ledger stores."""
+    path, home = Path(path).absolute(), Path(home).absolute()
+    try:
+        return path.relative_to(home).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def resolve_recorded(home: Path, recorded: str) -> Path:
+    """The file a ledger path names (relative paths are under the home)."""
+    path = Path(recorded)
+    return path if path.is_absolute() else Path(home) / path
+
+
+def read_ledger(home: Path) -> list[LedgerEntry]:
+    """The ledger's entries in file order ([] when there is none); InputError naming the line if one
+    is unreadable. `drillkit evidence verify` checks the chain; this only parses."""
+    path = ledger_path(home)
+    if not path.exists():
+        return []
+    lines, _tail = journal_lines(path)
+    entries = []
+    for n, raw in enumerate(lines, 1):
+        try:
+            entries.append(LedgerEntry.model_validate(json.loads(raw)))
+        except ValueError as exc:
+            raise InputError(f"{path}:{n}: not a ledger entry ({_first_error(exc)})") from None
+    return entries
+
+
+def read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        return Checkpoint.model_validate_json(path.read_bytes())
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such checkpoint") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: not a ledger checkpoint ({_first_error(exc)})") from None
+
+
+def latest_by_id(entries: list[LedgerEntry]) -> dict[str, LedgerEntry]:
+    """The newest entry per recorded id (a later entry `extends` an earlier one)."""
+    latest: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        latest[entry.id] = entry
+    return latest
+
+
+def record(
+    home: Path,
+    kind: Kind,
+    ident: str,
+    journal: Path,
+    summary: dict[str, Any] | BaseModel,
+    *,
+    key: Path | str | None = None,
+) -> LedgerEntry:
+    """Record a finished run or incident; return its ledger entry. Call once its journal is closed
+    and its summary.json written (the digest is taken of that file when it exists, else of `summary`).
+
+    `key` is a signing key file (default `$DRILLKIT_SIGNING_KEY`, else the home's, created on first
+    use). Raises InputError for a missing journal or an unusable key; LedgerError (exit 1) when the
+    ledger no longer matches its signed checkpoint (nothing is appended then: re-signing would
+    launder the edit); OSError when the disk refuses.
+    """
+    home, journal = Path(home), Path(journal)
+    if kind not in ("run", "incident"):
+        raise ValueError(f"ledger kind must be 'run' or 'incident', got {kind!r}")
+    summary_data = jsonable(summary)
+    summary_file = journal.parent / "summary.json"
+    home.mkdir(parents=True, exist_ok=True)
+    with _locked(home):
+        signer = signing_key(home, key)
+        path = ledger_path(home)
+        lines, tail = journal_lines(path) if path.exists() else ([], b"")
+        entries = _parse_lines(path, lines)
+        _check_signed(home, lines, signer)
+        previous = latest_by_id(entries).get(ident)
+        digest = digest_journal(journal)
+        if previous is not None:
+            if previous.kind != kind:
+                raise InputError(f"{ident}: already recorded in the ledger as a {previous.kind}, not a {kind}")
+            if not _extends(journal, previous, digest.entries):
+                return previous  # unchanged (idempotent), or no longer matching: verify reports it
+        if not lines and not checkpoint_path(home).exists():
+            # Sign the empty ledger first: from now on a missing checkpoint can only mean deletion.
+            write_checkpoint(home, [], signer)
+        if tail:  # a crash mid-append left half a line: drop it, no checkpoint ever covered it
+            _truncate(path, sum(len(line) + 1 for line in lines))
+        entry = LedgerEntry(
+            seq=len(lines) + 1,
+            ts=format_ts(datetime.now(UTC)),
+            kind=kind,
+            id=ident,
+            journal=home_relative(home, journal),
+            entries=digest.entries,
+            merkle_root=digest.merkle_root,
+            journal_head=digest.head,
+            last_prev=digest.last_prev,
+            summary=home_relative(home, summary_file) if summary_file.exists() else None,
+            summary_digest=summary_digest(summary_file) if summary_file.exists() else hash_canonical(summary_data),
+            facts=summary_facts(summary_data),
+            extends=previous.seq if previous is not None else None,
+            prev=sha256_hex(lines[-1]) if lines else ZERO_HASH,
+        )
+        line = entry.canonical()
+        _append(path, line + b"\n")
+        write_checkpoint(home, [*lines, line], signer)
+    return entry
+
+
+def _parse_lines(path: Path, lines: list[bytes]) -> list[LedgerEntry]:
+    entries = []
+    for n, raw in enumerate(lines, 1):
+        try:
+            entries.append(LedgerEntry.model_validate(json.loads(raw)))
+        except ValueError as exc:
+            raise LedgerError(
+                f"{path}:{n}: not a ledger entry ({_first_error(exc)}); nothing recorded: "
+                "run 'drillkit evidence verify'"
+            ) from None
+    return entries
+
+
+def _check_signed(home: Path, lines: list[bytes], signer: SigningKey) -> None:
+    """Refuse to re-sign a ledger that no longer matches its signed checkpoint: signing over an
+    edit would launder it. A change of key is accepted only from the home's own generated key (the
+    one migration path: default key → team key); any other key change needs a person to look."""
+    cp_path = checkpoint_path(home)
+    advice = "nothing recorded: run 'drillkit evidence verify'"
+    if not cp_path.exists():
+        if lines:
+            raise LedgerError(f"{cp_path}: missing while the ledger holds {len(lines)} entries; {advice}")
+        return
+    try:
+        cp = read_checkpoint(cp_path)
+        signature_ok = verify_signature(cp.public_raw, cp.signed_text(), cp.signature_raw)
+    except (InputError, ValueError) as exc:
+        raise LedgerError(f"{cp_path}: unreadable ({exc}); {advice}") from None
+    if not signature_ok or fingerprint(cp.public_raw) != cp.key_fingerprint:
+        raise LedgerError(f"{cp_path}: the signature does not verify; {advice}")
+    if cp.size > len(lines):
+        raise LedgerError(f"{cp_path}: signed {cp.size} entries, the ledger holds {len(lines)}; {advice}")
+    if merkle_root_hex(lines[: cp.size]) != cp.root:
+        raise LedgerError(f"{ledger_path(home)}: entries 1–{cp.size} changed since they were signed; {advice}")
+    if cp.key_fingerprint != signer.fingerprint and cp.key_fingerprint != _home_key_fingerprint(home):
+        raise LedgerError(
+            f"{cp_path}: signed by {cp.key_fingerprint}, which is neither the signing key "
+            f"({signer.fingerprint}) nor this home's own key; {advice}"
+        )
+
+
+def _home_key_fingerprint(home: Path) -> str | None:
+    pub = keys_dir(home) / PUB_FILE
+    try:
+        return fingerprint(load_public_key(pub)) if pub.exists() else None
+    except InputError:
+        return None
+
+
+def summary_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: summary[k] for k in FACT_KEYS if k in summary}
+
+
+def summary_digest(path: Path) -> str | None:
+    """SHA-256 of the canonical JSON of a summary file's content (None when unreadable)."""
+    try:
+        return hash_canonical(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        return None
+
+
+def sign_checkpoint(lines: list[bytes], signer: SigningKey, ts: str | None = None) -> Checkpoint:
+    unsigned = Checkpoint(
+        size=len(lines),
+        root=merkle_root_hex(lines),
+        ts=ts or format_ts(datetime.now(UTC)),
+        key_fingerprint=signer.fingerprint,
+        public_key=base64.b64encode(signer.public_raw).decode(),
+        signature="",
+    )
+    signature = base64.b64encode(signer.sign(unsigned.signed_text())).decode()
+    return unsigned.model_copy(update={"signature": signature})
+
+
+def write_checkpoint(home: Path, lines: list[bytes], signer: SigningKey) -> Checkpoint:
+    """Sign the tree head over `lines` and replace the checkpoint file atomically."""
+    checkpoint = sign_checkpoint(lines, signer)
+    path = checkpoint_path(home)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(checkpoint.model_dump(), indent=2) + "\n")
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return checkpoint
+
+
+def _extends(journal: Path, previous: LedgerEntry, entries_now: int) -> bool:
+    """True when the journal has grown past what `previous` recorded and still starts with it."""
+    if entries_now <= previous.entries:
+        return False
+    lines, _tail = journal_lines(journal)
+    return merkle_root(lines[: previous.entries]).hex() == previous.merkle_root
+
+
+@contextlib.contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    fd = os.open(Path(home) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks: recording is short, and every run must get in
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _append(path: Path, payload: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _truncate(path: Path, size: int) -> None:
+    with open(path, "r+b") as f:
+        f.truncate(size)
+        os.fsync(f.fileno())
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "entry"
+        return f"{where}: {first['msg']}"
+    return str(exc)
+
+
+__all__ = [
+    "CHECKPOINT_FILE",
+    "FACT_KEYS",
+    "LEDGER_FILE",
+    "ORIGIN",
+    "Checkpoint",
+    "Kind",
+    "LedgerEntry",
+    "LedgerError",
+    "checkpoint_path",
+    "home_relative",
+    "latest_by_id",
+    "ledger_path",
+    "read_checkpoint",
+    "read_ledger",
+    "record",
+    "resolve_recorded",
+    "sign_checkpoint",
+    "summary_digest",
+    "summary_facts",
+    "write_checkpoint",
+]
