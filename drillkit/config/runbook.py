@@ -1,8 +1,16 @@
 """The executable runbook (`runbooks/*.yaml`, contract: `id`, `title`, `steps[].id/title/check/action/next`).
 
-A step runs its `check` (whose outcome is `pass`, `fail`, `error`, or an `ask` choice) and/or its
-`action`, then follows `next[outcome]`, else `next.default`, else the next step in the file.
-`end` as a target finishes the runbook.
+A step runs its `check` and then its `action` (either may be absent). The step's outcome is the
+check's (`pass`, `fail`, `error`, or one of an `ask` check's choices), else the action's
+(`pass` done, `fail` it ran and failed, `error` it could not run), and `skipped` when the
+responder skipped the step or `--auto` could not run it (an `ask`, a rollback). The runbook then
+follows `next[outcome]`, else `next.default`, else the next step in the file; `end` as a target
+finishes the runbook. What each check and action does is in `drillkit.runbooks`.
+
+Everything that can be checked without a running system is checked here, so a bad runbook is an
+exit-2 error naming file:line before an incident starts: unknown check/action types, dangling
+`next` targets, outcomes a step cannot produce, ask choices that clash with the responder's
+commands.
 """
 
 from __future__ import annotations
@@ -17,25 +25,44 @@ from drillkit.config.system import COMPONENTS
 from drillkit.config.types import Argv, Duration, Strict
 
 END = "end"
-OUTCOMES = ("pass", "fail", "error", "default")
+#: Outcomes every step may branch on (`default` catches whatever is not listed).
+OUTCOMES = ("pass", "fail", "error", "skipped", "default")
+#: Words the interactive responder types to steer the session; an `ask` choice cannot be one.
+RESPONDER_COMMANDS = ("run", "skip", "back", "note", "quit")
+
+ComponentName = Literal["model", "prompt", "retrieval", "tools", "inputs"]
 
 
 class EvalCheck(Strict):
+    """The eval suite against the live service: pass inside the envelope, fail outside, error unreachable."""
+
     type: Literal["eval"]
-    suite: str | None = None
-    threshold: float | None = Field(default=None, ge=0, le=1)
+    suite: str | None = None  # default: the manifest's `evals`; relative to the manifest's folder
+    threshold: float | None = Field(default=None, ge=0, le=1)  # default: slos.eval_pass_rate
     tags: list[str] = []
+    concurrency: int = Field(default=8, ge=1)
 
 
 class DiffCheck(Strict):
+    """The five-input diff against the last known good: pass nothing changed, fail something did."""
+
     type: Literal["diff"]
-    components: list[Literal["model", "prompt", "retrieval", "tools", "inputs"]] = list(COMPONENTS)
+    components: list[ComponentName] = Field(default=list(COMPONENTS), min_length=1)
 
 
 class SloCheck(Strict):
+    """Probe traffic (the manifest's inputs sample) for `duration` at `rate` req/s, judged on `slos`."""
+
     type: Literal["slo"]
     duration: Duration = 10.0
     rate: float = Field(default=5, gt=0)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("expected a duration > 0, such as 10s")
+        return v
 
 
 class HttpCheck(Strict):
@@ -54,8 +81,10 @@ class CommandCheck(Strict):
 
 
 class PromqlCheck(Strict):
+    """An instant query against a Prometheus HTTP API; pass when every sample satisfies `op value`."""
+
     type: Literal["promql"]
-    url: HttpUrl
+    url: HttpUrl  # the Prometheus base URL (…/api/v1/query is appended)
     query: str = Field(min_length=1)
     op: Literal["<", "<=", ">", ">=", "==", "!="] = "<"
     value: float
@@ -67,6 +96,21 @@ class AskCheck(Strict):
     question: str | None = None
     choices: list[str] = Field(min_length=2)
 
+    @field_validator("choices")
+    @classmethod
+    def _choices(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("choices must be unique")
+        for choice in v:
+            if not choice.strip():
+                raise ValueError("choices must be non-empty words")
+            if choice in RESPONDER_COMMANDS or choice in OUTCOMES:
+                raise ValueError(
+                    f"choice {choice!r} clashes with a responder command or an outcome "
+                    f"({', '.join((*RESPONDER_COMMANDS, *OUTCOMES))})"
+                )
+        return v
+
 
 Check = Annotated[
     EvalCheck | DiffCheck | SloCheck | HttpCheck | CommandCheck | PromqlCheck | AskCheck,
@@ -75,22 +119,35 @@ Check = Annotated[
 
 
 class RevertPlanAction(Strict):
+    """Rank the changed components; with `confirm` the responder accepts or reorders the plan."""
+
     type: Literal["revert_plan"]
     confirm: bool = True
 
 
 class RollbackAction(Strict):
+    """Run `rollbacks.<component>` from the manifest, timed. Never run by `--auto`."""
+
     type: Literal["rollback"]
-    component: str | None = None  # None: the first entry of the revert plan
+    component: str | None = None  # None: the next component of the revert plan not yet rolled back
     confirm: bool = True
+
+    @field_validator("component")
+    @classmethod
+    def _component(cls, v: str | None) -> str | None:
+        return None if v is None else check_id(v)
 
 
 class EvidenceHoldAction(Strict):
+    """Snapshot every component and the recent traffic into the incident record before anything changes."""
+
     type: Literal["evidence_hold"]
     traffic_minutes: float = Field(default=15, ge=0)
 
 
 class NoteAction(Strict):
+    """Ask the responder for a note (`text` is the prompt); skipped under `--auto`."""
+
     type: Literal["note"]
     text: str | None = None
 
@@ -112,7 +169,29 @@ class RunbookStep(Strict):
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
+        if v == END:
+            raise ValueError(f"{END!r} is reserved: it is the target that finishes the runbook")
         return check_id(v)
+
+    @property
+    def type(self) -> str:
+        """What the step does: its check's type, else its action's, else `guidance`."""
+        if self.check is not None:
+            return self.check.type
+        if self.action is not None:
+            return self.action.type
+        return "guidance"
+
+    def outcomes(self) -> set[str]:
+        """The outcomes this step can produce (what `next` may branch on)."""
+        found = {"skipped", "default"}
+        if self.check is not None:
+            found |= {"pass", "fail", "error"}
+            if self.check.type == "ask":
+                found |= set(self.check.choices)
+        if self.action is not None:
+            found |= {"pass", "fail", "error"}
+        return found
 
 
 class Runbook(CrossChecked, Strict):
@@ -130,7 +209,14 @@ class Runbook(CrossChecked, Strict):
         return check_id(v)
 
     def step(self, step_id: str) -> RunbookStep:
-        return next(s for s in self.steps if s.id == step_id)
+        """The step with this id; KeyError if there is none."""
+        for s in self.steps:
+            if s.id == step_id:
+                return s
+        raise KeyError(step_id)
+
+    def index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []
@@ -152,10 +238,13 @@ class Runbook(CrossChecked, Strict):
                             f"unknown outcome {outcome!r}; expected one of {', '.join(sorted(allowed))}",
                         )
                     )
+                elif outcome not in step.outcomes():
+                    problems.append(
+                        (
+                            ("steps", i, "next", outcome),
+                            f"this step cannot end {outcome!r}: it has no check or action; use 'default'",
+                        )
+                    )
                 if target not in targets:
                     problems.append((("steps", i, "next", outcome), f"no step with id {target!r} (nor 'end')"))
-            if step.next and step.check is None and set(step.next) - {"default"}:
-                problems.append(
-                    (("steps", i, "next"), "branches on an outcome but the step has no check; use 'default'")
-                )
         return problems

@@ -1,0 +1,139 @@
+"""`drillkit triage`: walk a live incident through an executable runbook, and record it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from drillkit.cli.options import Env, pass_env
+from drillkit.config.system import load_system
+from drillkit.errors import Aborted, CheckFailed, InputError
+from drillkit.runbooks import (
+    DEFAULT_RUNBOOK,
+    AutoResponder,
+    IncidentSummary,
+    Responder,
+    Session,
+    TerminalResponder,
+    find_runbook,
+)
+
+
+@click.command()
+@click.option(
+    "--runbook",
+    "runbook_ref",
+    metavar="ID|FILE",
+    help=f"Runbook to follow: a shipped id (drillkit runbook list) or a file [default: {DEFAULT_RUNBOOK}].",
+)
+@click.option("--auto", is_flag=True, help="Run every automated check with no prompts; never changes the system.")
+@click.option("--resume", "resume_id", metavar="INCIDENT", help="Continue an interrupted incident from its journal.")
+@click.option("--title", metavar="TEXT", help="The incident's name in its record [default: the runbook's title].")
+@pass_env(system=True, json=True)
+def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None, title: str | None) -> None:
+    """Triage a live AI incident in the layered order, as an executable runbook.
+
+    The default runbook asks, in order: are outputs still inside the envelope the evaluation
+    suite accepts? which of model, prompt, retrieval corpus, tools and inputs changed against
+    the last known good snapshot (take one with `drillkit snapshot` while healthy)? what to
+    revert first, given what each revert costs users? It holds the evidence before anything is
+    changed, and rolls back with your confirmation, timed.
+
+    In a terminal each step shows its guidance; answer `run`, `skip`, `back`, `note` (a
+    timestamped note in the record) or `quit` (resume later with --resume). `--auto` runs
+    every automated check without asking and never rolls back: the diagnosis for scripts and
+    pages. Every session is an incident record under <home>/incidents/<id>/ (journal.jsonl,
+    summary.json, evidence/) that `drillkit review draft` reads.
+
+    Exit 0 when the incident ends resolved (the last check passed), 1 when it is left open,
+    2 for bad input, 3 when it was quit or interrupted (it stays resumable).
+
+    \b
+    Examples:
+      drillkit triage                                   # interactive, ai-output-incident
+      drillkit triage --auto --json | jq .revert_order  # diagnosis only, machine-readable
+      drillkit triage --runbook provider-outage
+      drillkit triage --resume 20261128T101500Z-ai-output-incident-3f2a
+    """
+    console = env.err if env.json else env.out
+    responder: Responder
+    if auto:
+        responder = AutoResponder(console, quiet=env.json)
+    else:
+        if not sys.stdin.isatty():
+            raise InputError("interactive triage needs a terminal on stdin; use --auto to run the checks unattended")
+        responder = TerminalResponder(console)
+
+    if resume_id is not None:
+        if runbook_ref is not None or title is not None:
+            raise InputError("--resume continues the incident's own runbook and title; drop --runbook/--title")
+        session = Session.resume(
+            env.home,
+            resume_id,
+            responder=responder,
+            load_runbook=find_runbook,
+            load_system=load_system,
+            system_path=env.system_path() if env.system_arg else None,
+        )
+    else:
+        system_path = env.system_path()
+        system = load_system(system_path)
+        runbook_path, runbook = find_runbook(runbook_ref or DEFAULT_RUNBOOK)
+        session = Session.start(
+            home=env.home,
+            system=system,
+            system_path=system_path,
+            runbook=runbook,
+            runbook_path=runbook_path,
+            responder=responder,
+            title=title,
+        )
+    verb = "resuming" if resume_id else "incident"
+    console.print(
+        f"[bold]{verb} {escape(session.incident_id)}[/]  runbook {escape(session.runbook.id)} · "
+        f"system {escape(session.system.name)} · {session.mode}"
+    )
+    try:
+        summary = asyncio.run(session.run())
+    except KeyboardInterrupt:
+        raise Aborted(f"interrupted; the incident stays open: drillkit triage --resume {session.incident_id}") from None
+
+    written = json.loads((session.dir / "summary.json").read_text(encoding="utf-8"))
+    if env.json:
+        env.emit_json(written)
+    else:
+        _report(console, summary, session.dir)
+    if summary.finished_at is None:
+        raise Aborted(f"paused; resume with: drillkit triage --resume {summary.incident_id}")
+    if summary.outcome == "aborted":
+        raise Aborted(f"incident {summary.incident_id} closed without a resolution")
+    if summary.outcome == "open":
+        state = f"envelope {summary.envelope or 'not checked'}, changed: {', '.join(summary.changed) or 'nothing'}"
+        raise CheckFailed(f"incident left open ({state}); record in {session.dir}")
+
+
+def _report(console: Console, summary: IncidentSummary, directory: Path) -> None:
+    colour = {"pass": "green", "fail": "red"}.get(summary.envelope or "", "yellow")
+    console.print()
+    console.print(
+        f"envelope [bold {colour}]{summary.envelope or 'not checked'}[/]   "
+        f"changed [bold]{escape(', '.join(summary.changed) or 'nothing')}[/]"
+        + (f"   unknown {escape(', '.join(summary.unknown))}" if summary.unknown else "")
+    )
+    if summary.revert_plan:
+        console.print("revert order:")
+        for line in summary.revert_plan:
+            console.print(f"  {escape(line)}")
+    for done in summary.rolled_back:
+        state = "ok" if done.get("ok") else "FAILED"
+        console.print(f"rolled back {escape(str(done.get('component')))}: {state} in {done.get('duration_s', 0):.1f}s")
+    console.print(f"outcome [bold]{summary.outcome}[/]   record {escape(str(directory))}")
+
+
+COMMANDS = [triage]

@@ -1,0 +1,215 @@
+"""The runbook's checks against the live system: `eval`, `diff`, `slo`, `ask` (and the probes).
+
+Each check returns a `StepResult` whose outcome the runbook branches on:
+
+| check | pass | fail | error |
+| --- | --- | --- | --- |
+| `eval` | pass rate inside the envelope | outside it | service unreachable, no suite |
+| `diff` | no component changed | some component changed | no baseline; a component unknown and none changed |
+| `slo` | no SLO breached over the probe | some SLO breached | too few answers to judge, no inputs sample |
+| `http`, `command`, `promql` | see `drillkit.runbooks.probes` | | |
+| `ask` | the responder's choice is the outcome; `skipped` under `--auto` | | |
+
+`eval` and `diff` also journal what they found (`eval`, `diff` entries) and update the session:
+`envelope`, `diff`. Checks only read the system; none of them changes it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
+from drillkit.errors import InputError
+from drillkit.runbooks import record as rec
+from drillkit.runbooks.probes import run_command, run_http, run_promql
+from drillkit.runbooks.session import StepResult
+
+if TYPE_CHECKING:
+    from drillkit.runbooks.session import Session
+
+#: Longest any one eval request may take during triage (a hung service must not hold the page).
+EVAL_TIMEOUT_S = 10.0
+
+
+async def run_check(session: Session, step: RunbookStep) -> StepResult:
+    check = step.check
+    assert check is not None
+    if isinstance(check, EvalCheck):
+        return await run_eval(session, check)
+    if isinstance(check, DiffCheck):
+        return await run_diff(session, check)
+    if isinstance(check, SloCheck):
+        return await run_slo(session, check)
+    if isinstance(check, AskCheck):
+        return run_ask(session, step, check)
+    if check.type == "http":
+        return await run_http(check)
+    if check.type == "command":
+        return await run_command(check)
+    if check.type == "promql":
+        return await run_promql(check)
+    raise AssertionError(f"unhandled check type {check.type!r}")  # the runbook model rejects these
+
+
+async def run_eval(session: Session, check: EvalCheck) -> StepResult:
+    """The eval suite against the live service: is the output inside the envelope?"""
+    from drillkit.evals.runner import DEFAULT_THRESHOLD, run_suite
+    from drillkit.evals.suite import load_suite
+
+    system = session.system
+    relative = check.suite or system.evals
+    if relative is None:
+        return StepResult("error", "no eval suite: the manifest has no 'evals' and the step names no 'suite'")
+    suite = load_suite(system.resolve(relative))  # type: ignore[arg-type]
+    threshold = check.threshold
+    if threshold is None:
+        threshold = system.slos.eval_pass_rate if system.slos.eval_pass_rate is not None else DEFAULT_THRESHOLD
+    url = str(system.service.url)
+    result = await run_suite(
+        suite,
+        url,
+        concurrency=check.concurrency,
+        timeout=min(system.service.timeout, EVAL_TIMEOUT_S),
+        tags=check.tags,
+        threshold=threshold,
+    )
+    if result.unreachable:
+        return StepResult("error", f"cannot reach the service at {url} ({result.cases[0].error})")
+    by_tag = {tag: t.to_dict() for tag, t in result.by_tag().items()}
+    data = {
+        "pass_rate": round(result.pass_rate, 4),
+        "threshold": threshold,
+        "inside_envelope": result.inside_envelope,
+        "total": result.total,
+        "failed": result.failed,
+        "by_tag": by_tag,
+        "suite": result.suite,
+        "duration_s": round(result.duration_s, 3),
+        "failing": [c.case.id for c in result.cases if not c.passed],
+    }
+    session.log(rec.EVAL, data)
+    session.envelope = "pass" if result.inside_envelope else "fail"
+    worst = sorted(by_tag.items(), key=lambda kv: kv[1]["pass_rate"])[:2]
+    tags = ", ".join(f"{tag} {t['pass_rate']:.0%}" for tag, t in worst if t["pass_rate"] < 1)
+    detail = (
+        f"pass rate {result.pass_rate:.1%} ({result.passed}/{result.total}) "
+        f"{'≥' if result.inside_envelope else '<'} {threshold:.0%}" + (f"; weakest: {tags}" if tags else "")
+    )
+    return StepResult("pass" if result.inside_envelope else "fail", detail, {k: data[k] for k in data if k != "by_tag"})
+
+
+async def run_diff(session: Session, check: DiffCheck) -> StepResult:
+    """The five-input diff against the last known good snapshot (`drillkit snapshot`)."""
+    from drillkit.components import diff_live, diff_snapshots, read_baseline
+
+    system = session.system
+    t0 = time.perf_counter()
+    wanted = list(check.components)
+    fresh = session.snapshot
+    if fresh is not None and all(c in fresh.components for c in wanted if getattr(system.components, c)):
+        # The evidence hold fingerprinted everything moments ago and nothing was changed since
+        # (a rollback clears it): compare that snapshot instead of fingerprinting twice.
+        baseline = read_baseline(session.home)
+        if baseline is None:
+            raise InputError("no baseline: record the last known good state with `drillkit snapshot`")
+        report = diff_snapshots(baseline, fresh, system)
+        report.components = {c: d for c, d in report.components.items() if c in wanted}
+        report.took_s = round(time.perf_counter() - t0, 3)
+        reused = True
+    else:
+        report = await diff_live(system, session.home, components=wanted)
+        reused = False
+    session.diff = report
+    session.log(rec.DIFF, {**report.to_json(), "reused_evidence_snapshot": reused})
+    changed, unknown = report.changed, report.unknown
+    parts = []
+    for name in changed:
+        summary = report.components[name].summary.strip() or "changed"
+        parts.append(f"{name}: {summary}")
+    if unknown:
+        parts.append("unknown: " + ", ".join(f"{c} ({report.components[c].reason})" for c in unknown))
+    result = {"changed": changed, "unknown": unknown, "baseline_at": report.baseline_at, "took_s": report.took_s}
+    if changed:
+        return StepResult("fail", "; ".join(parts), result)
+    if unknown:
+        return StepResult("error", "nothing changed that could be seen; " + "; ".join(parts), result)
+    return StepResult("pass", f"nothing changed since the baseline of {report.baseline_at}", result)
+
+
+async def run_slo(session: Session, check: SloCheck) -> StepResult:
+    """A short burst of the system's own input mix, judged against its SLOs as one window."""
+    from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
+    from drillkit.engine.load import LoadGenerator, Sample
+    from drillkit.engine.slo import SloEvaluator, configured
+
+    system = session.system
+    if not configured(system.slos):
+        return StepResult("error", "the manifest sets no SLOs (slos:) to probe against")
+    bodies = load_inputs("system", system)
+    evals: dict[str, Any] = {}
+    if system.evals:
+        from drillkit.evals.suite import load_suite
+
+        evals = assertions_by_question(load_suite(system.resolve(system.evals)))  # type: ignore[arg-type]
+    samples: list[Sample] = []
+    load = LoadGenerator(
+        str(system.service.url),
+        InputCycle(bodies, seed=0),
+        rate=check.rate,
+        concurrency=64,
+        timeout=min(system.service.timeout, 10.0),
+        evals=evals,
+        on_sample=samples.append,
+    )
+    await load.start()
+    t0 = load.t0 or time.monotonic()
+    try:
+        await asyncio.sleep(check.duration)
+    finally:
+        stats = await load.stop(timeout=min(system.service.timeout, 10.0))
+    evaluator = SloEvaluator(system.slos, rate=check.rate, window_s=check.duration)
+    window = evaluator.judge(0, t0, t0 + check.duration, samples, pending=stats.cancelled)
+    measured = {name: _round(window.value(name)) for name in evaluator.objectives}
+    result = {
+        "requests": window.count,
+        "errors": window.errors,
+        "measured": measured,
+        "objectives": evaluator.objectives,
+        "breached": window.breached,
+        "unjudged": window.unjudged,
+        "by_provider": window.by_provider,
+        "by_model": window.by_model,
+    }
+    shown = ", ".join(_show(k, v) for k, v in measured.items() if v is not None)
+    if window.state == "insufficient":
+        return StepResult("error", f"only {window.count} answers in {check.duration:g}s: too few to judge", result)
+    if window.breached:
+        return StepResult("fail", f"breached: {', '.join(window.breached)} ({shown})", result)
+    return StepResult("pass", f"{window.count} requests, every judged SLO met ({shown})", result)
+
+
+def run_ask(session: Session, step: RunbookStep, check: AskCheck) -> StepResult:
+    question = check.question or step.title
+    answer = session.responder.choose(question, check.choices)
+    if answer is None:
+        why = "no one to ask under --auto" if not session.responder.interactive else "skipped by the responder"
+        return StepResult("skipped", why, {"question": question})
+    return StepResult(answer, f"{question} → {answer}", {"question": question, "answer": answer})
+
+
+def _show(slo: str, value: float) -> str:
+    """`latency_p95_ms 15.93` → `p95 15.9 ms`; rates as percentages, costs in dollars."""
+    if slo.startswith("latency_"):
+        return f"{slo.split('_')[1]} {value:.1f} ms"
+    if slo in ("error_rate", "eval_pass_rate"):
+        return f"{slo.replace('_', ' ')} {value:.1%}"
+    return f"{slo.replace('_usd', '').replace('_', ' ')} ${value:.4f}"
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+__all__ = ["run_ask", "run_check", "run_diff", "run_eval", "run_slo"]

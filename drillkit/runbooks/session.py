@@ -1,0 +1,454 @@
+"""A triage session: the runbook interpreter, its state, and resuming it from the journal.
+
+    session = Session.start(home=..., system=..., runbook=..., responder=AutoResponder(console))
+    summary = await session.run()                  # -> IncidentSummary (also summary.json)
+
+    session = Session.resume(home, incident_id, responder=...)   # after a crash or a quit
+    summary = await session.run()
+
+One step at a time: the responder is offered the step (`run`, `skip`, `back`, `note`, `quit`);
+running it runs its check, then its action (`drillkit.runbooks.checks`, `.actions`); the outcome
+picks the next step (`next[outcome]`, else `next.default`, else the following step, `end`
+finishes). Every step is journaled as it starts and as it ends, with the step that comes next,
+so a session killed at any point resumes from its journal alone: a step that started but never
+finished runs again. `summary.json` is rewritten after every step.
+
+Outcome of the incident: `resolved` when the runbook reached `end` and the last check that ran
+passed (or got an answer); `open` when it reached `end` otherwise, when it is paused (quit,
+Ctrl-C, a crash: no `incident.finished`, resumable), or when it looped for `MAX_STEPS` steps;
+`aborted` when the responder quit and chose not to keep it open.
+"""
+
+from __future__ import annotations
+
+import getpass
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from drillkit import __version__
+from drillkit.components.types import DiffReport, Snapshot
+from drillkit.config.runbook import END, Runbook, RunbookStep
+from drillkit.config.system import System
+from drillkit.errors import InputError
+from drillkit.journal import Journal, read_journal
+from drillkit.journal.writer import format_ts
+from drillkit.runbooks import record as rec
+from drillkit.runbooks.plan import RevertPlan
+from drillkit.runbooks.record import IncidentSummary, Outcome, StepRecord
+from drillkit.runbooks.redaction import Redaction
+from drillkit.runbooks.responder import Responder
+
+#: Steps run in one session before the interpreter stops a runbook that loops.
+MAX_STEPS = 50
+
+
+@dataclass
+class StepResult:
+    """What a check or an action came to: the outcome `next` branches on, one line, the details."""
+
+    outcome: str
+    detail: str = ""
+    result: dict[str, Any] | None = None
+
+
+class Paused(Exception):
+    """The responder quit: the session stops here (`keep_open`: resumable) and the CLI exits 3."""
+
+    def __init__(self, keep_open: bool) -> None:
+        super().__init__("paused")
+        self.keep_open = keep_open
+
+
+class Session:
+    """One incident being triaged: the runbook, the system, the journal and what is known so far."""
+
+    def __init__(
+        self,
+        *,
+        home: Path,
+        incident_id: str,
+        system: System,
+        system_path: Path,
+        runbook: Runbook,
+        runbook_path: Path,
+        responder: Responder,
+        journal: Journal,
+        redaction: Redaction,
+        title: str,
+        operator: str,
+        mode: str,
+        started_at: str,
+    ) -> None:
+        self.home = home
+        self.incident_id = incident_id
+        self.dir = rec.incidents_dir(home) / incident_id
+        self.system = system
+        self.system_path = system_path
+        self.runbook = runbook
+        self.runbook_path = runbook_path
+        self.responder = responder
+        self.journal = journal
+        self.redaction = redaction
+        self.title = title
+        self.operator = operator
+        self.mode = mode
+        self.started_at = started_at
+        # What the checks found so far (rebuilt by `resume` from the journal).
+        self.envelope: rec.Envelope | None = None
+        self.diff: DiffReport | None = None
+        self.snapshot: Snapshot | None = None  # the evidence hold's, reused by a diff until the system changes
+        self.plan: RevertPlan | None = None
+        self.attempted: list[str] = []  # components whose rollback was started (or refused: no rollback)
+        self.rolled_back: list[dict[str, Any]] = []
+        self.notes: list[dict[str, Any]] = []
+        self.steps: list[StepRecord] = []
+        self.history: list[str] = []  # step ids run or skipped, for `back`
+        self.next_step: str | None = None
+        self.last_check: str | None = None
+        self.finished_at: str | None = None
+        self.outcome: Outcome = "open"
+
+    # -- creating ----------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        home: Path,
+        system: System,
+        system_path: Path,
+        runbook: Runbook,
+        runbook_path: Path,
+        responder: Responder,
+        title: str | None = None,
+        incident_id: str | None = None,
+    ) -> Session:
+        """Open a new incident record and journal `incident.started`."""
+        incident_id = incident_id or rec.new_incident_id(runbook.id)
+        directory = rec.incidents_dir(home) / incident_id
+        directory.mkdir(parents=True, exist_ok=False)
+        redaction = Redaction.for_system(system)
+        journal = Journal(directory / "journal.jsonl", redact=redaction.redact)
+        mode = "interactive" if responder.interactive else "auto"
+        session = cls(
+            home=home,
+            incident_id=incident_id,
+            system=system,
+            system_path=system_path.absolute(),
+            runbook=runbook,
+            runbook_path=runbook_path.absolute(),
+            responder=responder,
+            journal=journal,
+            redaction=redaction,
+            title=title or runbook.title,
+            operator=_operator(),
+            mode=mode,
+            started_at=_now(),
+        )
+        session.log(
+            rec.INCIDENT_STARTED,
+            {
+                "incident_id": incident_id,
+                "runbook": runbook.id,
+                "title": session.title,
+                "system": system.name,
+                "operator": session.operator,
+                "mode": mode,
+                "drillkit": __version__,
+                "redaction": redaction.policy,
+                "runbook_file": str(session.runbook_path),
+                "system_file": str(session.system_path),
+            },
+        )
+        return session
+
+    @classmethod
+    def resume(
+        cls,
+        home: Path,
+        incident_id: str,
+        *,
+        responder: Responder,
+        load_runbook: Any,
+        load_system: Any,
+        system_path: Path | None = None,
+    ) -> Session:
+        """Reopen an incident's journal and rebuild the session from it (InputError if finished).
+
+        `load_runbook(path_or_id)` and `load_system(path)` load the files the journal names
+        (`system_path` overrides the recorded manifest).
+        """
+        directory = rec.incidents_dir(home) / incident_id
+        path = directory / "journal.jsonl"
+        if not path.is_file():
+            known = sorted(p.name for p in rec.incidents_dir(home).glob("*") if (p / "journal.jsonl").is_file())
+            hint = f"; incidents here: {', '.join(known[-5:])}" if known else ""
+            raise InputError(f"no incident {incident_id!r} in {rec.incidents_dir(home)}{hint}")
+        # Reopen first: a partial last line a crash left is cut (and journaled) before reading.
+        probe = Journal(path)
+        try:
+            state = rec.replay(read_journal(path))
+        except ValueError as exc:
+            probe.close()
+            raise InputError(f"{path}: {exc}") from None
+        if state.finished:
+            probe.close()
+            raise InputError(f"incident {incident_id} has already finished; nothing to resume (see {directory})")
+        probe.close()
+        started = state.started
+        runbook_path, runbook = load_runbook(started.get("runbook_file") or started["runbook"])
+        system_file = system_path or Path(started["system_file"])
+        system = load_system(system_file)
+        redaction = Redaction.for_system(system)
+        journal = Journal(path, redact=redaction.redact)
+        session = cls(
+            home=home,
+            incident_id=incident_id,
+            system=system,
+            system_path=Path(system_file).absolute(),
+            runbook=runbook,
+            runbook_path=Path(runbook_path).absolute(),
+            responder=responder,
+            journal=journal,
+            redaction=redaction,
+            title=started.get("title", runbook.title),
+            operator=started.get("operator", ""),
+            mode="interactive" if responder.interactive else "auto",
+            started_at=state.started_at,
+        )
+        session.envelope, session.diff = state.envelope, state.diff
+        session.plan = RevertPlan.from_journal(state.plan) if state.plan else None
+        session.attempted, session.rolled_back, session.notes = state.attempted, state.rolled_back, state.notes
+        session.steps, session.history = state.steps, state.history
+        session.next_step = state.next_step
+        session.last_check = next(
+            (s.outcome for s in reversed(state.steps) if s.type not in _NOT_CHECKS and s.outcome != "skipped"), None
+        )
+        session.log(rec.INCIDENT_RESUMED, {"after_seq": state.last_seq, "step": state.next_step or END})
+        return session
+
+    # -- running -----------------------------------------------------------------------------
+
+    def log(self, kind: str, data: dict[str, Any]) -> None:
+        self.journal.append(kind, data)
+
+    async def run(self) -> IncidentSummary:
+        """Walk the runbook from where the session stands; always leaves summary.json behind."""
+        current = self.next_step or self.runbook.steps[0].id
+        ran = 0
+        try:
+            while current != END:
+                if ran >= MAX_STEPS:
+                    self._note(current, f"stopped after {MAX_STEPS} steps: the runbook loops")
+                    self.outcome = "open"
+                    break
+                step = self.runbook.step(current)
+                self.next_step = current
+                self.responder.begin(len(self.steps) + 1, step, _now())
+                choice = self._menu(step)
+                if choice == "back":
+                    current = self._back(step)
+                    continue
+                if choice == "skip":
+                    current = self._skip(step)
+                    continue
+                ran += 1
+                current = await self._run_step(step)
+                self._write_summary()
+            else:
+                self.outcome = "resolved" if self.last_check not in (None, "fail", "error", "skipped") else "open"
+            self._finish()
+        except Paused as paused:
+            if not paused.keep_open:
+                self.outcome = "aborted"
+                self._finish()
+        finally:
+            self.journal.close()
+            self._write_summary()
+        self._record_in_ledger()
+        return self.summary()
+
+    def _menu(self, step: RunbookStep) -> str:
+        while True:
+            choice = self.responder.menu(step)
+            if choice != "note":
+                break
+            text = self.responder.text("note").strip()
+            if text:
+                self._note(step.id, text)
+        if choice == "quit":
+            keep = self.responder.confirm("Keep the incident open, to resume later with --resume?")
+            raise Paused(keep_open=keep)
+        return choice
+
+    def _note(self, step_id: str, text: str) -> None:
+        self.log(rec.NOTE, {"step": step_id, "text": text})
+        self.notes.append({"step": step_id, "text": text, "ts": _now()})
+
+    def _back(self, step: RunbookStep) -> str:
+        if not self.history:
+            self.responder.say("[yellow]already at the first step[/]")
+            return step.id
+        target = self.history.pop()
+        self.log(rec.STEP_BACK, {"step": step.id, "next": target})
+        return target
+
+    def _skip(self, step: RunbookStep) -> str:
+        target = self.next_of(step, "skipped")
+        record = StepRecord(
+            step=step.id,
+            title=step.title,
+            type=step.type,
+            outcome="skipped",
+            started_at=_now(),
+            duration_s=0.0,
+            detail="skipped by the responder",
+        )
+        self.log(rec.STEP_SKIPPED, {**record.model_dump(), "next": target})
+        self.steps.append(record)
+        self.history.append(step.id)
+        self.responder.finished(record)
+        return target
+
+    async def _run_step(self, step: RunbookStep) -> str:
+        from drillkit.runbooks.actions import run_action
+        from drillkit.runbooks.checks import run_check
+
+        started_at, t0 = _now(), time.monotonic()
+        self.log(rec.STEP_STARTED, {"step": step.id, "title": step.title, "type": step.type})
+        result = StepResult("pass", "guidance only")
+        if step.check is not None:
+            result = await _guarded(run_check(self, step))
+            if result.outcome != "skipped":
+                self.last_check = result.outcome
+        if step.action is not None and result.outcome not in ("error", "skipped"):
+            done = await _guarded(run_action(self, step))
+            if step.check is None:
+                result = done
+            else:
+                result = StepResult(
+                    result.outcome, f"{result.detail}; {done.detail}", {**(result.result or {}), "action": done.result}
+                )
+        record = StepRecord(
+            step=step.id,
+            title=step.title,
+            type=step.type,
+            outcome=result.outcome,
+            started_at=started_at,
+            duration_s=round(time.monotonic() - t0, 3),
+            detail=result.detail,
+        )
+        target = self.next_of(step, result.outcome)
+        self.log(rec.STEP_FINISHED, {**record.model_dump(), "next": target, "result": result.result or {}})
+        self.steps.append(record)
+        self.history.append(step.id)
+        self.next_step = target
+        self.responder.finished(record)
+        return target
+
+    def next_of(self, step: RunbookStep, outcome: str) -> str:
+        """`next[outcome]`, else `next.default`, else the following step, else `end`."""
+        if outcome in step.next:
+            return step.next[outcome]
+        if "default" in step.next:
+            return step.next["default"]
+        i = self.runbook.index(step.id)
+        return self.runbook.steps[i + 1].id if i + 1 < len(self.runbook.steps) else END
+
+    # -- finishing ---------------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        self.finished_at = _now()
+        self.next_step = END
+        self.log(
+            rec.INCIDENT_FINISHED,
+            {
+                "envelope": self.envelope,
+                "changed": self.changed,
+                "revert_order": self.revert_order,
+                "outcome": self.outcome,
+            },
+        )
+
+    @property
+    def changed(self) -> list[str]:
+        return self.diff.changed if self.diff is not None else []
+
+    @property
+    def revert_order(self) -> list[str]:
+        return self.plan.order if self.plan is not None else []
+
+    def summary(self) -> IncidentSummary:
+        evidence: dict[str, Any] = {}
+        if self.diff is not None:
+            for name, cd in self.diff.components.items():
+                evidence[name] = cd.model_dump(mode="json", exclude={"component"})
+        return IncidentSummary(
+            envelope=self.envelope,
+            changed=self.changed,
+            evidence=evidence,
+            revert_order=self.revert_order,
+            steps=self.steps,
+            incident_id=self.incident_id,
+            runbook=self.runbook.id,
+            title=self.title,
+            system=self.system.name,
+            operator=self.operator,
+            mode=self.mode,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            outcome=self.outcome,
+            unknown=self.diff.unknown if self.diff else [],
+            revert_plan=self.plan.lines if self.plan else [],
+            rolled_back=self.rolled_back,
+            notes=self.notes,
+            journal=str(self.journal.path),
+            journal_head=self.journal.head,
+            drillkit_version=__version__,
+        )
+
+    def _write_summary(self) -> None:
+        self.summary().write(self.dir / "summary.json", redact=self.redaction.redact)
+
+    def _record_in_ledger(self) -> None:
+        """Enter a finished incident in the evidence ledger (once its journal is closed)."""
+        if self.finished_at is None:
+            return
+        try:
+            from drillkit.journal import ledger
+        except ImportError:  # pragma: no cover - the ledger ships separately
+            return
+        summary = self.redaction.redact(self.summary().model_dump(mode="json"))
+        ledger.record(self.home, "incident", self.incident_id, self.journal.path, summary)
+
+
+_NOT_CHECKS = ("revert_plan", "rollback", "evidence_hold", "note", "guidance")
+
+
+async def _guarded(work: Any) -> StepResult:
+    """A check or action that raised is an `error` outcome: one broken probe must not end the incident."""
+    from drillkit.errors import DrillkitError
+
+    try:
+        return await work
+    except DrillkitError as exc:
+        return StepResult("error", str(exc))
+    except (OSError, ValueError) as exc:
+        return StepResult("error", f"{type(exc).__name__}: {exc}")
+
+
+def _now() -> str:
+    return format_ts(datetime.now(UTC))
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+__all__ = ["MAX_STEPS", "Paused", "Session", "StepResult"]
