@@ -21,11 +21,13 @@ class _Model(BaseModel):
 
 
 class Fingerprint(_Model):
-    """One component's state. `data` is component-specific; `error` says why it is missing."""
+    """One component's state. `data` is component-specific; `error` says why it is missing;
+    `gaps` what it could not see (an unreachable provider, a tool endpoint that did not answer)."""
 
     component: Component
     ok: bool = True
     error: str | None = None
+    gaps: list[str] = []
     data: dict[str, Any] = {}
     took_s: float = 0.0
 

@@ -28,8 +28,22 @@ class Provider(Strict):
     timeout: Duration = 10.0  # per attempt, before the caller falls back to the next provider
 
 
+class ActiveProbe(Strict):
+    """Where the running system says which version of a component is live.
+
+    A GET of `url` answering JSON; `pointer` (RFC 6901, e.g. `/prompt/active`) picks the value.
+    A change of that value between snapshots is a change of the component (a version switched
+    through a lever changes nothing on disk).
+    """
+
+    url: HttpUrl
+    pointer: str = Field(default="", pattern=r"^(/.*)?$")
+    timeout: Duration = 5.0
+
+
 class ModelComponent(Strict):
     pinned: str | None = None
+    active: ActiveProbe | None = None
     canaries: str | None = None
     # Which providers the canaries probe (default: every provider in `providers`).
     providers: list[str] | None = None
@@ -39,6 +53,7 @@ class ModelComponent(Strict):
 
 class PathComponent(Strict):
     path: str
+    active: ActiveProbe | None = None
 
 
 class ToolsComponent(Strict):

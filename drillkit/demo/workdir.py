@@ -173,6 +173,10 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
         # Absolute --workdir: rollbacks run from whatever folder the engine happens to be in.
         return ["drillkit", "demo", "ctl", *args, "--workdir", str(workdir)]
 
+    def active(pointer: str) -> dict[str, str]:
+        # The service's lever state names the live model, prompt and corpus versions.
+        return _Flow(url=f"{base['service']}/admin/state", pointer=pointer)
+
     def rollback(argv: list[str], cost: str, expected_s: int) -> dict[str, Any]:
         return _Flow(run=argv, user_visible_cost=cost, expected_s=expected_s)
 
@@ -188,9 +192,9 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
         },
         "tools": {ORDER_TOOL: {"base_url": reach["tool"]}},
         "components": {
-            "model": {"pinned": PINNED, "canaries": "evals/canaries.yaml"},
-            "prompt": {"path": "prompts/"},
-            "retrieval": {"path": "corpus/"},
+            "model": {"pinned": PINNED, "canaries": "evals/canaries.yaml", "active": active("/models")},
+            "prompt": {"path": "prompts/", "active": active("/prompt/active")},
+            "retrieval": {"path": "corpus/", "active": active("/corpus/active")},
             "tools": {"contracts": "tools.yaml"},
             "inputs": {"sample": "inputs/sample.jsonl"},
         },

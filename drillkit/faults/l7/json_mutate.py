@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from drillkit.faults.l7.base import Attributes, Exchange, Fault, Reply, RewritesBody
 
@@ -21,6 +21,11 @@ class JsonMutateAttributes(Attributes):
     drop: list[str] = Field(default_factory=list)
     rename: dict[str, str] = Field(default_factory=dict)
     status: int | None = Field(default=None, ge=100, le=599)
+
+    @field_validator("drop", mode="before")
+    @classmethod
+    def _one_path(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v  # `--set drop=eta` means one path
 
 
 def _step(node: Any, part: str, *, create: bool = False) -> Any:

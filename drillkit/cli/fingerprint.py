@@ -1,0 +1,152 @@
+"""`drillkit snapshot` and `drillkit diff`: the five inputs against their last known good state."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from typing import Any
+
+import click
+from rich.markup import escape
+from rich.table import Table
+
+from drillkit.cli.options import Env, pass_env
+from drillkit.components import COMPONENTS, DiffReport, Fingerprint, diff_live, take_snapshot
+from drillkit.components.snapshot import baseline_path, problems, write_baseline
+from drillkit.errors import CheckFailed
+
+component_option = click.option(
+    "--component",
+    "components",
+    multiple=True,
+    type=click.Choice(COMPONENTS),
+    help="Only this component (repeatable) [default: every component the manifest configures].",
+)
+
+
+@click.command("snapshot")
+@component_option
+@click.option("--allow-partial", is_flag=True, help="Write the baseline even when a component cannot be fingerprinted.")
+@pass_env(system=True, json=True)
+def snapshot(env: Env, components: tuple[str, ...], allow_partial: bool) -> None:
+    """Record the live state of the five inputs as the last known good baseline.
+
+    Fingerprints every component the manifest's `components` section configures — model
+    (canary prompts at temperature 0 to each provider, reported names and system_fingerprint),
+    prompt (file hashes, active version, git commit and author), retrieval (a per-document
+    manifest), tools (contract tests) and inputs (the sample's distribution) — and writes them
+    to <home>/baseline.json (the previous one is kept as baseline.previous.json).
+
+    Take it when the system is known good: after a release passed its evals, or after an incident
+    is resolved. `drillkit diff` compares the live system with it.
+
+    Exit 1 (and nothing written) when a component cannot be fingerprinted, unless --allow-partial.
+    """
+    system = env.load_system()
+    snap = asyncio.run(take_snapshot(system, components=components or None))
+    failed = problems(snap)
+    written = None
+    if not failed or allow_partial:
+        path = baseline_path(env.home)
+        if path.exists():
+            shutil.copy2(path, path.with_name("baseline.previous.json"))
+        written = write_baseline(env.home, snap, redact=_redactor(system))
+    if env.json:
+        env.emit_json({**snap.model_dump(mode="json"), "written": str(written) if written else None, "failed": failed})
+    else:
+        table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+        for col in ("component", "state", "took"):
+            table.add_column(col)
+        for name, fp in snap.components.items():
+            table.add_row(name, escape(describe(fp)), f"{fp.took_s:.2f}s")
+        env.out.print(table)
+        if written:
+            env.out.print(f"baseline of {escape(system.name)} written to {escape(str(written))}")
+    if failed and not allow_partial:
+        raise CheckFailed(
+            "not written: cannot fingerprint " + "; ".join(f"{k} ({v})" for k, v in failed.items())
+            + " — fix it, or record what can be with --allow-partial"
+        )  # fmt: skip
+
+
+@click.command("diff")
+@component_option
+@pass_env(system=True, json=True)
+def diff(env: Env, components: tuple[str, ...]) -> None:
+    """Compare the live five inputs with the last known good baseline (`drillkit snapshot`).
+
+    For each component: changed, unchanged or unknown (could not be reached: the reason is
+    given), the evidence — which canaries answer differently and by how much, which prompt files
+    and documents were edited, added or removed, which tool contract broke and how, how far the
+    inputs drifted (PSI) — and a confidence.
+
+    A silent model swap that keeps the model name is caught by the canaries; a prompt or corpus
+    version switched through a lever is caught by the `active` probe.
+
+    \b
+    Exit 0 nothing changed, 1 something changed, 2 no baseline or bad manifest.
+    Example:
+      drillkit snapshot && drillkit chaos inject provider:primary model_swap --set serve_model=sim-pro-2025-11
+      drillkit diff                         # model: changed, 10 of 10 canaries answer differently
+    """
+    system = env.load_system()
+    report = asyncio.run(diff_live(system, env.home, components=components or None))
+    if env.json:
+        env.emit_json(report.to_json())
+    else:
+        print_report(env, report)
+    if report.changed:
+        raise CheckFailed(f"changed: {', '.join(report.changed)}")
+
+
+def print_report(env: Env, report: DiffReport) -> None:
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for col in ("component", "", "confidence", "evidence"):
+        table.add_column(col)
+    marks = {True: "[red]changed[/]", False: "[green]unchanged[/]", None: "[yellow]unknown[/]"}
+    for name, d in report.components.items():
+        table.add_row(name, marks[d.changed], f"{d.confidence:.0%}" if d.changed is not None else "", escape(d.summary))
+    env.out.print(table)
+    env.out.print(
+        f"against the baseline of {escape(report.baseline_at or '?')}; took {report.took_s:.2f}s",
+        style="dim",
+    )
+
+
+def describe(fp: Fingerprint) -> str:
+    """One line saying what a fingerprint holds."""
+    if not fp.ok:
+        return f"failed: {fp.error}"
+    d: dict[str, Any] = fp.data
+    if fp.component == "model":
+        parts = []
+        for name, p in d.get("providers", {}).items():
+            answered = sum(1 for c in p.get("canaries", {}).values() if "text" in c)
+            parts.append(f"{name}: {'/'.join(p.get('reported') or [p.get('requested')])} "
+                         f"({answered}/{len(p.get('canaries', {}))} canaries)")  # fmt: skip
+        return "; ".join(parts) or "no provider"
+    if fp.component == "prompt":
+        active = f", {d['active']} active" if "active" in d else ""
+        git = " (git)" if d.get("git") else ""
+        return f"{len(d.get('files', {}))} file(s){active}{git}"
+    if fp.component == "retrieval":
+        active = f", version {d['active']}" if "active" in d else ""
+        return f"{len(d.get('documents', {}))} documents{active}"
+    if fp.component == "tools":
+        results = [r for eps in d.get("tools", {}).values() for r in eps.values()]
+        passing = sum(1 for r in results if r.get("ok"))
+        return f"{passing}/{len(results)} contract tests pass"
+    if fp.component == "inputs":
+        return f"{d.get('records')} records, median {d.get('length', {}).get('p50')} chars"
+    return ""
+
+
+def _redactor(system: Any) -> Any:
+    try:
+        from drillkit.journal.redact import Redactor
+    except ImportError:  # redaction lands with issue 7
+        return None
+    return Redactor.for_system(system)
+
+
+COMMANDS = [snapshot, diff]

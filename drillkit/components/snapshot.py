@@ -1,0 +1,167 @@
+"""Snapshots of the five inputs, the last-known-good baseline, and the diff between them.
+
+`baseline.json` (under the drillkit home) is a `Snapshot`: written atomically, readable by
+people, and passed through the redaction policy first (canary answers and top input terms can
+carry personal data).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from drillkit import __version__
+from drillkit.components import inputs, model, prompt, retrieval, tools
+from drillkit.components.common import timed, unknown
+from drillkit.components.types import COMPONENTS, ComponentDiff, DiffReport, Fingerprint, Snapshot
+from drillkit.config.system import System
+from drillkit.errors import InputError
+
+BASELINE = "baseline.json"
+COMPONENT_TIMEOUT_S = 15.0
+MODULES = {"model": model, "prompt": prompt, "retrieval": retrieval, "tools": tools, "inputs": inputs}
+
+Redact = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def configured(system: System, only: Iterable[str] | None = None) -> list[str]:
+    """The components the manifest says how to fingerprint (optionally only some of them)."""
+    wanted = set(only) if only is not None else set(COMPONENTS)
+    bad = wanted - set(COMPONENTS)
+    if bad:
+        raise InputError(f"unknown component(s) {', '.join(sorted(bad))}; expected {', '.join(COMPONENTS)}")
+    return [c for c in COMPONENTS if c in wanted and getattr(system.components, c) is not None]
+
+
+async def take_snapshot(
+    system: System, *, components: Iterable[str] | None = None, timeout: float = COMPONENT_TIMEOUT_S
+) -> Snapshot:
+    """Fingerprint every configured component concurrently; a component that fails is `ok: false`."""
+    names = configured(system, components)
+    if "model" in names:
+        model.load_canaries(system)  # bad files are bad input (exit 2) before anything is probed
+    if "tools" in names:
+        tools.load_contracts(system)
+    async with httpx.AsyncClient(trust_env=False, limits=httpx.Limits(max_connections=64)) as client:
+
+        async def one(name: str) -> Fingerprint:
+            async def work() -> dict[str, Any]:
+                return await asyncio.wait_for(MODULES[name].fingerprint(system, client), timeout)
+
+            fp = await timed(name, work)  # type: ignore[arg-type]
+            if fp.error is None and not fp.ok:
+                fp.error = "failed"
+            return fp
+
+        prints = await asyncio.gather(*(one(n) for n in names))
+    for fp in prints:
+        if not fp.ok and fp.error in ("", "TimeoutError"):
+            fp.error = f"no answer within {timeout:g} s"
+        if fp.ok:
+            fp.gaps = MODULES[fp.component].problems(fp.data)
+    return Snapshot(
+        taken_at=_now(),
+        system=system.name,
+        drillkit_version=__version__,
+        components={fp.component: fp for fp in prints},
+    )
+
+
+def problems(snapshot: Snapshot) -> dict[str, str]:
+    """Per component, what its fingerprint could not see (unreachable parts), or why it failed."""
+    out = {}
+    for name, fp in snapshot.components.items():
+        gaps = [fp.error or "failed"] if not fp.ok else fp.gaps
+        if gaps:
+            out[name] = "; ".join(gaps)
+    return out
+
+
+def diff_snapshots(baseline: Snapshot, live: Snapshot, system: System) -> DiffReport:
+    """Compare two snapshots component by component (see each component module for the rules)."""
+    out: dict[str, ComponentDiff] = {}
+    for name in COMPONENTS:
+        base, now = baseline.components.get(name), live.components.get(name)
+        if now is None and base is None:
+            continue
+        if now is None:
+            out[name] = unknown(name, "not fingerprinted now (no longer in the manifest?)")  # type: ignore[arg-type]
+        elif not now.ok:
+            out[name] = unknown(name, f"cannot fingerprint it now: {now.error}")  # type: ignore[arg-type]
+        elif base is None:
+            out[name] = unknown(name, "no baseline for it: take one with `drillkit snapshot`")  # type: ignore[arg-type]
+        elif not base.ok:
+            out[name] = unknown(name, f"the baseline could not fingerprint it: {base.error}")  # type: ignore[arg-type]
+        else:
+            out[name] = MODULES[name].compare(base.data, now.data, system)
+    return DiffReport(
+        system=system.name,
+        baseline_at=baseline.taken_at,
+        taken_at=live.taken_at,
+        took_s=round(sum(fp.took_s for fp in live.components.values()), 3),
+        components=out,
+    )
+
+
+async def diff_live(system: System, home: Path, components: Iterable[str] | None = None) -> DiffReport:
+    """Fingerprint the live system and compare it with `<home>/baseline.json`.
+
+    Raises InputError when there is no baseline (take one with `drillkit snapshot`).
+    """
+    baseline = read_baseline(home)
+    if baseline is None:
+        raise InputError(f"no baseline in {home / BASELINE}: record the last known good state with `drillkit snapshot`")
+    if baseline.system != system.name:
+        raise InputError(
+            f"{home / BASELINE} is the baseline of {baseline.system!r}, not {system.name!r}: "
+            "take one of this system with `drillkit snapshot`"
+        )
+    start = time.perf_counter()
+    live = await take_snapshot(system, components=components)
+    report = diff_snapshots(baseline, live, system)
+    report.took_s = round(time.perf_counter() - start, 3)
+    return report
+
+
+def baseline_path(home: Path) -> Path:
+    return home / BASELINE
+
+
+def read_baseline(home: Path) -> Snapshot | None:
+    path = baseline_path(home)
+    try:
+        raw = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        return Snapshot.model_validate_json(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "(root)"
+        raise InputError(f"{path}: {where}: {first['msg']} (take a new one with `drillkit snapshot`)") from None
+
+
+def write_baseline(home: Path, snapshot: Snapshot, redact: Redact | None = None) -> Path:
+    """Write `<home>/baseline.json` atomically (redacted first when a redactor is given)."""
+    home.mkdir(parents=True, exist_ok=True)
+    data = snapshot.model_dump(mode="json")
+    if redact is not None:
+        data = redact(data)
+    path = baseline_path(home)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
