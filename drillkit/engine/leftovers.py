@@ -4,17 +4,25 @@ can still be found and removed (by the next preflight, or `drillkit chaos reset`
 L7 faults also carry a dead-man heartbeat (they vanish by themselves); Toxiproxy toxics have no
 such thing, so this file is what stands between a SIGKILLed game-day and a toxic left forever.
 The file is `<home>/chaos/leftovers.json`: a list of {run_id, layer, server, target, name, type}.
+
+The restore steps a run owes (`<home>/chaos/pending-restore.json`) are stored redacted, like
+everything under the home: a step's HTTP headers or argv can carry a token. When redaction changed
+them, the entry says `redacted: true`, and `read_pending` takes the real steps from the run's
+scenario file again (named in the run's journal) if they still redact to what was stored; if the
+file is gone or its restore steps changed, the redacted steps are returned and fail visibly.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
-from drillkit.errors import DrillkitError
+from drillkit.errors import DrillkitError, InputError
 from drillkit.faults.backends import ActiveFault, FaultBackend, LlmProxyBackend, ToxiproxyBackend
+from drillkit.journal.redact import Redactor
 
 
 def leftovers_path(home: Path) -> Path:
@@ -102,7 +110,7 @@ async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
 
 def forget_all(home: Path) -> tuple[int, int]:
     """Drop every record (faults and owed restores) without acting on them: for servers gone for good."""
-    faults, owed = len(read(home)), len(read_pending(home))
+    faults, owed = len(read(home)), len(_read_raw_pending(home))
     for path in (leftovers_path(home), pending_path(home)):
         path.unlink(missing_ok=True)
     return faults, owed
@@ -116,6 +124,11 @@ def pending_path(home: Path) -> Path:
 
 
 def read_pending(home: Path) -> list[dict[str, Any]]:
+    """The restore steps killed runs still owe, with redacted steps restored from their scenario."""
+    return [_unredacted(home, e) if isinstance(e, dict) and e.get("redacted") else e for e in _read_raw_pending(home)]
+
+
+def _read_raw_pending(home: Path) -> list[Any]:
     return _read_list(pending_path(home))
 
 
@@ -124,15 +137,42 @@ def _write_pending(home: Path, entries: list[dict[str, Any]]) -> None:
 
 
 def owe_restore(home: Path, run_id: str, steps: list[dict[str, Any]]) -> None:
-    """Before a run changes anything: note the restore steps it owes the system."""
+    """Before a run changes anything: note the restore steps it owes the system (redacted)."""
     if steps:
-        _write_pending(
-            home, [*(e for e in read_pending(home) if e.get("run_id") != run_id), {"run_id": run_id, "steps": steps}]
-        )
+        stored = _redact_steps(steps)
+        entry: dict[str, Any] = {"run_id": run_id, "steps": stored}
+        if stored != steps:
+            entry["redacted"] = True
+        _write_pending(home, [*(e for e in _read_raw_pending(home) if e.get("run_id") != run_id), entry])
+
+
+def _redact_steps(steps: list[Any]) -> list[Any]:
+    return Redactor().value(steps)  # a fresh table: the same steps always redact the same way
+
+
+_RUN_ID = re.compile(r"^[\w.-]+$")
+
+
+def _unredacted(home: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """`entry` with its real steps, re-read from the run's scenario file when they still match."""
+    from drillkit.config.loader import load_model
+    from drillkit.config.scenario import Scenario
+
+    run_id = str(entry.get("run_id", ""))
+    if not _RUN_ID.match(run_id) or run_id in (".", ".."):
+        return entry
+    try:
+        with open(home / "runs" / run_id / "journal.jsonl", "rb") as f:
+            started = json.loads(f.readline())
+        scenario = load_model(Path(started["data"]["scenario_file"]), Scenario)
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return entry
+    real = [step.model_dump(mode="json", by_alias=True, exclude_none=True) for step in scenario.restore]
+    return {**entry, "steps": real} if _redact_steps(real) == entry.get("steps") else entry
 
 
 def paid_restore(home: Path, run_id: str) -> None:
-    entries = read_pending(home)
+    entries = _read_raw_pending(home)
     kept = [e for e in entries if e.get("run_id") != run_id]
     if len(kept) != len(entries):
         _write_pending(home, kept)

@@ -8,12 +8,19 @@ one-run-per-home lock, the demo when the scenario's system is `demo`, and the ve
 The verdict is `pass` only when every phase ran to its end with no reason to fail; `aborted` when
 the run was stopped (signal, guardrail, max_duration, bad input found mid-run, an internal
 error); `fail` otherwise.
+
+Redaction: one `Redactor` per run (the system's policy, `drillkit.journal.redact`) redacts every
+journal entry before it is written, the live view's events and `summary.json` (so the returned
+summary, `--json` and JUnit output are redacted too); its policy is recorded in `run.started`.
+When the journal is closed and the summary written, the run is recorded in the evidence ledger;
+a ledger failure is reported as a `ledger.failed` event and never changes the verdict.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import getpass
 import os
@@ -37,6 +44,7 @@ from drillkit.engine.summary import Summary
 from drillkit.errors import Aborted, DrillkitError, InputError
 from drillkit.faults.targets import open_backends, parse_target
 from drillkit.journal import kinds
+from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
@@ -129,7 +137,10 @@ async def _run(
     run_id = new_run_id(scenario)
     run_dir = options.home / "runs" / run_id
     run_dir.mkdir(parents=True)
-    journal = Journal(run_dir / "journal.jsonl")
+    redactor = Redactor.for_system(system)
+    journal = Journal(run_dir / "journal.jsonl", redact=redactor)
+    if options.on_event is not None:  # the live view (and CI logs) see what the journal keeps
+        options = dataclasses.replace(options, on_event=_redacted(options.on_event, redactor))
     ctx = RunContext(scenario, system, options, run_id, run_dir, journal, started_demo=started_demo)
     holder["ctx"] = ctx
     if stopping:
@@ -139,8 +150,8 @@ async def _run(
     ctx.log(kinds.RUN_STARTED, {
         "run_id": run_id, "scenario": scenario.id, "title": scenario.title, "severity": scenario.severity,
         "system": system.name, "operator": operator, "mode": options.mode or scenario.rollback.mode,
-        "drillkit": __version__, "scenario_file": str(scenario_path),
-        "slos": configured(effective_slos(system.slos, scenario.slos)),
+        "drillkit": __version__, "scenario_file": str(scenario_path.absolute()),
+        "slos": configured(effective_slos(system.slos, scenario.slos)), "redaction": redactor.policy,
     })  # fmt: skip
     try:
         async with open_backends(system) as backends:
@@ -163,8 +174,29 @@ async def _run(
         journal.close()
         summary.journal_head = journal.head
         summary.exit_code = ctx.exit_code
+        summary = Summary.model_validate(redactor(summary.model_dump(mode="json")))
         summary.write(run_dir / "summary.json")
+        _record_in_ledger(options, run_dir, summary)
     return summary
+
+
+def _redacted(
+    on_event: Callable[[str, dict[str, Any]], None], redactor: Redactor
+) -> Callable[[str, dict[str, Any]], None]:
+    return lambda kind, data: on_event(kind, redactor(data))
+
+
+def _record_in_ledger(options: Options, run_dir: Path, summary: Summary) -> None:
+    """Append the finished run to the evidence ledger; a failure is reported, never raised."""
+    from drillkit.journal.ledger import record
+
+    try:
+        record(options.home, "run", summary.run_id, run_dir / "journal.jsonl", summary.model_dump(mode="json"))
+    except (DrillkitError, OSError, ValueError) as exc:
+        if options.on_event is not None:
+            options.on_event("ledger.failed", {"error": f"{type(exc).__name__}: {exc}"})
+        else:
+            print(f"drillkit: the run was not recorded in the ledger: {exc}", file=sys.stderr)
 
 
 async def _phases(ctx: RunContext) -> None:
