@@ -151,9 +151,10 @@ def resolve_recorded(home: Path, recorded: str) -> Path:
     return path if path.is_absolute() else Path(home) / path
 
 
-def read_ledger(home: Path) -> list[LedgerEntry]:
-    """The ledger's entries in file order ([] when there is none); InputError naming the line if one
-    is unreadable. `drillkit evidence verify` checks the chain; this only parses."""
+def read_ledger(home: Path, *, skip_invalid: bool = False) -> list[LedgerEntry]:
+    """The ledger's entries in file order ([] when there is none). An unreadable line is an
+    InputError naming it, or skipped with `skip_invalid` (readers that must not stop on one bad
+    line: `drillkit evidence verify` reports it). This does not check the chain."""
     path = ledger_path(home)
     if not path.exists():
         return []
@@ -163,7 +164,8 @@ def read_ledger(home: Path) -> list[LedgerEntry]:
         try:
             entries.append(LedgerEntry.model_validate(json.loads(raw)))
         except ValueError as exc:
-            raise InputError(f"{path}:{n}: not a ledger entry ({_first_error(exc)})") from None
+            if not skip_invalid:
+                raise InputError(f"{path}:{n}: not a ledger entry ({_first_error(exc)})") from None
     return entries
 
 
@@ -194,7 +196,8 @@ def record(
     key: Path | str | None = None,
 ) -> LedgerEntry:
     """Record a finished run or incident; return its ledger entry. Call once its journal is closed
-    and its summary.json written (the digest is taken of that file when it exists, else of `summary`).
+    and its summary.json written: the summary's digest and `facts` are taken from that file (it has
+    passed redaction) when it exists next to the journal, else from `summary`.
 
     `key` is a signing key file (default `$DRILLKIT_SIGNING_KEY`, else the home's, created on first
     use). Raises InputError for a missing journal or an unusable key; LedgerError (exit 1) when the
@@ -204,8 +207,12 @@ def record(
     home, journal = Path(home), Path(journal)
     if kind not in ("run", "incident"):
         raise ValueError(f"ledger kind must be 'run' or 'incident', got {kind!r}")
-    summary_data = jsonable(summary)
     summary_file = journal.parent / "summary.json"
+    # The file, when written, has passed the redaction policy and is what verify will compare:
+    # facts and digest come from it, so nothing unredacted reaches the ledger.
+    summary_data = jsonable(_read_json(summary_file)) if summary_file.exists() else None
+    if not isinstance(summary_data, dict):
+        summary_data = jsonable(summary)
     home.mkdir(parents=True, exist_ok=True)
     with _locked(home):
         signer = signing_key(home, key)
@@ -236,7 +243,7 @@ def record(
             journal_head=digest.head,
             last_prev=digest.last_prev,
             summary=home_relative(home, summary_file) if summary_file.exists() else None,
-            summary_digest=summary_digest(summary_file) if summary_file.exists() else hash_canonical(summary_data),
+            summary_digest=hash_canonical(summary_data),
             facts=summary_facts(summary_data),
             extends=previous.seq if previous is not None else None,
             prev=sha256_hex(lines[-1]) if lines else ZERO_HASH,
@@ -302,8 +309,13 @@ def summary_facts(summary: dict[str, Any]) -> dict[str, Any]:
 
 def summary_digest(path: Path) -> str | None:
     """SHA-256 of the canonical JSON of a summary file's content (None when unreadable)."""
+    data = _read_json(path)
+    return None if data is None else hash_canonical(jsonable(data))
+
+
+def _read_json(path: Path) -> Any:
     try:
-        return hash_canonical(json.loads(path.read_bytes()))
+        return json.loads(path.read_bytes())
     except (OSError, ValueError):
         return None
 

@@ -1,0 +1,77 @@
+"""The report's "failures and open gaps": what a risk reader should act on, most serious first.
+
+A gap is stated as a fact with its consequence, never as a score: "the retrieval rollback path was
+never rehearsed" rather than "retrieval: 0 %". Severity: high = the rollback capability is not
+shown (never rehearsed, last rehearsal failed, RTO missed, evidence not intact); medium = shown but
+stale or incomplete (overdue, failed runs since passed, open incidents); low = bookkeeping.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from drillkit.reports.evidence import Gap
+from drillkit.reports.evidence_chart import seconds_label
+
+if TYPE_CHECKING:
+    from drillkit.reports.evidence import EvidenceReport
+    from drillkit.reports.evidence_verify import Verification
+
+_ORDER = {"high": 0, "medium": 1, "low": 2}
+
+
+def find_gaps(report: EvidenceReport, verification: Verification) -> list[Gap]:
+    gaps: list[Gap] = []
+
+    def add(severity: str, area: str, text: str) -> None:
+        gaps.append(Gap(severity=severity, area=area, text=text))
+
+    if not verification.ok:
+        n, first = len(verification.errors), verification.errors[0]
+        add("high", "integrity", f"The evidence record is not intact: {n} problem(s), first: {first}. "
+            "Rows below may not be what was recorded.")  # fmt: skip
+    for path in report.cadence:
+        name = path.label.lower()
+        if path.status == "never":
+            add("high", path.label, f"The {name} rollback path has never been rehearsed: there is no evidence "
+                "that it works or of how long it takes.")  # fmt: skip
+        elif path.status == "failing":
+            since = f"last pass {path.last_pass}" if path.last_pass else "it has never passed"
+            add("high", path.label, f"The last rehearsal of the {name} rollback path ({path.last_rehearsal}) "
+                f"did not pass; {since}.")  # fmt: skip
+        elif path.status == "overdue":
+            add("medium", path.label, f"The {name} rollback path was last rehearsed {path.last_rehearsal}, "
+                f"{path.days_since} days before the end of the period (the cadence is every "
+                f"{report.overdue_days} days).")  # fmt: skip
+    for run in report.runs:
+        area = run.path_label or "run"
+        if run.verdict in ("fail", "aborted"):
+            why = f": {run.reasons[0]}" if run.reasons else ""
+            what = "failed" if run.verdict == "fail" else "was aborted"
+            add("medium", area, f"Rehearsal {run.scenario} on {run.date} {what}{why}.")
+        if run.within_rto is False:
+            took, target = seconds_label(run.ttr_s or 0), seconds_label(run.rto_target_s or 0)
+            add("high", area, f"Rehearsal {run.scenario} on {run.date} recovered in {took}, "
+                f"beyond the RTO target of {target}.")  # fmt: skip
+        if run.verdict == "incomplete":
+            add("low", "record", f"Run {run.id} has no summary: it stopped before it finished "
+                "(its journal is kept and checked).")  # fmt: skip
+    for incident in report.incidents:
+        if incident.outcome != "resolved":
+            add("medium", "incident", f"Incident {incident.id} ({incident.title or incident.runbook}) "
+                f"is {incident.outcome}.")  # fmt: skip
+        for rb in incident.rollbacks:
+            if rb.ok is False:
+                add("high", "incident", f"During incident {incident.id} the {rb.component} rollback failed.")
+    unrecorded = [r.id for r in report.runs if not r.recorded] + [i.id for i in report.incidents if not i.recorded]
+    if unrecorded:
+        listed = ", ".join(unrecorded[:5]) + (" …" if len(unrecorded) > 5 else "")
+        add("low", "record", f"{len(unrecorded)} run(s) or incident(s) are not in the signed ledger "
+            f"(record them with 'drillkit evidence record --all'): {listed}.")  # fmt: skip
+    if report.integrity.checkpoint_size is not None and report.integrity.trusted_by is None:
+        add("medium", "integrity", "The ledger checkpoint is signed by a key this check was not told to trust; "
+            "compare its fingerprint with the published one.")  # fmt: skip
+    return sorted(gaps, key=lambda g: _ORDER.get(g.severity, 3))
+
+
+__all__ = ["find_gaps"]

@@ -1,0 +1,494 @@
+"""`drillkit evidence verify`: check offline that no journal, summary or ledger entry was edited,
+dropped or reordered since it was recorded.
+
+    result = verify_home(home)            # Verification; result.ok is False when any error was found
+    for finding in result.findings: print(finding)     # "runs/<id>/journal.jsonl: line 7 (seq 7): ..."
+
+What is checked, in order:
+
+1. the ledger's own hash chain (`ledger.jsonl`, like a journal's);
+2. the signed checkpoint: the Ed25519 signature, that its key is trusted (this home's key, the
+   `--key`/`$DRILLKIT_SIGNING_KEY` key, or pinned with `--pubkey`/`--fingerprint`), that it covers
+   every ledger entry, and that the Merkle root over those entries is the signed one; and any copy
+   of an older checkpoint kept elsewhere (`--checkpoint FILE`): the ledger must still extend it;
+3. every journal the ledger lists: present, its own chain intact, the recorded number of entries,
+   Merkle root and last-entry hash; its summary.json unchanged;
+4. journals on disk (`runs/*/`, `incidents/*/`) the ledger does not list: a warning (a run killed
+   before it was recorded, or one still running), plus their own chain check.
+
+Errors mean tampering or loss (exit 1); warnings do not change the verdict. A journal whose every
+hash was recomputed passes its own chain check but not the ledger's Merkle root; a ledger rewritten
+the same way fails the signed checkpoint; and a re-signed checkpoint fails unless its key is
+trusted, which is why the key fingerprint belongs somewhere outside the home.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel
+
+from drillkit.errors import InputError
+from drillkit.journal.canonical import sha256_hex
+from drillkit.journal.ledger import (
+    Checkpoint,
+    LedgerEntry,
+    checkpoint_path,
+    home_relative,
+    ledger_path,
+    read_checkpoint,
+    resolve_recorded,
+    summary_digest,
+    summary_facts,
+)
+from drillkit.journal.merkle import merkle_root_hex
+from drillkit.journal.signing import (
+    KEY_ENV,
+    PUB_FILE,
+    fingerprint,
+    key_path,
+    keys_dir,
+    load_public_key,
+    short_fingerprint,
+    verify_signature,
+)
+from drillkit.journal.verify import ChainProblem, check_lines, journal_lines
+
+Severity = Literal["error", "warning"]
+FOLDERS = (("runs", "run"), ("incidents", "incident"))
+LEDGER_NAME = "ledger.jsonl"
+
+
+class Finding(BaseModel):
+    """One problem: the file (relative to the home when inside it), where in it, and what is wrong."""
+
+    severity: Severity
+    file: str
+    line: int | None = None
+    seq: int | None = None
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.message}"
+
+
+class Findings(list[Finding]):
+    """The findings collected so far, with one-line adders."""
+
+    def error(self, file: str, kind: str, message: str, line: int | None = None, seq: int | None = None) -> None:
+        self.append(Finding(severity="error", file=file, line=line, seq=seq, kind=kind, message=message))
+
+    def warning(self, file: str, kind: str, message: str, line: int | None = None, seq: int | None = None) -> None:
+        self.append(Finding(severity="warning", file=file, line=line, seq=seq, kind=kind, message=message))
+
+    def chain(self, file: str, problem: ChainProblem, severity: Severity = "error") -> None:
+        self.append(
+            Finding(severity=severity, file=file, line=problem.line, seq=problem.seq, kind=problem.kind,
+                    message=problem.message)
+        )  # fmt: skip
+
+
+class CheckpointStatus(BaseModel):
+    file: str
+    size: int
+    root: str
+    ts: str
+    key_fingerprint: str
+    signature_ok: bool
+    trusted_by: str | None = None  # which trust anchor vouches for the key, None when none does
+
+
+class Verification(BaseModel):
+    """The result of `verify_home` (also `drillkit evidence verify --json`)."""
+
+    ok: bool
+    home: str
+    verified_at: str
+    ledger_entries: int = 0
+    journals_recorded: int = 0
+    journals_unrecorded: int = 0
+    journal_entries: int = 0
+    checkpoint: CheckpointStatus | None = None
+    external_checkpoints: list[CheckpointStatus] = []
+    findings: list[Finding] = []
+    command: str = "drillkit evidence verify"
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+
+class TrustAnchors(BaseModel):
+    """Fingerprints a checkpoint's key may have, each with what vouches for it."""
+
+    fingerprints: dict[str, str] = {}
+    pinned: bool = False  # --pubkey/--fingerprint given: only those count
+
+
+def trust_anchors(
+    home: Path, *, key: Path | str | None = None, pubkeys: Sequence[Path] = (), pins: Sequence[str] = ()
+) -> TrustAnchors:
+    """Explicit pins (`--pubkey`, `--fingerprint`) when given; else this home's key and the
+    configured signing key (`--key` or `$DRILLKIT_SIGNING_KEY`), whichever exist."""
+    anchors: dict[str, str] = {}
+    for path in pubkeys:
+        anchors[fingerprint(load_public_key(Path(path)))] = f"--pubkey {path}"
+    for pin in pins:
+        anchors[_normal_fingerprint(pin)] = "--fingerprint"
+    if anchors:
+        return TrustAnchors(fingerprints=anchors, pinned=True)
+    home_pub = keys_dir(home) / PUB_FILE
+    if home_pub.exists():
+        anchors[fingerprint(load_public_key(home_pub))] = "this home's key"
+    configured = key_path(home, key)
+    if configured.exists() and configured != keys_dir(home) / "ledger.key":
+        anchors[fingerprint(load_public_key(configured))] = "--key" if key else f"${KEY_ENV}"
+    elif configured.exists() and not home_pub.exists():
+        anchors[fingerprint(load_public_key(configured))] = "this home's key"
+    return TrustAnchors(fingerprints=anchors)
+
+
+def verify_home(
+    home: Path,
+    *,
+    anchors: TrustAnchors | None = None,
+    external: Sequence[Path] = (),
+) -> Verification:
+    """Check every journal and the ledger under `home` (see module doc); never raises for tampering."""
+    home = Path(home).absolute()
+    anchors = anchors if anchors is not None else trust_anchors(home)
+    result = Verification(ok=True, home=str(home), verified_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    findings = Findings()
+    lines, entries = _check_ledger(home, findings)
+    result.ledger_entries = len(lines)
+    result.checkpoint = _check_checkpoint(home, checkpoint_path(home), lines, anchors, findings, external=False)
+    for path in external:
+        status = _check_checkpoint(home, Path(path), lines, anchors, findings, external=True)
+        if status is not None:
+            result.external_checkpoints.append(status)
+    recorded: set[str] = set()
+    by_id: dict[str, list[LedgerEntry]] = {}
+    for entry in entries:
+        by_id.setdefault(entry.id, []).append(entry)
+    for history in by_id.values():
+        journal = resolve_recorded(home, history[-1].journal)
+        recorded.add(str(journal.absolute()))
+        result.journal_entries += _check_recorded(home, history, findings)
+    result.journals_recorded = len(by_id)
+    for folder, _kind in FOLDERS:
+        for journal in sorted((home / folder).glob("*/journal.jsonl")):
+            if str(journal.absolute()) in recorded:
+                continue
+            result.journals_unrecorded += 1
+            result.journal_entries += _check_unrecorded(home, journal, findings)
+    result.findings = list(findings)
+    result.ok = not result.errors
+    return result
+
+
+# -- the ledger and its checkpoints -------------------------------------------------------------
+
+
+def _check_ledger(home: Path, findings: Findings) -> tuple[list[bytes], list[LedgerEntry]]:
+    path = ledger_path(home)
+    if not path.exists():
+        return [], []
+    lines, tail = journal_lines(path)
+    for problem in check_lines(lines, tail, model=LedgerEntry):
+        findings.chain(home_relative(home, path), problem)
+    entries = []
+    for raw in lines:
+        try:
+            entries.append(LedgerEntry.model_validate(json.loads(raw)))
+        except ValueError:
+            continue  # reported by the chain check as invalid
+    return lines, entries
+
+
+def _check_checkpoint(
+    home: Path,
+    path: Path,
+    lines: list[bytes],
+    anchors: TrustAnchors,
+    findings: Findings,
+    *,
+    external: bool,
+) -> CheckpointStatus | None:
+    rel = home_relative(home, path)
+    if not path.exists():
+        if external:
+            raise InputError(f"{path}: no such checkpoint file")
+        if lines:
+            findings.error(rel, "missing", f"missing: the ledger's {len(lines)} entries are not covered by a signature")
+        return None
+    try:
+        cp = read_checkpoint(path)
+        public = cp.public_raw
+        signature_ok = verify_signature(public, cp.signed_text(), cp.signature_raw)
+    except (InputError, ValueError) as exc:
+        if external:
+            raise InputError(f"{path}: not a readable ledger checkpoint ({exc})") from None
+        findings.error(rel, "invalid", f"unreadable: {exc}")
+        return None
+    signature_ok = signature_ok and fingerprint(public) == cp.key_fingerprint
+    status = CheckpointStatus(
+        file=rel,
+        size=cp.size,
+        root=cp.root,
+        ts=cp.ts,
+        key_fingerprint=cp.key_fingerprint,
+        signature_ok=signature_ok,
+        trusted_by=anchors.fingerprints.get(cp.key_fingerprint),
+    )
+    what = "the saved checkpoint" if external else "the checkpoint"
+    if not signature_ok:
+        findings.error(rel, "forged", f"{what}'s Ed25519 signature does not verify: it was edited or forged")
+    if status.trusted_by is None:
+        short = short_fingerprint(cp.key_fingerprint)
+        if anchors.fingerprints:
+            known = ", ".join(short_fingerprint(f) for f in anchors.fingerprints)
+            findings.error(rel, "untrusted_key", f"{what} is signed by {short}, not by a trusted key ({known})")
+        else:
+            findings.warning(
+                rel,
+                "untrusted_key",
+                f"no trusted key to compare with: {what} is signed by {cp.key_fingerprint}; "
+                "pin it with --fingerprint or --pubkey",
+            )
+    _check_coverage(home, cp, lines, rel, what, findings)
+    return status
+
+
+def _check_coverage(home: Path, cp: Checkpoint, lines: list[bytes], rel: str, what: str, findings: Findings) -> None:
+    ledger = home_relative(home, ledger_path(home))
+    n = len(lines)
+    if cp.size > n:
+        span = f"entry {cp.size}" if cp.size == n + 1 else f"entries {n + 1}–{cp.size}"
+        findings.error(
+            ledger,
+            "dropped",
+            f"line {n + 1}: {what} ({rel}) signed {cp.size} entries, the ledger holds {n}: {span} dropped",
+            line=n + 1,
+            seq=n + 1,
+        )
+    elif not external_or_prefix_ok(lines, cp):
+        findings.error(
+            ledger,
+            "edited",
+            f"entries 1–{cp.size} no longer hash to the root signed in {what} ({rel}, {cp.ts}): "
+            "the ledger was edited or rewritten after signing",
+        )
+    if cp.size < n and what == "the checkpoint":
+        span = f"line {cp.size + 1}" if n == cp.size + 1 else f"lines {cp.size + 1}–{n}"
+        findings.error(
+            ledger,
+            "unsigned",
+            f"{span}: added after the last signed checkpoint (which covers {cp.size}): "
+            "not written by drillkit's recorder",
+            line=cp.size + 1,
+            seq=cp.size + 1,
+        )
+
+
+def external_or_prefix_ok(lines: list[bytes], cp: Checkpoint) -> bool:
+    """True when the first `cp.size` ledger lines hash to the checkpoint's root."""
+    return cp.size <= len(lines) and merkle_root_hex(lines[: cp.size]) == cp.root
+
+
+# -- journals -----------------------------------------------------------------------------------
+
+
+def _check_recorded(home: Path, history: list[LedgerEntry], findings: Findings) -> int:
+    """Check a recorded journal against its newest ledger entry (and older ones it extends)."""
+    entry = history[-1]
+    journal = resolve_recorded(home, entry.journal)
+    rel = home_relative(home, journal)
+    where = f"recorded in {LEDGER_NAME} line {entry.seq}"
+    if not journal.exists():
+        folder = "its folder is gone too" if not journal.parent.exists() else "the file is gone"
+        findings.error(rel, "dropped", f"missing ({where}, {entry.entries} entries): the journal was dropped, {folder}")
+        return 0
+    lines, tail = journal_lines(journal)
+    problems = check_lines(lines, tail)
+    for problem in problems:
+        findings.chain(rel, problem)
+    _compare_with_record(rel, lines, entry, bool(problems), findings)
+    for older in history[:-1]:
+        if len(lines) >= older.entries and merkle_root_hex(lines[: older.entries]) != older.merkle_root:
+            findings.error(
+                rel,
+                "edited",
+                f"its first {older.entries} entries no longer match what {LEDGER_NAME} line {older.seq} recorded",
+            )
+    _check_summary(home, rel, entry, findings)
+    _check_held_files(home, journal, lines, findings)
+    return len(lines)
+
+
+def _compare_with_record(
+    rel: str, lines: list[bytes], entry: LedgerEntry, chain_broken: bool, findings: Findings
+) -> None:
+    n, recorded = len(lines), entry.entries
+    last_seq = _seq_of(lines[-1]) if lines else 0
+    if n == recorded and merkle_root_hex(lines) == entry.merkle_root:
+        return
+    if last_seq is not None and last_seq < recorded and n < recorded:
+        first = last_seq + 1
+        span = f"seq {first}" if first == recorded else f"seqs {first}–{recorded}"
+        findings.error(
+            rel,
+            "dropped",
+            f"line {n + 1}: {span} missing at the end: the ledger recorded {recorded} entries, the file has {n}",
+            line=n + 1,
+            seq=first,
+        )
+        return
+    if n > recorded and merkle_root_hex(lines[:recorded]) == entry.merkle_root:
+        span = f"line {recorded + 1}" if n == recorded + 1 else f"lines {recorded + 1}–{n}"
+        findings.error(
+            rel,
+            "appended",
+            f"{span}: appended after the journal was recorded ({recorded} entries)",
+            line=recorded + 1,
+            seq=_seq_of(lines[recorded]),
+        )
+        return
+    if chain_broken:
+        return  # the chain findings already say where
+    if n == recorded and sha256_hex(lines[-1]) != entry.journal_head:
+        before_ok = n < 2 or sha256_hex(lines[-2]) == entry.last_prev
+        if before_ok and _prev_of(lines[-1]) == entry.last_prev:
+            findings.error(
+                rel,
+                "edited",
+                f"line {n} (seq {_seq_of(lines[-1])}), the last entry, was edited after it was "
+                "recorded (its hash is not the recorded head)",
+                line=n,
+                seq=_seq_of(lines[-1]),
+            )
+            return
+    findings.error(
+        rel,
+        "rewritten",
+        f"its hash chain is intact but does not match the ledger's Merkle root ({LEDGER_NAME} line "
+        f"{entry.seq}): the journal was rewritten and its hashes recomputed",
+    )
+
+
+def _check_summary(home: Path, rel: str, entry: LedgerEntry, findings: Findings) -> None:
+    if entry.summary is None:
+        return
+    path = resolve_recorded(home, entry.summary)
+    srel = home_relative(home, path)
+    if not path.exists():
+        findings.error(srel, "dropped", f"missing: the summary recorded with {rel} was deleted")
+        return
+    if summary_digest(path) == entry.summary_digest:
+        return
+    try:
+        now = summary_facts(json.loads(path.read_bytes()))
+    except (OSError, ValueError):
+        now = {}
+    changed = [k for k in sorted(set(now) | set(entry.facts)) if now.get(k) != entry.facts.get(k)]
+    detail = "; ".join(f"{k}: recorded {entry.facts.get(k)!r}, now {now.get(k)!r}" for k in changed[:4])
+    findings.error(srel, "edited", "edited after it was recorded" + (f" ({detail})" if detail else ""))
+
+
+def _check_held_files(home: Path, journal: Path, lines: list[bytes], findings: Findings) -> None:
+    """An `evidence.hold` entry lists each held file's SHA-256: the files must still match it."""
+    for n, raw in enumerate(lines, 1):
+        if b'"evidence.hold"' not in raw:
+            continue
+        try:
+            data = json.loads(raw)["data"]
+            folder, files = Path(data["path"]), dict(data.get("files") or {})
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not folder.is_dir():  # the home was moved: the hold sits next to the journal
+            folder = journal.parent / "evidence" / folder.name
+        for name, meta in files.items():
+            path = folder / name
+            frel = home_relative(home, path)
+            try:
+                actual = sha256_hex(path.read_bytes())
+            except OSError:
+                findings.error(frel, "dropped", f"missing: held as evidence ({home_relative(home, journal)} line {n})")
+                continue
+            if isinstance(meta, dict) and actual != meta.get("sha256"):
+                findings.error(
+                    frel, "edited", f"edited after it was held as evidence ({home_relative(home, journal)} line {n})"
+                )
+
+
+def _check_unrecorded(home: Path, journal: Path, findings: Findings) -> int:
+    rel = home_relative(home, journal)
+    try:
+        lines, tail = journal_lines(journal)
+    except InputError as exc:
+        findings.error(rel, "invalid", str(exc))
+        return 0
+    findings.warning(
+        rel,
+        "not_in_ledger",
+        f"not in the ledger ({len(lines)} entries): still running, or stopped before it was recorded; "
+        "record it with 'drillkit evidence record'",
+    )
+    for problem in check_lines(lines, tail):
+        severity: Severity = "warning" if problem.kind == "truncated" else "error"
+        findings.chain(rel, problem, severity)
+    _check_held_files(home, journal, lines, findings)
+    return len(lines)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _seq_of(raw: bytes) -> int | None:
+    try:
+        seq = json.loads(raw).get("seq")
+    except (ValueError, AttributeError):
+        return None
+    return seq if isinstance(seq, int) else None
+
+
+def _prev_of(raw: bytes) -> str | None:
+    try:
+        prev = json.loads(raw).get("prev")
+    except (ValueError, AttributeError):
+        return None
+    return prev if isinstance(prev, str) else None
+
+
+def _normal_fingerprint(pin: str) -> str:
+    digest = pin.removeprefix("ed25519:").strip().lower()
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise InputError(f"--fingerprint {pin}: expected ed25519:<64 hex digits> (see 'drillkit evidence key')")
+    return "ed25519:" + digest
+
+
+def verify_command(home: Path, fingerprint_: str | None) -> str:
+    """The command a reader runs to check the evidence themselves."""
+    parts = ["drillkit", "evidence", "verify", "--home", str(home)]
+    if fingerprint_:
+        parts += ["--fingerprint", fingerprint_]
+    return " ".join(parts)
+
+
+__all__ = [
+    "CheckpointStatus",
+    "Finding",
+    "TrustAnchors",
+    "Verification",
+    "trust_anchors",
+    "verify_command",
+    "verify_home",
+]
