@@ -198,6 +198,7 @@ def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None) -> 
       drillkit evidence record --all
     """
     from drillkit.journal.verify import verify_chain
+    from drillkit.journal.writer import Journal, JournalBusy
     from drillkit.reports.evidence import read_json_object
 
     targets = [Path(f) for f in folders]
@@ -215,7 +216,13 @@ def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None) -> 
         if not journal.is_file():
             raise InputError(f"{folder}: no journal.jsonl here (expected a run or incident folder)")
         kind = "incident" if folder.absolute().parent.name == "incidents" else "run"
-        broken = [p for p in verify_chain(journal) if p.kind != "truncated"]
+        try:
+            # Opening the journal as its writer would cuts a crash's partial last line and journals
+            # the repair; it also refuses (JournalBusy) a journal a live run is still writing.
+            Journal(journal).close()
+        except JournalBusy:
+            raise CheckFailed(f"{journal}: still being written by a running drillkit process; not recorded") from None
+        broken = verify_chain(journal)
         if broken:
             raise CheckFailed(f"{journal}: {broken[0].message}; not recorded (run 'drillkit evidence verify')")
         summary = read_json_object(folder / "summary.json") or {}
