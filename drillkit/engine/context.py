@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from drillkit.components.types import Snapshot
 from drillkit.config.scenario import Fault, Scenario
 from drillkit.config.system import System
 from drillkit.engine.detect import Breach, Detector, Recovery
@@ -80,6 +81,7 @@ class RunContext:
     recovered_seen: asyncio.Event = field(default_factory=asyncio.Event)
     last_window: SloWindow | None = None
     recent: list[SloWindow] = field(default_factory=list)
+    snapshot: Snapshot | None = None  # the five inputs at preflight (drillkit.components)
 
     def since_inject(self, t: float | None = None) -> float | None:
         if self.t_inject is None:

@@ -18,6 +18,8 @@ from drillkit.config.scenario import Step
 from drillkit.engine import leftovers
 from drillkit.engine.context import RunContext
 from drillkit.engine.faulting import missing_faults, remove_all, step_env
+from drillkit.engine.fingerprints import failures as fingerprint_failures
+from drillkit.engine.fingerprints import record_preflight, verify_fingerprints
 from drillkit.engine.slo import configured, effective_slos
 from drillkit.engine.steps import StepResult, run_step
 from drillkit.errors import Aborted, InputError
@@ -66,6 +68,7 @@ async def preflight(ctx: RunContext) -> None:
             names = ", ".join(f"{f.name} on {f.target}" for f in active)
             raise InputError(f"faults are already active on {backend.url} ({names}); run 'drillkit chaos reset' first")
         ctx.log("preflight.layer", {"layer": key, "url": backend.url, "version": await backend.version()})
+    await record_preflight(ctx)
 
 
 async def warmup(ctx: RunContext) -> None:
@@ -212,16 +215,10 @@ async def verify(ctx: RunContext) -> None:
             ctx.reasons.append(
                 f"verify: eval pass rate {result.pass_rate:.1%} is outside the envelope ({threshold:.0%})"
             )
-    expected_model = spec.fingerprint.get("model")
-    if expected_model is not None:
-        seen: dict[str, int] = {}
-        for w in ctx.recent:  # the last few windows, after recovery
-            for model, n in w.by_model.items():
-                seen[model] = seen.get(model, 0) + n
-        ok = bool(seen) and max(seen, key=lambda m: seen[m]) == expected_model
-        ctx.verify["fingerprint"] = {"model": {"expected": expected_model, "served": seen, "ok": ok}}
-        if not ok:
-            ctx.reasons.append(f"verify: expected model {expected_model}, the service reported {seen or 'nothing'}")
+    results = await verify_fingerprints(ctx)
+    if results:
+        ctx.verify["fingerprint"] = results
+        ctx.reasons.extend(fingerprint_failures(results))
     ctx.log(kinds.VERIFY, ctx.verify)
 
 

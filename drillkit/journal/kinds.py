@@ -19,6 +19,10 @@ RECOVERED = "recovered"
 VERIFY = "verify"
 GUARDRAIL_TRIPPED = "guardrail.tripped"
 RUN_FINISHED = "run.finished"
+#: The five inputs' fingerprints (compact: per component ok, gaps, digest, one line) and a diff
+#: (DiffReport JSON plus `against`: "baseline" — the home's last known good — or "preflight").
+FINGERPRINT = "fingerprint"
+DIFF = "diff"
 #: Written by the journal itself when reopening cut off a partial last line a crash left behind.
 JOURNAL_REPAIRED = "journal.repaired"
 
@@ -38,4 +42,6 @@ KINDS = (
     GUARDRAIL_TRIPPED,
     RUN_FINISHED,
     JOURNAL_REPAIRED,
+    FINGERPRINT,
+    DIFF,
 )

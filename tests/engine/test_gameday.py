@@ -49,7 +49,7 @@ SWAP = {
         "steps": [{"name": "pin previous weights", "run": ["drillkit", "demo", "ctl", "pin", "sim-pro-2025-06"]}],
     },
     "expect": {"detect_within": "15s", "recover_within": "25s", "breach": ["eval_pass_rate"]},
-    "verify": {"evals": True, "fingerprint": {"model": "sim-pro-2025-06"}},
+    "verify": {"evals": True, "fingerprint": {"model": "sim-pro-2025-06", "prompt": "preflight"}},
     "restore": [{"name": "reset", "run": ["drillkit", "demo", "ctl", "reset"]}],
 }
 
@@ -102,8 +102,18 @@ def demo_down(home: Path) -> None:
     )
 
 
+def stale_baseline(home: Path) -> None:
+    """A last-known-good baseline of the demo system whose prompt file differs from the live one."""
+    prompt = {"ok": True, "component": "prompt", "data": {"files": {"v3.md": {"sha256": "0" * 64, "size": 1}}}}
+    snapshot = {"taken_at": "2026-11-01T00:00:00.000Z", "system": "acme-support", "drillkit_version": "0",
+                "components": {"prompt": prompt}}  # fmt: skip
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "baseline.json").write_text(json.dumps(snapshot))
+
+
 def test_silent_swap_passes_and_leaves_journal_summary_and_junit(tmp_path: Path) -> None:
     junit = tmp_path / "gameday.xml"
+    stale_baseline(tmp_path)
     r = gameday(tmp_path, write(tmp_path, SWAP), "--junit", str(junit))
     try:
         assert r.returncode == 0, r.stdout + r.stderr
@@ -131,6 +141,15 @@ def test_silent_swap_passes_and_leaves_journal_summary_and_junit(tmp_path: Path)
         ]
         positions = [kinds.index(k) for k in order]
         assert positions == sorted(positions), kinds
+        # The five inputs: fingerprinted at preflight, before any fault; compared with the home's
+        # baseline (whose prompt differs: reported) and, at verify, with preflight.
+        assert kinds.index("fingerprint") < kinds.index("fault.injected")
+        diffs = {e.data["against"]: e.data for e in entries if e.kind == "diff"}
+        assert diffs["baseline"]["changed"] == ["prompt"]
+        assert any(e.kind == "preflight.warning" and "prompt" in e.data["message"] for e in entries)
+        # With the swap still in place the provider's canaries still diverge: the diff says so.
+        assert "model" in diffs["preflight"]["changed"]
+        assert summary["verify"]["fingerprint"]["prompt"]["ok"] is True
         case = ET.parse(junit).getroot().find(".//testcase")
         assert case is not None and case.get("name") == "swap-test" and case.find("failure") is None
         # The run started the demo, so it stopped it; nothing recorded as left behind.
