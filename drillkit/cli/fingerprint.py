@@ -50,7 +50,7 @@ def snapshot(env: Env, components: tuple[str, ...], allow_partial: bool) -> None
         path = baseline_path(env.home)
         if path.exists():
             shutil.copy2(path, path.with_name("baseline.previous.json"))
-        written = write_baseline(env.home, snap, redact=_redactor(system))
+        written = write_baseline(env.home, snap)
     if env.json:
         env.emit_json({**snap.model_dump(mode="json"), "written": str(written) if written else None, "failed": failed})
     else:
@@ -139,14 +139,6 @@ def describe(fp: Fingerprint) -> str:
     if fp.component == "inputs":
         return f"{d.get('records')} records, median {d.get('length', {}).get('p50')} chars"
     return ""
-
-
-def _redactor(system: Any) -> Any:
-    try:
-        from drillkit.journal.redact import Redactor
-    except ImportError:  # redaction lands with issue 7
-        return None
-    return Redactor.for_system(system)
 
 
 COMMANDS = [snapshot, diff]

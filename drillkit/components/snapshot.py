@@ -1,8 +1,8 @@
 """Snapshots of the five inputs, the last-known-good baseline, and the diff between them.
 
 `baseline.json` (under the drillkit home) is a `Snapshot`: written atomically, readable by
-people, and passed through the redaction policy first (canary answers and top input terms can
-carry personal data).
+people. Every snapshot passes through the redaction policy as it is taken (canary answers, top
+input terms and tool answers can carry personal data or secrets).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from drillkit.components.common import timed, unknown
 from drillkit.components.types import COMPONENTS, ComponentDiff, DiffReport, Fingerprint, Snapshot
 from drillkit.config.system import System
 from drillkit.errors import InputError
+from drillkit.journal.redact import Redactor
 
 BASELINE = "baseline.json"
 COMPONENT_TIMEOUT_S = 15.0
@@ -68,6 +69,13 @@ async def take_snapshot(
             fp.error = f"no answer within {timeout:g} s"
         if fp.ok:
             fp.gaps = MODULES[fp.component].problems(fp.data)
+    # Redacted here, not only on disk: a baseline read back must compare equal to a live snapshot
+    # of the same state, so both sides pass through the same policy (one Redactor per snapshot,
+    # whose placeholders number values in order of appearance).
+    redact = Redactor.for_system(system)
+    for fp in prints:
+        fp.data = redact(fp.data)
+        fp.gaps = [redact({"g": g})["g"] for g in fp.gaps]
     return Snapshot(
         taken_at=_now(),
         system=system.name,
@@ -151,7 +159,8 @@ def read_baseline(home: Path) -> Snapshot | None:
 
 
 def write_baseline(home: Path, snapshot: Snapshot, redact: Redact | None = None) -> Path:
-    """Write `<home>/baseline.json` atomically (redacted first when a redactor is given)."""
+    """Write `<home>/baseline.json` atomically (`take_snapshot` already redacted its data; `redact`
+    is for snapshots built some other way)."""
     home.mkdir(parents=True, exist_ok=True)
     data = snapshot.model_dump(mode="json")
     if redact is not None:
