@@ -1,0 +1,340 @@
+"""Post-incident review drafts: the facts of a game-day run or a triage incident, from its journal,
+rendered as Markdown with the jinja2 template `review.md.j2`.
+
+    review = draft(home, "20261128T101003Z-silent-model-swap-717c")   # an id or a folder path
+    text = render(review, home=home)                                  # Markdown
+    review.model_dump(mode="json")                                    # `drillkit review draft --json`
+
+What is filled in and what is left to the author: every number, time and finding comes from the
+record (journal, summary.json, the ledger); judgement (why, what to change, who owns it) is left as
+prompts marked `> _Author: …_`, because a draft that guesses at causes gets skimmed and signed.
+The review spans the layers an AI incident has — model (and provider), prompt, retrieval, tools,
+inputs and operational practice — and says for each what the faults, fingerprints and evals showed,
+or that nothing was recorded there: a review that looks at one layer under-fixes.
+
+Safety: the facts pass the redaction policy again before rendering (records written before
+redaction existed, or by an older policy, must not leak through a review), and every value is
+escaped for Markdown and HTML (journals carry model output and operator input); identifiers are
+rendered as code spans. Templates: `--templates DIR`, then `<home>/templates/`, then the shipped
+`templates/` (a team overrides `review.md.j2` by copying it).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import jinja2
+from markupsafe import Markup
+from pydantic import BaseModel
+
+from drillkit.data import shipped_dir
+from drillkit.errors import InputError
+
+TEMPLATE = "review.md.j2"
+Kind = Literal["run", "incident"]
+#: The layers a review covers, in the order the diagnosis walks them.
+LAYERS = (
+    ("model", "Model and provider"),
+    ("prompt", "Prompt"),
+    ("retrieval", "Retrieval corpus"),
+    ("tools", "Tools"),
+    ("inputs", "Inputs"),
+    ("operations", "Operational practice"),
+)
+
+
+class SloImpact(BaseModel):
+    slo: str
+    objective: float | None = None
+    worst: float | None = None
+    windows: int = 0
+    seconds_outside: float = 0.0
+
+
+class Impact(BaseModel):
+    requests_total: int | None = None
+    requests_affected: int | None = None
+    errors_affected: int | None = None
+    failed_answers_affected: int | None = None
+    window_s: float | None = None
+    slos: list[SloImpact] = []
+    cost_total_usd: float | None = None
+    baseline_cost_per_request_usd: float | None = None
+    extra_cost_usd: float | None = None
+    served_during_breach: dict[str, dict[str, int]] = {}  # {"by_provider": {...}, "by_model": {...}}
+    eval: dict[str, Any] | None = None  # an incident's envelope check: pass_rate, threshold, failed, total, by_tag
+    envelope_s: float | None = None  # incident: first failed envelope check → the check that passed again
+    traffic_minutes: float | None = None
+
+
+class Detection(BaseModel):
+    how: str = ""
+    slos: list[str] = []
+    detected_at: str | None = None
+    ttd_s: float | None = None
+    detect_lag_s: float | None = None
+    target_s: float | None = None
+    diagnosed_s: float | None = None  # incident: start → the diff step's answer
+
+
+class TimelineRow(BaseModel):
+    ts: str  # UTC, "2026-11-28 10:10:03.372"
+    offset_s: float | None = None  # seconds after the fault (run) or the incident's start
+    event: str
+    seq: int  # the journal entry: the evidence for the row
+
+
+class Layer(BaseModel):
+    key: str
+    title: str
+    changed: bool | None = None  # from a five-input diff, when there was one
+    findings: list[str] = []
+
+
+class RollbackStep(BaseModel):
+    name: str
+    ok: bool | None = None
+    duration_s: float | None = None
+    expected_s: float | None = None
+    user_visible_cost: str | None = None
+    output: str = ""
+
+
+class Resolution(BaseModel):
+    mode: str = ""
+    steps: list[RollbackStep] = []
+    rollback_s: float | None = None
+    ttr_s: float | None = None
+    rto_target_s: float | None = None
+    within_rto: bool | None = None
+    revert_order: list[str] = []
+    verify: list[str] = []
+    restore: list[str] = []
+
+
+class LedgerPosition(BaseModel):
+    seq: int
+    of: int
+    ts: str
+    merkle_root: str
+    journal_head: str
+    matches_journal: bool
+    checkpoint_size: int | None = None
+    key_fingerprint: str | None = None
+
+
+class Evidence(BaseModel):
+    journal: str
+    entries: int
+    head: str
+    chain_ok: bool
+    chain_problems: list[str] = []
+    summary_file: str | None = None
+    redaction: dict[str, Any] | None = None
+    ledger: LedgerPosition | None = None
+    holds: list[str] = []
+
+
+class Review(BaseModel):
+    """Everything the template gets (also `drillkit review draft --json`)."""
+
+    kind: Kind
+    id: str
+    title: str
+    status: str = "draft"
+    outcome: str = ""  # a run's verdict, an incident's outcome
+    severity: str = ""
+    system: str = ""
+    operator: str = ""
+    source: str = ""  # the scenario or the runbook
+    layer: str = ""
+    mode: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    duration_s: float | None = None
+    summary: list[str] = []
+    impact: Impact = Impact()
+    detection: Detection = Detection()
+    timeline: list[TimelineRow] = []
+    layers: list[Layer] = []
+    resolution: Resolution = Resolution()
+    went_well: list[str] = []
+    went_poorly: list[str] = []
+    notes: list[str] = []
+    evidence: Evidence
+
+
+# -- finding the record ------------------------------------------------------------------------
+
+
+def locate(home: Path, ref: str) -> tuple[Kind, Path]:
+    """The record `ref` names: a folder path, or a run/incident id (a unique prefix will do)."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        if not (path / "journal.jsonl").is_file():
+            raise InputError(f"{path}: not a run or incident folder (no journal.jsonl)")
+        return _kind_of(path), path
+    candidates = [
+        (kind, folder)
+        for kind, parent in (("run", home / "runs"), ("incident", home / "incidents"))
+        if parent.is_dir()
+        for folder in sorted(parent.iterdir())
+        if folder.name.startswith(ref) and (folder / "journal.jsonl").is_file()
+    ]
+    exact = [c for c in candidates if c[1].name == ref]
+    if len(exact) == 1 or len(candidates) == 1:
+        kind, folder = (exact or candidates)[0]
+        return kind, folder  # type: ignore[return-value]
+    if not candidates:
+        raise InputError(f"no run or incident {ref!r} under {home} (runs/, incidents/); give an id or a folder")
+    names = ", ".join(folder.name for _, folder in candidates[:5])
+    raise InputError(f"{ref!r} matches {len(candidates)} records ({names}…): give more of the id")
+
+
+def _kind_of(folder: Path) -> Kind:
+    if folder.parent.name == "incidents":
+        return "incident"
+    if folder.parent.name == "runs":
+        return "run"
+    with open(folder / "journal.jsonl", "rb") as f:
+        first = f.readline()
+    return "incident" if b'"incident.started"' in first else "run"
+
+
+def draft(home: Path, ref: str) -> Review:
+    """The review facts of the run or incident `ref` (see `locate`), redacted."""
+    from drillkit.reports.review_facts import collect
+
+    kind, folder = locate(home, ref)
+    return collect(home, kind, folder)
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+_SPACE = re.compile(r"\s+")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_ESCAPED_PLACEHOLDER = re.compile(r"&lt;([a-z][a-z0-9\\_-]*:\d+)&gt;")
+
+
+def md(value: Any) -> Markup:
+    """Text safe inline in Markdown: one line, HTML and Markdown specials escaped (no links, no
+    images, no tags), redaction placeholders shown as code (`<email:1>`)."""
+    if isinstance(value, Markup):
+        return value
+    text = _SPACE.sub(" ", "" if value is None else str(value))
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    text = _ESCAPED_PLACEHOLDER.sub(lambda m: "`<" + m.group(1).replace("\\_", "_") + ">`", text)
+    return Markup(text)
+
+
+def code(value: Any) -> Markup:
+    """An identifier as a code span (no escaping needed inside, whatever it contains)."""
+    text = " ".join(("" if value is None else str(value)).split()) or "—"
+    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return Markup(f"{fence}{pad}{text}{pad}{fence}")
+
+
+def block(value: Any) -> Markup:
+    """Multi-line text (command output) as a fenced block: nothing in it is interpreted."""
+    text = "" if value is None else str(value).rstrip()
+    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
+    return Markup(f"{fence}text\n{text}\n{fence}")
+
+
+def secs(value: float | None, digits: int = 1) -> str:
+    """`2.4 s`, `1.5 min`; `—` when nothing was measured."""
+    if value is None:
+        return "—"
+    if abs(value) < 60:
+        return f"{value:.{digits}f} s"
+    if abs(value) < 3600:
+        return f"{value / 60:.{digits}f} min"
+    return f"{value / 3600:.{digits}f} h"
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def usd(value: float | None) -> str:
+    if value is None:
+        return "—"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):.4f}" if abs(value) < 1 else f"{sign}${abs(value):,.2f}"
+
+
+def objective(value: float | None, slo: str) -> str:
+    """An SLO value in its unit: `90.0 %`, `800 ms`, `$0.0020`."""
+    if value is None:
+        return "—"
+    if slo in ("eval_pass_rate", "error_rate"):
+        return pct(value)
+    if slo.endswith("_ms"):
+        return f"{value:,.0f} ms"
+    if slo.endswith("_usd"):
+        return usd(value)
+    return f"{value:g}"
+
+
+def environment(home: Path | None = None, templates: Path | None = None) -> jinja2.Environment:
+    """Templates from `templates` (checked), then `<home>/templates/`, then the shipped ones."""
+    if templates is not None and not templates.is_dir():
+        raise InputError(f"--templates {templates}: no such folder")
+    search = [p for p in (templates, home / "templates" if home else None) if p is not None]
+    search.append(shipped_dir("templates"))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(p) for p in search]),
+        autoescape=False,  # Markdown: `finalize` escapes every value instead
+        finalize=md,
+        undefined=jinja2.StrictUndefined,  # a misspelt field in a team's template fails loudly
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(md=md, code=code, block=block, secs=secs, pct=pct, usd=usd, objective=objective)
+    return env
+
+
+def render(review: Review, *, home: Path | None = None, templates: Path | None = None) -> str:
+    """The review as Markdown."""
+    env = environment(home, templates)
+    try:
+        template = env.get_template(TEMPLATE)
+        text = template.render(r=review, layers=LAYERS)
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise InputError(f"{template_path(env)}: {exc.message}") from None
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def template_path(env: jinja2.Environment) -> str:
+    try:
+        source = env.loader.get_source(env, TEMPLATE)  # type: ignore[union-attr]
+    except jinja2.TemplateNotFound:
+        return TEMPLATE
+    return source[1] or TEMPLATE
+
+
+__all__ = [
+    "LAYERS",
+    "TEMPLATE",
+    "Detection",
+    "Evidence",
+    "Impact",
+    "Layer",
+    "LedgerPosition",
+    "Resolution",
+    "Review",
+    "RollbackStep",
+    "SloImpact",
+    "TimelineRow",
+    "draft",
+    "environment",
+    "locate",
+    "render",
+]
