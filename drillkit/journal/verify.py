@@ -2,6 +2,10 @@
 
     entries = read_journal(path)        # the valid entries, in file order
     problems = verify_chain(path)       # [] when the chain is intact
+    digest = digest_journal(path)       # entries, RFC 6962 Merkle root, head: what the ledger binds
+
+`verify_chain(path, model=LedgerEntry)` checks the evidence ledger the same way: any strict model
+with `seq`, `prev`, `canonical()` and `hash` chains like a journal entry.
 
 What the chain alone proves: any edit of an entry that has a successor, any dropped or reordered
 entry. What it cannot: a removed or edited *last* entry, or a file whose every hash was
