@@ -20,11 +20,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drillkit.reports.evidence import PATHS, ControlRow, parse_time
+from drillkit.reports.evidence import parse_time
 from drillkit.reports.evidence_chart import seconds_label
+from drillkit.reports.evidence_model import PATHS, ControlRow
 
 if TYPE_CHECKING:
-    from drillkit.reports.evidence import EvidenceReport
+    from drillkit.reports.evidence_model import EvidenceReport
 
 Assessment = tuple[str, str]  # (status, evidence sentence)
 

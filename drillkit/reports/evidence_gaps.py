@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from drillkit.reports.evidence import Gap
 from drillkit.reports.evidence_chart import seconds_label
+from drillkit.reports.evidence_model import Gap
 
 if TYPE_CHECKING:
-    from drillkit.reports.evidence import EvidenceReport
+    from drillkit.reports.evidence_model import EvidenceReport
     from drillkit.reports.evidence_verify import Verification
 
 _ORDER = {"high": 0, "medium": 1, "low": 2}

@@ -21,7 +21,7 @@ import jinja2
 
 from drillkit.data import shipped_dir
 from drillkit.errors import InputError
-from drillkit.reports.evidence import EvidenceReport
+from drillkit.reports.evidence_model import EvidenceReport
 
 Format = Literal["html", "md", "json"]
 TEMPLATES = {"html": "evidence.html.j2", "md": "evidence.md.j2"}

@@ -28,79 +28,27 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel
 
 from drillkit.errors import InputError
 from drillkit.journal.canonical import sha256_hex
 from drillkit.journal.ledger import (
-    Checkpoint,
     LedgerEntry,
     checkpoint_path,
     home_relative,
     ledger_path,
-    read_checkpoint,
     resolve_recorded,
     summary_digest,
     summary_facts,
 )
 from drillkit.journal.merkle import merkle_root_hex
-from drillkit.journal.signing import (
-    KEY_ENV,
-    PUB_FILE,
-    fingerprint,
-    key_path,
-    keys_dir,
-    load_public_key,
-    short_fingerprint,
-    verify_signature,
-)
-from drillkit.journal.verify import ChainProblem, check_lines, journal_lines
+from drillkit.journal.verify import check_lines, journal_lines
+from drillkit.reports.evidence_checkpoint import CheckpointStatus, TrustAnchors, check_checkpoint, trust_anchors
+from drillkit.reports.evidence_findings import Finding, Findings, Severity
 
-Severity = Literal["error", "warning"]
 FOLDERS = (("runs", "run"), ("incidents", "incident"))
 LEDGER_NAME = "ledger.jsonl"
-
-
-class Finding(BaseModel):
-    """One problem: the file (relative to the home when inside it), where in it, and what is wrong."""
-
-    severity: Severity
-    file: str
-    line: int | None = None
-    seq: int | None = None
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.message}"
-
-
-class Findings(list[Finding]):
-    """The findings collected so far, with one-line adders."""
-
-    def error(self, file: str, kind: str, message: str, line: int | None = None, seq: int | None = None) -> None:
-        self.append(Finding(severity="error", file=file, line=line, seq=seq, kind=kind, message=message))
-
-    def warning(self, file: str, kind: str, message: str, line: int | None = None, seq: int | None = None) -> None:
-        self.append(Finding(severity="warning", file=file, line=line, seq=seq, kind=kind, message=message))
-
-    def chain(self, file: str, problem: ChainProblem, severity: Severity = "error") -> None:
-        self.append(
-            Finding(severity=severity, file=file, line=problem.line, seq=problem.seq, kind=problem.kind,
-                    message=problem.message)
-        )  # fmt: skip
-
-
-class CheckpointStatus(BaseModel):
-    file: str
-    size: int
-    root: str
-    ts: str
-    key_fingerprint: str
-    signature_ok: bool
-    trusted_by: str | None = None  # which trust anchor vouches for the key, None when none does
 
 
 class Verification(BaseModel):
@@ -127,36 +75,6 @@ class Verification(BaseModel):
         return [f for f in self.findings if f.severity == "warning"]
 
 
-class TrustAnchors(BaseModel):
-    """Fingerprints a checkpoint's key may have, each with what vouches for it."""
-
-    fingerprints: dict[str, str] = {}
-    pinned: bool = False  # --pubkey/--fingerprint given: only those count
-
-
-def trust_anchors(
-    home: Path, *, key: Path | str | None = None, pubkeys: Sequence[Path] = (), pins: Sequence[str] = ()
-) -> TrustAnchors:
-    """Explicit pins (`--pubkey`, `--fingerprint`) when given; else this home's key and the
-    configured signing key (`--key` or `$DRILLKIT_SIGNING_KEY`), whichever exist."""
-    anchors: dict[str, str] = {}
-    for path in pubkeys:
-        anchors[fingerprint(load_public_key(Path(path)))] = f"--pubkey {path}"
-    for pin in pins:
-        anchors[_normal_fingerprint(pin)] = "--fingerprint"
-    if anchors:
-        return TrustAnchors(fingerprints=anchors, pinned=True)
-    home_pub = keys_dir(home) / PUB_FILE
-    if home_pub.exists():
-        anchors[fingerprint(load_public_key(home_pub))] = "this home's key"
-    configured = key_path(home, key)
-    if configured.exists() and configured != keys_dir(home) / "ledger.key":
-        anchors[fingerprint(load_public_key(configured))] = "--key" if key else f"${KEY_ENV}"
-    elif configured.exists() and not home_pub.exists():
-        anchors[fingerprint(load_public_key(configured))] = "this home's key"
-    return TrustAnchors(fingerprints=anchors)
-
-
 def verify_home(
     home: Path,
     *,
@@ -170,9 +88,9 @@ def verify_home(
     findings = Findings()
     lines, entries = _check_ledger(home, findings)
     result.ledger_entries = len(lines)
-    result.checkpoint = _check_checkpoint(home, checkpoint_path(home), lines, anchors, findings, external=False)
+    result.checkpoint = check_checkpoint(home, checkpoint_path(home), lines, anchors, findings, external=False)
     for path in external:
-        status = _check_checkpoint(home, Path(path), lines, anchors, findings, external=True)
+        status = check_checkpoint(home, Path(path), lines, anchors, findings, external=True)
         if status is not None:
             result.external_checkpoints.append(status)
     recorded: set[str] = set()
@@ -195,7 +113,7 @@ def verify_home(
     return result
 
 
-# -- the ledger and its checkpoints -------------------------------------------------------------
+# -- the ledger -------------------------------------------------------------
 
 
 def _check_ledger(home: Path, findings: Findings) -> tuple[list[bytes], list[LedgerEntry]]:
@@ -212,96 +130,6 @@ def _check_ledger(home: Path, findings: Findings) -> tuple[list[bytes], list[Led
         except ValueError:
             continue  # reported by the chain check as invalid
     return lines, entries
-
-
-def _check_checkpoint(
-    home: Path,
-    path: Path,
-    lines: list[bytes],
-    anchors: TrustAnchors,
-    findings: Findings,
-    *,
-    external: bool,
-) -> CheckpointStatus | None:
-    rel = home_relative(home, path)
-    if not path.exists():
-        if external:
-            raise InputError(f"{path}: no such checkpoint file")
-        if lines:
-            findings.error(rel, "missing", f"missing: the ledger's {len(lines)} entries are not covered by a signature")
-        return None
-    try:
-        cp = read_checkpoint(path)
-        public = cp.public_raw
-        signature_ok = verify_signature(public, cp.signed_text(), cp.signature_raw)
-    except (InputError, ValueError) as exc:
-        if external:
-            raise InputError(f"{path}: not a readable ledger checkpoint ({exc})") from None
-        findings.error(rel, "invalid", f"unreadable: {exc}")
-        return None
-    signature_ok = signature_ok and fingerprint(public) == cp.key_fingerprint
-    status = CheckpointStatus(
-        file=rel,
-        size=cp.size,
-        root=cp.root,
-        ts=cp.ts,
-        key_fingerprint=cp.key_fingerprint,
-        signature_ok=signature_ok,
-        trusted_by=anchors.fingerprints.get(cp.key_fingerprint),
-    )
-    what = "the saved checkpoint" if external else "the checkpoint"
-    if not signature_ok:
-        findings.error(rel, "forged", f"{what}'s Ed25519 signature does not verify: it was edited or forged")
-    if status.trusted_by is None:
-        short = short_fingerprint(cp.key_fingerprint)
-        if anchors.fingerprints:
-            known = ", ".join(short_fingerprint(f) for f in anchors.fingerprints)
-            findings.error(rel, "untrusted_key", f"{what} is signed by {short}, not by a trusted key ({known})")
-        else:
-            findings.warning(
-                rel,
-                "untrusted_key",
-                f"no trusted key to compare with: {what} is signed by {cp.key_fingerprint}; "
-                "pin it with --fingerprint or --pubkey",
-            )
-    _check_coverage(home, cp, lines, rel, what, findings)
-    return status
-
-
-def _check_coverage(home: Path, cp: Checkpoint, lines: list[bytes], rel: str, what: str, findings: Findings) -> None:
-    ledger = home_relative(home, ledger_path(home))
-    n = len(lines)
-    if cp.size > n:
-        span = f"entry {cp.size}" if cp.size == n + 1 else f"entries {n + 1}–{cp.size}"
-        findings.error(
-            ledger,
-            "dropped",
-            f"line {n + 1}: {what} ({rel}) signed {cp.size} entries, the ledger holds {n}: {span} dropped",
-            line=n + 1,
-            seq=n + 1,
-        )
-    elif not external_or_prefix_ok(lines, cp):
-        findings.error(
-            ledger,
-            "edited",
-            f"entries 1–{cp.size} no longer hash to the root signed in {what} ({rel}, {cp.ts}): "
-            "the ledger was edited or rewritten after signing",
-        )
-    if cp.size < n and what == "the checkpoint":
-        span = f"line {cp.size + 1}" if n == cp.size + 1 else f"lines {cp.size + 1}–{n}"
-        findings.error(
-            ledger,
-            "unsigned",
-            f"{span}: added after the last signed checkpoint (which covers {cp.size}): "
-            "not written by drillkit's recorder",
-            line=cp.size + 1,
-            seq=cp.size + 1,
-        )
-
-
-def external_or_prefix_ok(lines: list[bytes], cp: Checkpoint) -> bool:
-    """True when the first `cp.size` ledger lines hash to the checkpoint's root."""
-    return cp.size <= len(lines) and merkle_root_hex(lines[: cp.size]) == cp.root
 
 
 # -- journals -----------------------------------------------------------------------------------
@@ -466,13 +294,6 @@ def _prev_of(raw: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return prev if isinstance(prev, str) else None
-
-
-def _normal_fingerprint(pin: str) -> str:
-    digest = pin.removeprefix("ed25519:").strip().lower()
-    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-        raise InputError(f"--fingerprint {pin}: expected ed25519:<64 hex digits> (see 'drillkit evidence key')")
-    return "ed25519:" + digest
 
 
 def verify_command(home: Path, fingerprint_: str | None) -> str:

@@ -1,0 +1,172 @@
+"""The rollback-evidence report's data model: what `drillkit evidence report --json` prints and the
+templates receive as `r`. Times are ISO 8601 UTC strings, durations seconds (None: not measured)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+OVERDUE_DAYS = 90
+#: The rollback paths the cadence table always shows (scenario layer → label), in this order.
+PATHS = {
+    "model": "Model version",
+    "prompt": "Prompt version",
+    "retrieval": "Retrieval corpus",
+    "provider": "Provider fallback",
+    "tools": "Tools",
+}
+EXTRA_PATHS = {"inputs": "Inputs"}
+
+
+class RunRow(BaseModel):
+    id: str
+    started_at: str | None = None
+    date: str = ""
+    scenario: str = ""
+    title: str = ""
+    path: str = ""
+    path_label: str = ""
+    severity: str = ""
+    system: str = ""
+    operator: str = ""
+    mode: str = ""
+    ttd_s: float | None = None
+    rollback_s: float | None = None
+    ttr_s: float | None = None
+    rto_target_s: float | None = None
+    within_rto: bool | None = None
+    verdict: str = "incomplete"  # pass | fail | aborted | incomplete (no summary: killed mid-run)
+    reasons: list[str] = []
+    journal: str = ""
+    journal_digest: str | None = None  # Merkle root of the journal (the ledger's, when recorded)
+    recorded: bool = False
+
+
+class RollbackRow(BaseModel):
+    component: str
+    ok: bool | None = None
+    duration_s: float | None = None
+    expected_s: float | None = None
+
+
+class IncidentRow(BaseModel):
+    id: str
+    started_at: str | None = None
+    date: str = ""
+    runbook: str = ""
+    title: str = ""
+    system: str = ""
+    operator: str = ""
+    outcome: str = "open"
+    envelope: str | None = None
+    changed: list[str] = []
+    revert_order: list[str] = []
+    rollbacks: list[RollbackRow] = []
+    evidence_held: bool = False
+    journal: str = ""
+    journal_digest: str | None = None
+    recorded: bool = False
+
+
+class PathCadence(BaseModel):
+    path: str
+    label: str
+    designed: str | None = None  # the manifest's rollback for this path, when a manifest is known
+    expected_s: float | None = None
+    last_rehearsal: str | None = None
+    last_verdict: str | None = None
+    last_rollback_s: float | None = None
+    last_pass: str | None = None
+    days_since: int | None = None
+    in_period: int = 0
+    passed_in_period: int = 0
+    status: str = "never"  # ok | overdue | failing | never
+
+
+class Gap(BaseModel):
+    severity: str  # high | medium | low
+    area: str
+    text: str
+
+
+class ControlRow(BaseModel):
+    framework: str
+    clause: str
+    asks: str
+    evidence: str
+    status: str  # supported | partial | gap
+
+
+class Integrity(BaseModel):
+    ok: bool
+    verified_at: str
+    ledger_entries: int
+    errors: int
+    warnings: int
+    findings: list[str]
+    checkpoint_size: int | None = None
+    checkpoint_ts: str | None = None
+    checkpoint_root: str | None = None
+    signature_ok: bool | None = None
+    trusted_by: str | None = None
+    key_fingerprint: str | None = None
+    key_short: str | None = None
+    command: str
+
+
+class Period(BaseModel):
+    since: str | None
+    until: str
+    label: str
+
+
+class Totals(BaseModel):
+    runs: int = 0
+    passed: int = 0
+    failed: int = 0
+    aborted: int = 0
+    incomplete: int = 0
+    incidents: int = 0
+    within_rto: int = 0
+    median_rollback_s: float | None = None
+    max_rollback_s: float | None = None
+    max_ttr_s: float | None = None
+    paths_current: int = 0
+    paths_total: int = len(PATHS)
+
+
+class EvidenceReport(BaseModel):
+    title: str
+    generated_at: str
+    drillkit_version: str
+    home: str
+    systems: list[str]
+    owner: str | None = None
+    period: Period
+    overdue_days: int = OVERDUE_DAYS
+    totals: Totals
+    cadence: list[PathCadence]
+    runs: list[RunRow]
+    incidents: list[IncidentRow]
+    gaps: list[Gap]
+    controls: list[ControlRow]
+    integrity: Integrity
+    chart: dict[str, Any] = {}
+
+
+__all__ = [
+    "EXTRA_PATHS",
+    "OVERDUE_DAYS",
+    "PATHS",
+    "ControlRow",
+    "EvidenceReport",
+    "Gap",
+    "IncidentRow",
+    "Integrity",
+    "PathCadence",
+    "Period",
+    "RollbackRow",
+    "RunRow",
+    "Totals",
+]
