@@ -19,9 +19,10 @@ from drillkit.runbooks import (
     AutoResponder,
     IncidentSummary,
     Responder,
-    Session,
     TerminalResponder,
     find_runbook,
+    resume_incident,
+    start_incident,
 )
 
 
@@ -73,7 +74,7 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
     if resume_id is not None:
         if runbook_ref is not None or title is not None:
             raise InputError("--resume continues the incident's own runbook and title; drop --runbook/--title")
-        session = Session.resume(
+        session = resume_incident(
             env.home,
             resume_id,
             responder=responder,
@@ -85,7 +86,7 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
         system_path = env.system_path()
         system = load_system(system_path)
         runbook_path, runbook = find_runbook(runbook_ref or DEFAULT_RUNBOOK)
-        session = Session.start(
+        session = start_incident(
             home=env.home,
             system=system,
             system_path=system_path,

@@ -1,14 +1,14 @@
 """Executable runbooks: the layered diagnosis of an AI incident, as checks, branches and actions.
 
-    session = Session.start(home=home, system=system, system_path=path, runbook=runbook,
-                            runbook_path=rb_path, responder=AutoResponder(console))
+    session = start_incident(home=home, system=system, system_path=path, runbook=runbook,
+                             runbook_path=rb_path, responder=AutoResponder(console))
     summary = await session.run()            # IncidentSummary; <home>/incidents/<id>/summary.json
     summary.envelope, summary.changed, summary.revert_order
 
 Modules, one concern each:
 
-- `session`: the interpreter (step order, `next` branches, skip/back/note/quit, resume from the
-  journal, the incident's outcome);
+- `session`: the interpreter (step order, `next` branches, skip/back/note/quit, the incident's
+  outcome); `incident`: opening an incident record, and reopening one to resume it;
 - `checks`: `eval`, `diff`, `slo`, `ask`; `probes`: `http`, `command`, `promql`;
 - `actions`: `revert_plan`, `rollback`, `note`; `evidence`: `evidence_hold`;
 - `plan`: ranking the changed components into a revert order, one line of reasons each;
@@ -17,6 +17,7 @@ Modules, one concern each:
 - `library`: shipped runbooks and runbook files; `redaction`: the session's redaction step.
 """
 
+from drillkit.runbooks.incident import resume_incident, start_incident
 from drillkit.runbooks.library import DEFAULT_RUNBOOK, find_runbook, load_runbook, shipped_runbooks
 from drillkit.runbooks.plan import PlanEntry, RevertPlan, plan_reverts
 from drillkit.runbooks.record import IncidentSummary, StepRecord, new_incident_id, replay
@@ -41,5 +42,7 @@ __all__ = [
     "new_incident_id",
     "plan_reverts",
     "replay",
+    "resume_incident",
     "shipped_runbooks",
+    "start_incident",
 ]

@@ -1,10 +1,7 @@
-"""A triage session: the runbook interpreter, its state, and resuming it from the journal.
+"""A triage session: the runbook interpreter and what the incident has found so far.
 
-    session = Session.start(home=..., system=..., runbook=..., responder=AutoResponder(console))
-    summary = await session.run()                  # -> IncidentSummary (also summary.json)
-
-    session = Session.resume(home, incident_id, responder=...)   # after a crash or a quit
-    summary = await session.run()
+    session = start_incident(...)  or  resume_incident(...)      # drillkit.runbooks.incident
+    summary = await session.run()          # -> IncidentSummary (also <incident>/summary.json)
 
 One step at a time: the responder is offered the step (`run`, `skip`, `back`, `note`, `quit`);
 running it runs its check, then its action (`drillkit.runbooks.checks`, `.actions`); the outcome
@@ -21,7 +18,6 @@ Ctrl-C, a crash: no `incident.finished`, resumable), or when it looped for `MAX_
 
 from __future__ import annotations
 
-import getpass
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,8 +28,7 @@ from drillkit import __version__
 from drillkit.components.types import DiffReport, Snapshot
 from drillkit.config.runbook import END, Runbook, RunbookStep
 from drillkit.config.system import System
-from drillkit.errors import InputError
-from drillkit.journal import Journal, read_journal
+from drillkit.journal import Journal
 from drillkit.journal.writer import format_ts
 from drillkit.runbooks import record as rec
 from drillkit.runbooks.plan import RevertPlan
@@ -111,125 +106,6 @@ class Session:
         self.finished_at: str | None = None
         self.outcome: Outcome = "open"
 
-    # -- creating ----------------------------------------------------------------------------
-
-    @classmethod
-    def start(
-        cls,
-        *,
-        home: Path,
-        system: System,
-        system_path: Path,
-        runbook: Runbook,
-        runbook_path: Path,
-        responder: Responder,
-        title: str | None = None,
-        incident_id: str | None = None,
-    ) -> Session:
-        """Open a new incident record and journal `incident.started`."""
-        incident_id = incident_id or rec.new_incident_id(runbook.id)
-        directory = rec.incidents_dir(home) / incident_id
-        directory.mkdir(parents=True, exist_ok=False)
-        redaction = Redaction.for_system(system)
-        journal = Journal(directory / "journal.jsonl", redact=redaction.redact)
-        mode = "interactive" if responder.interactive else "auto"
-        session = cls(
-            home=home,
-            incident_id=incident_id,
-            system=system,
-            system_path=system_path.absolute(),
-            runbook=runbook,
-            runbook_path=runbook_path.absolute(),
-            responder=responder,
-            journal=journal,
-            redaction=redaction,
-            title=title or runbook.title,
-            operator=_operator(),
-            mode=mode,
-            started_at=_now(),
-        )
-        session.log(
-            rec.INCIDENT_STARTED,
-            {
-                "incident_id": incident_id,
-                "runbook": runbook.id,
-                "title": session.title,
-                "system": system.name,
-                "operator": session.operator,
-                "mode": mode,
-                "drillkit": __version__,
-                "redaction": redaction.policy,
-                "runbook_file": str(session.runbook_path),
-                "system_file": str(session.system_path),
-            },
-        )
-        return session
-
-    @classmethod
-    def resume(
-        cls,
-        home: Path,
-        incident_id: str,
-        *,
-        responder: Responder,
-        load_runbook: Any,
-        load_system: Any,
-        system_path: Path | None = None,
-    ) -> Session:
-        """Reopen an incident's journal and rebuild the session from it (InputError if finished).
-
-        `load_runbook(path_or_id)` and `load_system(path)` load the files the journal names
-        (`system_path` overrides the recorded manifest).
-        """
-        directory = rec.incidents_dir(home) / incident_id
-        path = directory / "journal.jsonl"
-        if not path.is_file():
-            known = sorted(p.name for p in rec.incidents_dir(home).glob("*") if (p / "journal.jsonl").is_file())
-            hint = f"; incidents here: {', '.join(known[-5:])}" if known else ""
-            raise InputError(f"no incident {incident_id!r} in {rec.incidents_dir(home)}{hint}")
-        # Reopen first: a partial last line a crash left is cut (and journaled) before reading.
-        probe = Journal(path)
-        try:
-            state = rec.replay(read_journal(path))
-        except ValueError as exc:
-            probe.close()
-            raise InputError(f"{path}: {exc}") from None
-        if state.finished:
-            probe.close()
-            raise InputError(f"incident {incident_id} has already finished; nothing to resume (see {directory})")
-        probe.close()
-        started = state.started
-        runbook_path, runbook = load_runbook(started.get("runbook_file") or started["runbook"])
-        system_file = system_path or Path(started["system_file"])
-        system = load_system(system_file)
-        redaction = Redaction.for_system(system)
-        journal = Journal(path, redact=redaction.redact)
-        session = cls(
-            home=home,
-            incident_id=incident_id,
-            system=system,
-            system_path=Path(system_file).absolute(),
-            runbook=runbook,
-            runbook_path=Path(runbook_path).absolute(),
-            responder=responder,
-            journal=journal,
-            redaction=redaction,
-            title=started.get("title", runbook.title),
-            operator=started.get("operator", ""),
-            mode="interactive" if responder.interactive else "auto",
-            started_at=state.started_at,
-        )
-        session.envelope, session.diff = state.envelope, state.diff
-        session.plan = RevertPlan.from_journal(state.plan) if state.plan else None
-        session.attempted, session.rolled_back, session.notes = state.attempted, state.rolled_back, state.notes
-        session.steps, session.history = state.steps, state.history
-        session.next_step = state.next_step
-        session.last_check = next(
-            (s.outcome for s in reversed(state.steps) if s.type not in _NOT_CHECKS and s.outcome != "skipped"), None
-        )
-        session.log(rec.INCIDENT_RESUMED, {"after_seq": state.last_seq, "step": state.next_step or END})
-        return session
-
     # -- running -----------------------------------------------------------------------------
 
     def log(self, kind: str, data: dict[str, Any]) -> None:
@@ -238,7 +114,7 @@ class Session:
     async def run(self) -> IncidentSummary:
         """Walk the runbook from where the session stands; always leaves summary.json behind."""
         current = self.next_step or self.runbook.steps[0].id
-        ran = 0
+        ran, offered = 0, len(self.steps)
         try:
             while current != END:
                 if ran >= MAX_STEPS:
@@ -247,7 +123,8 @@ class Session:
                     break
                 step = self.runbook.step(current)
                 self.next_step = current
-                self.responder.begin(len(self.steps) + 1, step, _now())
+                offered += 1
+                self.responder.begin(offered, step, now())
                 choice = self._menu(step)
                 if choice == "back":
                     current = self._back(step)
@@ -286,7 +163,7 @@ class Session:
 
     def _note(self, step_id: str, text: str) -> None:
         self.log(rec.NOTE, {"step": step_id, "text": text})
-        self.notes.append({"step": step_id, "text": text, "ts": _now()})
+        self.notes.append({"step": step_id, "text": text, "ts": now()})
 
     def _back(self, step: RunbookStep) -> str:
         if not self.history:
@@ -303,7 +180,7 @@ class Session:
             title=step.title,
             type=step.type,
             outcome="skipped",
-            started_at=_now(),
+            started_at=now(),
             duration_s=0.0,
             detail="skipped by the responder",
         )
@@ -317,7 +194,7 @@ class Session:
         from drillkit.runbooks.actions import run_action
         from drillkit.runbooks.checks import run_check
 
-        started_at, t0 = _now(), time.monotonic()
+        started_at, t0 = now(), time.monotonic()
         self.log(rec.STEP_STARTED, {"step": step.id, "title": step.title, "type": step.type})
         result = StepResult("pass", "guidance only")
         if step.check is not None:
@@ -361,7 +238,7 @@ class Session:
     # -- finishing ---------------------------------------------------------------------------
 
     def _finish(self) -> None:
-        self.finished_at = _now()
+        self.finished_at = now()
         self.next_step = END
         self.log(
             rec.INCIDENT_FINISHED,
@@ -425,9 +302,6 @@ class Session:
         ledger.record(self.home, "incident", self.incident_id, self.journal.path, summary)
 
 
-_NOT_CHECKS = ("revert_plan", "rollback", "evidence_hold", "note", "guidance")
-
-
 async def _guarded(work: Any) -> StepResult:
     """A check or action that raised is an `error` outcome: one broken probe must not end the incident."""
     from drillkit.errors import DrillkitError
@@ -440,15 +314,9 @@ async def _guarded(work: Any) -> StepResult:
         return StepResult("error", f"{type(exc).__name__}: {exc}")
 
 
-def _now() -> str:
+def now() -> str:
+    """The wall-clock time as journal entries stamp it (RFC 3339 UTC, milliseconds)."""
     return format_ts(datetime.now(UTC))
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 __all__ = ["MAX_STEPS", "Paused", "Session", "StepResult"]

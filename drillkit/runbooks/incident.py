@@ -1,0 +1,157 @@
+"""Opening an incident record (a new triage session) and reopening one to resume it.
+
+    session = start_incident(home=..., system=..., system_path=..., runbook=..., runbook_path=...,
+                             responder=AutoResponder(console))
+    session = resume_incident(home, "20261128T101500Z-ai-output-incident-3f2a", responder=...,
+                              load_runbook=find_runbook, load_system=load_system)
+
+A new incident gets its folder `<home>/incidents/<id>/`, a journal passed through the system's
+redaction policy, and an `incident.started` entry naming the runbook and manifest files, so that
+resuming needs nothing but the incident id. Resuming rebuilds the session's state from the journal
+(`record.replay`), refuses an incident that already finished, and journals `incident.resumed`.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from drillkit import __version__
+from drillkit.config.runbook import END, Runbook
+from drillkit.config.system import System
+from drillkit.errors import InputError
+from drillkit.journal import Journal, read_journal
+from drillkit.runbooks import record as rec
+from drillkit.runbooks.plan import RevertPlan
+from drillkit.runbooks.redaction import Redaction
+from drillkit.runbooks.responder import Responder
+from drillkit.runbooks.session import Session, now
+
+#: Step types that are actions (or plain guidance): their outcome does not decide `resolved`.
+_NOT_CHECKS = ("revert_plan", "rollback", "evidence_hold", "note", "guidance")
+
+
+def start_incident(
+    *,
+    home: Path,
+    system: System,
+    system_path: Path,
+    runbook: Runbook,
+    runbook_path: Path,
+    responder: Responder,
+    title: str | None = None,
+    incident_id: str | None = None,
+) -> Session:
+    """Open a new incident record and journal `incident.started`."""
+    incident_id = incident_id or rec.new_incident_id(runbook.id)
+    directory = rec.incidents_dir(home) / incident_id
+    directory.mkdir(parents=True, exist_ok=False)
+    redaction = Redaction.for_system(system)
+    journal = Journal(directory / "journal.jsonl", redact=redaction.redact)
+    mode = "interactive" if responder.interactive else "auto"
+    session = Session(
+        home=home,
+        incident_id=incident_id,
+        system=system,
+        system_path=system_path.absolute(),
+        runbook=runbook,
+        runbook_path=runbook_path.absolute(),
+        responder=responder,
+        journal=journal,
+        redaction=redaction,
+        title=title or runbook.title,
+        operator=_operator(),
+        mode=mode,
+        started_at=now(),
+    )
+    session.log(
+        rec.INCIDENT_STARTED,
+        {
+            "incident_id": incident_id,
+            "runbook": runbook.id,
+            "title": session.title,
+            "system": system.name,
+            "operator": session.operator,
+            "mode": mode,
+            "drillkit": __version__,
+            "redaction": redaction.policy,
+            "runbook_file": str(session.runbook_path),
+            "system_file": str(session.system_path),
+        },
+    )
+    return session
+
+
+def resume_incident(
+    home: Path,
+    incident_id: str,
+    *,
+    responder: Responder,
+    load_runbook: Any,
+    load_system: Any,
+    system_path: Path | None = None,
+) -> Session:
+    """Reopen an incident's journal and rebuild the session from it (InputError if finished).
+
+    `load_runbook(path_or_id)` and `load_system(path)` load the files the journal names
+    (`system_path` overrides the recorded manifest).
+    """
+    directory = rec.incidents_dir(home) / incident_id
+    path = directory / "journal.jsonl"
+    if not path.is_file():
+        known = sorted(p.name for p in rec.incidents_dir(home).glob("*") if (p / "journal.jsonl").is_file())
+        hint = f"; incidents here: {', '.join(known[-5:])}" if known else ""
+        raise InputError(f"no incident {incident_id!r} in {rec.incidents_dir(home)}{hint}")
+    # Reopen first: a partial last line a crash left is cut (and journaled) before reading.
+    probe = Journal(path)
+    try:
+        state = rec.replay(read_journal(path))
+    except ValueError as exc:
+        probe.close()
+        raise InputError(f"{path}: {exc}") from None
+    if state.finished:
+        probe.close()
+        raise InputError(f"incident {incident_id} has already finished; nothing to resume (see {directory})")
+    probe.close()
+    started = state.started
+    runbook_path, runbook = load_runbook(started.get("runbook_file") or started["runbook"])
+    system_file = system_path or Path(started["system_file"])
+    system = load_system(system_file)
+    redaction = Redaction.for_system(system)
+    journal = Journal(path, redact=redaction.redact)
+    session = Session(
+        home=home,
+        incident_id=incident_id,
+        system=system,
+        system_path=Path(system_file).absolute(),
+        runbook=runbook,
+        runbook_path=Path(runbook_path).absolute(),
+        responder=responder,
+        journal=journal,
+        redaction=redaction,
+        title=started.get("title", runbook.title),
+        operator=started.get("operator", ""),
+        mode="interactive" if responder.interactive else "auto",
+        started_at=state.started_at,
+    )
+    session.envelope, session.diff = state.envelope, state.diff
+    session.plan = RevertPlan.from_journal(state.plan) if state.plan else None
+    session.attempted, session.rolled_back, session.notes = state.attempted, state.rolled_back, state.notes
+    session.steps, session.history = state.steps, state.history
+    session.next_step = state.next_step
+    session.last_check = next(
+        (s.outcome for s in reversed(state.steps) if s.type not in _NOT_CHECKS and s.outcome != "skipped"), None
+    )
+    session.log(rec.INCIDENT_RESUMED, {"after_seq": state.last_seq, "step": state.next_step or END})
+    return session
+
+
+def _operator() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+__all__ = ["resume_incident", "start_incident"]

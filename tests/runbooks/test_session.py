@@ -1,0 +1,137 @@
+"""The interpreter's session: loop guard, redaction, the ledger, and resuming after a real crash."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from drillkit.journal import verify_chain
+from drillkit.journal.ledger import read_ledger
+from drillkit.runbooks import MAX_STEPS
+from tests.runbooks.helpers import journal_of, triage, triage_json, write_runbook, write_system
+from tests.runbooks.servers import probe_server
+
+REPO = Path(__file__).resolve().parents[2]
+PY = sys.executable
+
+
+def test_a_looping_runbook_stops_after_max_steps(tmp_path: Path) -> None:
+    with probe_server() as (url, seen):
+        rb = write_runbook(
+            tmp_path,
+            [
+                {
+                    "id": "again",
+                    "title": "again",
+                    "check": {"type": "http", "url": url + "/status/200"},
+                    "next": {"default": "again"},
+                }
+            ],
+        )
+        out = triage_json(tmp_path / "home", "--runbook", str(rb), "--system", str(write_system(tmp_path)), exit_code=1)
+    assert len(out["steps"]) == MAX_STEPS == len(seen)
+    assert out["outcome"] == "open"
+    assert out["notes"][0]["text"] == f"stopped after {MAX_STEPS} steps: the runbook loops"
+
+
+def test_records_are_redacted_and_a_finished_incident_enters_the_ledger(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with probe_server() as (url, _):
+        rb = write_runbook(
+            tmp_path, [{"id": "up", "title": "up", "check": {"type": "http", "url": url + "/status/200"}}]
+        )
+        r = triage(
+            home,
+            "--auto",
+            "--json",
+            "--runbook",
+            str(rb),
+            "--system",
+            str(write_system(tmp_path)),
+            "--title",
+            "paged by jane.doe@example.com",
+        )
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "jane.doe" not in r.stdout and out["title"].startswith("paged by <email:")
+    incident = home / "incidents" / out["incident_id"]
+    assert "jane.doe" not in (incident / "journal.jsonl").read_text()
+    started = journal_of(home, out["incident_id"])[0]
+    assert started.kind == "incident.started" and started.data["redaction"]["version"].startswith("drillkit-redact/")
+    assert started.data["mode"] == "auto" and started.data["runbook"] == "probe-test"
+    # summary.json is what --json printed; the ledger holds the incident, bound to the journal's head.
+    assert json.loads((incident / "summary.json").read_text()) == out
+    entries = [e for e in read_ledger(home) if e.id == out["incident_id"]]
+    assert len(entries) == 1 and entries[0].kind == "incident" and entries[0].journal_head == out["journal_head"]
+
+
+def test_resume_after_sigkill_reruns_the_interrupted_step_once(tmp_path: Path) -> None:
+    home, marker = tmp_path / "home", tmp_path / "marker"
+    # The first time, the step records its pid and hangs (the crash comes then); the second time it passes.
+    hang = (
+        f"import os, pathlib, sys, time\nm = pathlib.Path({str(marker)!r})\n"
+        "if m.exists(): sys.exit(0)\nm.write_text(str(os.getpid()))\ntime.sleep(60)\n"
+    )
+    rb = write_runbook(
+        tmp_path,
+        [
+            {"id": "first", "title": "first", "check": {"type": "command", "run": [PY, "-c", "pass"]}},
+            {"id": "hangs", "title": "hangs once", "check": {"type": "command", "run": [PY, "-c", hang]}},
+            {"id": "last", "title": "last", "check": {"type": "command", "run": [PY, "-c", "pass"]}},
+        ],
+    )
+    system = write_system(tmp_path)
+    env = {**os.environ, "DRILLKIT_HOME": str(home), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [PY, "-m", "drillkit", "triage", "--auto", "--runbook", str(rb), "--system", str(system)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), "the hanging step never started"
+        proc.kill()  # SIGKILL: no cleanup, no summary, no incident.finished
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if marker.exists() and marker.read_text():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(marker.read_text()), signal.SIGKILL)
+    (incident,) = (home / "incidents").iterdir()
+    journal = incident / "journal.jsonl"
+    with journal.open("ab") as f:  # and the crash came mid-write: half a line at the end
+        f.write(b'{"seq": 99, "kind": "step.fin')
+    before = [e.kind for e in journal_of(home, incident.name)]
+    assert before[-1] == "step.started" and "incident.finished" not in before
+
+    out = triage_json(home, "--resume", incident.name, exit_code=0)
+    entries = journal_of(home, incident.name)
+    kinds = [e.kind for e in entries]
+    assert "journal.repaired" in kinds
+    resumed = next(e for e in entries if e.kind == "incident.resumed")
+    assert resumed.data["step"] == "hangs"
+    assert [s["step"] for s in out["steps"]] == ["first", "hangs", "last"]
+    assert [e.data["step"] for e in entries if e.kind == "step.finished"] == ["first", "hangs", "last"]
+    assert out["outcome"] == "resolved" and out["finished_at"] is not None
+    assert verify_chain(journal) == []
+
+    # A finished incident cannot be resumed: exit 2, one line.
+    r = triage(home, "--resume", incident.name, "--auto")
+    assert r.exit_code == 2 and "already finished" in r.stderr
+    r = triage(home, "--resume", "20260101T000000Z-nope-0000", "--auto")
+    assert r.exit_code == 2 and f"incidents here: {incident.name}" in r.stderr
+
+
+def test_interactive_needs_a_terminal(tmp_path: Path) -> None:
+    r = triage(tmp_path, "--system", str(write_system(tmp_path)))
+    assert r.exit_code == 2 and "use --auto" in r.stderr
