@@ -19,7 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from drillkit.cli import cli
 from drillkit.config.scenario import Step
 from drillkit.config.system import load_system
 from drillkit.engine import leftovers
@@ -162,10 +164,16 @@ def test_seeded_secrets_and_pii_reach_no_file_under_the_home(tmp_path: Path) -> 
     assert run.returncode == 0, run.stdout + run.stderr
     summary = json.loads(run.stdout)
     run_dir = home / "runs" / summary["run_id"]
+    # The review draft of this real run is written under the home too, so the search covers it.
+    review = home / "reviews" / "review.md"
+    drafted = CliRunner().invoke(cli, ["review", "draft", summary["run_id"], "--out", str(review)],
+                                 env={"DRILLKIT_HOME": str(home)}, catch_exceptions=False)  # fmt: skip
+    assert drafted.exit_code == 0, drafted.output
 
     # Nothing seeded anywhere under the home, in any spelling; nor on stdout/stderr.
     files = files_under(home)
     assert run_dir / "journal.jsonl" in files and run_dir / "summary.json" in files and junit in files
+    assert review in files
     assert home / "ledger.jsonl" in files
     for path in files:
         raw = path.read_bytes()
@@ -196,6 +204,14 @@ def test_seeded_secrets_and_pii_reach_no_file_under_the_home(tmp_path: Path) -> 
     assert summary["verdict"] == "pass" and summary["ttd_s"] > 0
     # The ledger recorded the run (after the journal was closed), from the redacted summary.
     assert [e.id for e in read_ledger(home)] == [summary["run_id"]]
+
+    # The review of the real run: timings and layer findings filled in, evidence pointing at the ledger.
+    text = review.read_text()
+    assert f"Time to detect: **{summary['ttd_s']:.1f} s** after the fault (target 15.0 s: met)" in text
+    assert f"Rollback took **{summary['rollback_s']:.1f} s**; recovered **{summary['ttr_s']:.1f} s**" in text
+    assert "Fault injected: model\\_swap on primary" in text and "| `eval_pass_rate` | 90.0 % |" in text
+    assert "Ledger: entry **1 of 1**" in text and summary["journal_head"] in text
+    assert "<customer:1>" in text  # the order lookup's output, as recorded: placeholders, not values
 
 
 def test_owed_restore_steps_are_stored_redacted_and_run_with_their_real_values(tmp_path: Path) -> None:
