@@ -55,6 +55,7 @@ class Chart(BaseModel):
     target_label: str = ""
     target_label_y: float = 0.0
     without_rollback: int = 0
+    marker: float = 4.5  # marker radius: smaller when many runs share the width
 
 
 def seconds_label(s: float) -> str:
@@ -83,6 +84,7 @@ def build_chart(runs: list[RunRow]) -> Chart:
     hi = max(values) * 1.5 if values else 600
     chart.y_ticks = [Tick(at=_y(chart, t, lo, hi), label=seconds_label(t)) for t in _pick_ticks(lo, hi)]
     step = (chart.right - chart.left) / len(timed)
+    chart.marker = round(max(1.5, min(4.5, step / 3)), 1)
     xs = [chart.left + step * (i + 0.5) for i in range(len(timed))]
     last_date = None
     for x, run in zip(xs, timed, strict=True):
