@@ -64,6 +64,8 @@ def trust_anchors(
     if home_pub.exists():
         anchors[fingerprint(load_public_key(home_pub))] = "this home's key"
     configured = key_path(home, key)
+    if key and not configured.exists():
+        raise InputError(f"--key {key}: no such key file")
     if configured.exists() and configured != keys_dir(home) / "ledger.key":
         anchors[fingerprint(load_public_key(configured))] = "--key" if key else f"${KEY_ENV}"
     elif configured.exists() and not home_pub.exists():

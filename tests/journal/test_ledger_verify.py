@@ -362,6 +362,8 @@ def test_pinning_the_wrong_fingerprint_fails(home: Path) -> None:
     assert code == 1 and "not by a trusted key" in out
     code, out = cli_verify(home, "--fingerprint", "nonsense")
     assert code == 2 and "expected ed25519:<64 hex digits>" in out
+    code, out = cli_verify(home, "--key", str(home / "no-such.key"))
+    assert code == 2 and "no-such.key: no such key file" in out
 
 
 def test_verify_json_lists_findings_with_file_line_and_seq(home: Path) -> None:
