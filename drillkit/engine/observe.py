@@ -38,7 +38,9 @@ def start_traffic(ctx: RunContext) -> None:
         evals = assertions_by_question(load_suite(system.resolve(system.evals)))
     evaluator = SloEvaluator.for_scenario(s, system)
     ctx.t_start = time.monotonic()
-    ctx.windows = SloWindows(evaluator, origin=ctx.t_start, window_s=s.timeline.window, grace_s=2.0)
+    ctx.windows = SloWindows(
+        evaluator, origin=ctx.t_start, window_s=s.timeline.window, grace_s=2.0, certain=lambda w: pool_view(ctx, w)
+    )
     ctx.detector = Detector(s.timeline.bad_windows, s.timeline.healthy_windows)
     ctx.load = LoadGenerator(
         str(system.service.url),
@@ -67,12 +69,19 @@ async def monitor(ctx: RunContext) -> None:
 
 def pooled(ctx: RunContext, window: SloWindow) -> SloWindow:
     """`window`, marked breaching when quality over the last few windows pooled is surely low."""
-    objective = ctx.windows.evaluator.objectives.get("eval_pass_rate") if ctx.windows else None
+    view = pool_view(ctx, window)
     ctx.recent = [*ctx.recent, window][-POOL_WINDOWS:]
+    return view
+
+
+def pool_view(ctx: RunContext, window: SloWindow) -> SloWindow:
+    """`pooled` without recording `window` (also how SloWindows asks whether a breach is certain)."""
+    objective = ctx.windows.evaluator.objectives.get("eval_pass_rate") if ctx.windows else None
     if objective is None or window.state == "insufficient" or "eval_pass_rate" in window.breached:
         return window
-    passed = sum(w.eval_passed for w in ctx.recent)
-    count = sum(w.eval_count for w in ctx.recent)
+    recent = [*ctx.recent, window][-POOL_WINDOWS:]
+    passed = sum(w.eval_passed for w in recent)
+    count = sum(w.eval_count for w in recent)
     if count and wilson_upper(passed, count) < objective:
         return window.model_copy(update={"state": "breaching", "breached": [*window.breached, "eval_pass_rate"]})
     return window
@@ -124,4 +133,7 @@ def ttr_s(ctx: RunContext) -> float | None:
 def compact(w: SloWindow) -> dict[str, Any]:
     keep = ("index", "count", "errors", "error_rate", "latency_p95_ms", "latency_p99_ms", "eval_count",
             "eval_pass_rate", "cost_per_request_usd", "by_provider", "by_model", "state", "breached")  # fmt: skip
-    return {k: getattr(w, k) for k in keep}
+    out = {k: getattr(w, k) for k in keep}
+    if w.early:
+        out |= {"early": True, "pending": w.pending}
+    return out

@@ -60,7 +60,10 @@ class SloWindow(BaseModel):
     ok: int
     errors: int
     dropped: int
-    pending: int = Field(description="unanswered when the window closed; counted as errors")
+    pending: int = Field(
+        description="unanswered when the window closed; counted as errors (as OK in an `early` window)"
+    )
+    early: bool = Field(default=False, description="closed before its answers were in: its breach was already certain")
     error_rate: float | None
     latency_samples: int = Field(description="successful samples the percentiles are over")
     latency_p95_ms: float | None

@@ -271,7 +271,9 @@ def test_samples_count_against_the_window_they_were_scheduled_in() -> None:
 
 
 def test_a_window_closes_early_when_complete_and_waits_for_stragglers_until_its_grace() -> None:
-    ws = SloWindows(evaluator(), origin=0.0, window_s=1.0, grace_s=2.0)
+    # Objectives the stragglers could still meet, whatever they answer: nothing is certain early.
+    patient = SloEvaluator(Slos(latency_p99_ms=5000, error_rate=0.2), rate=20, window_s=1.0)
+    ws = SloWindows(patient, origin=0.0, window_s=1.0, grace_s=2.0)
     in_time = healthy(18)
     for s in in_time:
         ws.scheduled(s.scheduled)
@@ -318,3 +320,28 @@ def test_engine_exports_are_deliberate() -> None:
     for name in drillkit.engine.__all__:
         assert getattr(drillkit.engine, name) is not None
     assert {"LoadGenerator", "Sample", "SloEvaluator", "SloWindows", "Detector"} <= set(drillkit.engine.__all__)
+
+
+def test_a_window_whose_breach_is_already_certain_closes_without_waiting_for_stragglers() -> None:
+    ws = SloWindows(evaluator(), origin=0.0, window_s=1.0, grace_s=2.0)
+    failing = [sample(i / 20, 100, eval_passed=i % 4 == 0) for i in range(18)]  # 5 of 18 pass
+    feed(ws, failing)
+    ws.scheduled(0.97)
+    ws.scheduled(0.98)  # two requests still in flight...
+    ws.scheduled(1.0)
+    (w0,) = ws.poll(1.05)  # ...but even if both pass, the pass rate cannot reach the objective
+    assert w0.early is True and w0.pending == 2
+    assert w0.breached == ["eval_pass_rate"]
+    ws.add(sample(0.97, 900, eval_passed=True))
+    assert ws.late == 1
+
+
+def test_cost_alone_never_closes_a_window_early() -> None:
+    costly = SloEvaluator(Slos(cost_per_request_usd=0.0001), rate=20, window_s=1.0)
+    ws = SloWindows(costly, origin=0.0, window_s=1.0, grace_s=2.0)
+    feed(ws, [sample(i / 20, 100, cost=0.01) for i in range(18)])
+    ws.scheduled(0.97)
+    ws.scheduled(1.0)
+    assert ws.poll(1.05) == []  # the unanswered request's cost is unknown: wait for it
+    (w0,) = ws.poll(3.0)
+    assert w0.early is False and w0.breached == ["cost_per_request_usd"]
