@@ -293,10 +293,25 @@ def assess_controls(report: EvidenceReport, home: Path) -> list[ControlRow]:
 
 
 def count_reviews(home: Path, report: EvidenceReport) -> int:
-    """Review drafts written for the runs and incidents in the period (`drillkit review draft` output
-    next to the journal, named review*)."""
-    folders = [Path(home) / r.journal for r in report.runs] + [Path(home) / i.journal for i in report.incidents]
-    return sum(any(p.parent.glob("review*")) for p in folders)
+    """Runs and incidents in the period with a review draft (`drillkit review draft --out`): a file
+    named review* next to the journal, or a file under <home>/reviews/ naming the run or incident id."""
+    ids = [(r.id, Path(home) / r.journal) for r in report.runs] + [
+        (i.id, Path(home) / i.journal) for i in report.incidents
+    ]
+    shelf = [p for p in (Path(home) / "reviews").glob("**/*") if p.is_file()]
+    texts = {p: _head(p) for p in shelf}
+    return sum(
+        any(journal.parent.glob("review*")) or any(ident in p.name or ident in texts[p] for p in shelf)
+        for ident, journal in ids
+    )
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            return f.read(20_000)
+    except OSError:
+        return ""
 
 
 __all__ = ["CONTROLS", "Control", "assess_controls", "count_reviews"]

@@ -173,6 +173,10 @@ def test_controls_cover_every_clause_and_follow_the_evidence(home: Path, tmp_pat
     controls = {c.clause: c for c in build_report(full, until=until()).controls}
     assert controls["Art. 11(6)"].status == controls["CC7.5"].status == controls["Art. 15(4)"].status == "supported"
     assert controls["Art. 13(2)"].status == "gap"  # no incident and no review draft
+    (full / "reviews").mkdir()
+    (full / "reviews" / "q4.md").write_text("# Review of f0-model\n")
+    controls = {c.clause: c for c in build_report(full, until=until()).controls}
+    assert controls["Art. 13(2)"].status == "supported" and "1 review draft(s)" in controls["Art. 13(2)"].evidence
     empty = {c.clause: c for c in build_report(tmp_path / "empty", until=until()).controls}
     assert empty["Art. 12(2)"].status == "gap" and empty["CC7.5"].status == "gap"
 
