@@ -18,7 +18,9 @@ from drillkit.errors import InputError
 
 
 def load_scenario(path: Path) -> Scenario:
-    return load_model(path, Scenario)
+    scenario = load_model(path, Scenario)
+    scenario._base_dir = Path(path).resolve().parent
+    return scenario
 
 
 @click.group()

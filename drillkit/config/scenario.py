@@ -8,9 +8,10 @@ system's own levers (a prompt or corpus deploy is a fault too).
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
 from drillkit.config.loader import CrossChecked, Loc
 from drillkit.config.system import COMPONENTS, HttpCall, Slos
@@ -30,7 +31,9 @@ L7_TYPES = (
     "truncate",
     "json_mutate",
 )
-FAULT_TYPES = (*L4_TYPES, *L7_TYPES, "change")
+#: Engine-level faults: a change through the system's own levers, and a shift of the traffic's mix.
+ENGINE_TYPES = ("change", "input_shift")
+FAULT_TYPES = (*L4_TYPES, *L7_TYPES, *ENGINE_TYPES)
 SLO_NAMES = tuple(Slos.model_fields)
 SloName = Literal[
     "latency_p95_ms", "latency_p99_ms", "error_rate", "eval_pass_rate", "cost_per_request_usd", "cost_per_success_usd"
@@ -107,6 +110,14 @@ class Fault(Strict):
         if self.type == "change":
             if (self.run is None) == (self.http is None):
                 raise ValueError("a 'change' fault needs exactly one of 'run' (argv list) or 'http'")
+        elif self.type == "input_shift":
+            # The traffic itself changes: `toxicity` is the share of requests drawn from the new mix.
+            if not isinstance(self.attributes.get("inputs"), str) or set(self.attributes) != {"inputs"}:
+                raise ValueError(
+                    "an 'input_shift' fault needs attributes: {inputs: <JSON-lines file>} and nothing else"
+                )
+            if self.target is not None or self.run is not None or self.http is not None:
+                raise ValueError("an 'input_shift' fault changes the traffic: no target, 'run' or 'http'")
         else:
             if self.target is None:
                 raise ValueError(f"a '{self.type}' fault needs a target (provider:<name> or tool:<name>)")
@@ -120,7 +131,7 @@ class Fault(Strict):
 
     @property
     def layer(self) -> str:
-        return "l4" if self.type in L4_TYPES else "l7" if self.type in L7_TYPES else "change"
+        return "l4" if self.type in L4_TYPES else "l7" if self.type in L7_TYPES else self.type
 
 
 class Step(Strict):
@@ -206,6 +217,13 @@ class Scenario(CrossChecked, Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         return check_id(v)
+
+    _base_dir: Path | None = PrivateAttr(default=None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The folder the scenario was read from (relative inputs files are looked up there first)."""
+        return self._base_dir
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         problems: list[tuple[Loc, str]] = []

@@ -15,6 +15,7 @@ import time
 from drillkit.config.scenario import Fault
 from drillkit.engine import leftovers
 from drillkit.engine.context import Injected, RunContext
+from drillkit.engine.inputs import inputs_path, load_inputs
 from drillkit.engine.steps import run_step
 from drillkit.errors import Aborted, DrillkitError
 from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
@@ -65,6 +66,9 @@ def _expected_name(request: FaultRequest, layer: str) -> str:
 
 
 async def inject_one(ctx: RunContext, fault: Fault) -> None:
+    if fault.type == "input_shift":
+        shift_inputs(ctx, fault)
+        return
     if fault.type == "change":
         result = await ctx.guard(run_step(fault.name or "change", run=fault.run, http=fault.http, env=step_env(ctx)))
         ctx.injected.append(Injected(fault))
@@ -112,6 +116,35 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
         ctx.background(expire(), f"expiry of {active.name}")
 
 
+def shift_inputs(ctx: RunContext, fault: Fault) -> None:
+    """The traffic's mix changes: `toxicity` of the requests now come from another inputs file.
+
+    Nothing on a server to leak: the shift lives in this run's load generator and ends with it
+    (or after `duration`).
+    """
+    assert ctx.load is not None
+    source = str(fault.attributes["inputs"])
+    path = inputs_path(source, ctx.system, ctx.scenario.base_dir)
+    ctx.load.inputs.shift(load_inputs(path), share=fault.toxicity)
+    ctx.injected.append(Injected(fault))
+    ctx.log(kinds.FAULT_INJECTED, {"type": "input_shift", "name": fault.name or "input_shift", "inputs": str(path),
+                                   "share": fault.toxicity, "at_s": ctx.since_inject()})  # fmt: skip
+
+    async def expire() -> None:
+        await asyncio.sleep(fault.duration or 0)
+        unshift_inputs(ctx, "duration elapsed")
+
+    if fault.duration is not None:
+        ctx.background(expire(), "end of the input shift")
+
+
+def unshift_inputs(ctx: RunContext, why: str) -> None:
+    if ctx.load is not None and ctx.load.inputs.shifted:
+        ctx.load.inputs.unshift()
+        ctx.log(kinds.FAULT_REMOVED, {"type": "input_shift", "name": "input_shift", "why": why,
+                                      "at_s": ctx.since_inject()})  # fmt: skip
+
+
 async def remove_one(ctx: RunContext, item: Injected, why: str) -> bool:
     """Remove one fault; True once the server no longer has it. Never raises for a failed removal."""
     if item.removed or item.active is None or item.backend is None:
@@ -133,6 +166,7 @@ async def remove_one(ctx: RunContext, item: Injected, why: str) -> bool:
 
 
 async def remove_all(ctx: RunContext, why: str, attempts: int = 3) -> None:
+    unshift_inputs(ctx, why)
     for _ in range(attempts):
         pending = [i for i in reversed(ctx.injected) if not i.removed and i.active is not None]
         if not pending:

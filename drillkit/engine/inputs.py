@@ -7,7 +7,8 @@
 
 An inputs file is JSON lines, one JSON object per line (the request body posted as is, typically
 `{"question": "..."}`); blank lines are skipped. `traffic.inputs: system` means the system's
-`components.inputs.sample`; anything else is a path, relative to `base_dir` (the scenario's folder).
+`components.inputs.sample`; anything else is a path, relative to `base_dir` (the scenario's folder)
+or, when no such file is there, to the system manifest's folder.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ def inputs_path(source: str, system: System | None = None, base_dir: Path | None
         assert path is not None
         return path
     path = Path(source)
-    return path if path.is_absolute() or base_dir is None else base_dir / path
+    if path.is_absolute():
+        return path
+    # The scenario's folder first, then the system's (shipped scenarios name the demo's files).
+    folders = [d for d in (base_dir, system.base_dir if system is not None else None) if d is not None]
+    for folder in folders:
+        if (folder / path).exists():
+            return folder / path
+    return folders[0] / path if folders else path
 
 
 def load_inputs(source: str | Path, system: System | None = None, base_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -80,14 +88,32 @@ class InputCycle:
         if seed is not None:
             random.Random(seed).shuffle(self._bodies)
         self._i = 0
+        self._shift: InputCycle | None = None
+        self._share = 0.0
+        self._shift_rng = random.Random(0)
 
     def __len__(self) -> int:
         return len(self._bodies)
 
     def next(self) -> dict[str, Any]:
+        if self._shift is not None and self._shift_rng.random() < self._share:
+            return self._shift.next()
         body = self._bodies[self._i % len(self._bodies)]
         self._i += 1
         return body
+
+    def shift(self, bodies: Sequence[dict[str, Any]], share: float = 1.0, seed: int = 1) -> None:
+        """From now on draw `share` of the bodies from `bodies` instead (an `input_shift` fault)."""
+        self._shift = InputCycle(bodies, seed=seed)
+        self._share = share
+        self._shift_rng = random.Random(seed)
+
+    def unshift(self) -> None:
+        self._shift = None
+
+    @property
+    def shifted(self) -> bool:
+        return self._shift is not None
 
 
 def assertions_by_question(suite: EvalSuite) -> dict[str, list[Assertion]]:

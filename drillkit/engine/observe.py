@@ -30,7 +30,7 @@ POOL_WINDOWS = 3
 
 def start_traffic(ctx: RunContext) -> None:
     s, system = ctx.scenario, ctx.system
-    bodies = InputCycle(load_inputs(s.traffic.inputs, system, system.base_dir), seed=0)
+    bodies = InputCycle(load_inputs(s.traffic.inputs, system, s.base_dir), seed=0)
     evals: dict[str, Any] = {}
     if system.evals:
         from drillkit.evals import load_suite

@@ -158,9 +158,18 @@ def test_rehearsal_passes_as_shipped_and_fails_with_a_no_op_rollback(
     assert not (home / "demo" / "corpus" / "faq-2023.md").exists()
 
 
+def anchored(data: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """A copy elsewhere still finds the files the scenario names relative to its folder."""
+    for fault in data["faults"]:
+        inputs = fault.get("attributes", {}).get("inputs")
+        if fault["type"] == "input_shift" and not Path(inputs).is_absolute():
+            fault["attributes"]["inputs"] = str(folder / inputs)
+    return data
+
+
 def fallback_down_copy(path: Path, tmp_path: Path) -> Path:
     """The scenario with the absorbing path broken as well: the fallback provider down too."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = anchored(yaml.safe_load(path.read_text(encoding="utf-8")), path.parent)
     data["faults"].append({"name": "fallback-down", "type": "down", "target": "provider:fallback"})
     copy = tmp_path / path.name
     copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -169,7 +178,7 @@ def fallback_down_copy(path: Path, tmp_path: Path) -> Path:
 
 def no_op_copy(path: Path, tmp_path: Path) -> Path:
     """The scenario with its rollback steps replaced by one that does nothing."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = anchored(yaml.safe_load(path.read_text(encoding="utf-8")), path.parent)
     data["rollback"]["steps"] = [{"name": "no-op", "run": [sys.executable, "-c", "pass"]}]
     copy = tmp_path / path.name
     copy.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
