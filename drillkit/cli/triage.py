@@ -115,7 +115,7 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
     if summary.outcome == "aborted":
         raise Aborted(f"incident {summary.incident_id} closed without a resolution")
     if summary.outcome == "open":
-        state = f"envelope {summary.envelope or 'not checked'}, changed: {', '.join(summary.changed) or 'nothing'}"
+        state = f"envelope {summary.envelope or 'not checked'}, changed: {_changed(summary)}"
         raise CheckFailed(f"incident left open ({state}); record in {session.dir}")
 
 
@@ -124,7 +124,7 @@ def _report(console: Console, summary: IncidentSummary, directory: Path) -> None
     console.print()
     console.print(
         f"envelope [bold {colour}]{summary.envelope or 'not checked'}[/]   "
-        f"changed [bold]{escape(', '.join(summary.changed) or 'nothing')}[/]"
+        f"changed [bold]{escape(_changed(summary))}[/]"
         + (f"   unknown {escape(', '.join(summary.unknown))}" if summary.unknown else "")
     )
     if summary.revert_plan:
@@ -135,6 +135,12 @@ def _report(console: Console, summary: IncidentSummary, directory: Path) -> None
         state = "ok" if done.get("ok") else "FAILED"
         console.print(f"rolled back {escape(str(done.get('component')))}: {state} in {done.get('duration_s', 0):.1f}s")
     console.print(f"outcome [bold]{summary.outcome}[/]   record {escape(str(directory))}")
+
+
+def _changed(summary: IncidentSummary) -> str:
+    if not summary.evidence:  # no diff ran in this incident
+        return "not checked"
+    return ", ".join(summary.changed) or "nothing"
 
 
 COMMANDS = [triage]

@@ -21,7 +21,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
-from drillkit.errors import InputError
 from drillkit.runbooks import record as rec
 from drillkit.runbooks.probes import run_command, run_http, run_promql
 from drillkit.runbooks.session import StepResult
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
 
 #: Longest any one eval request may take during triage (a hung service must not hold the page).
 EVAL_TIMEOUT_S = 10.0
+#: How old the evidence hold's snapshot may be for a diff to reuse it instead of fingerprinting again.
+SNAPSHOT_REUSE_S = 60.0
 
 
 async def run_check(session: Session, step: RunbookStep) -> StepResult:
@@ -108,21 +109,26 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
     t0 = time.perf_counter()
     wanted = list(check.components)
     fresh = session.snapshot
-    if fresh is not None and all(c in fresh.components for c in wanted if getattr(system.components, c)):
+    baseline = read_baseline(session.home) if fresh is not None else None
+    reusable = (
+        fresh is not None
+        and time.monotonic() - session.snapshot_at <= SNAPSHOT_REUSE_S
+        and baseline is not None
+        and baseline.system == system.name
+        and all(c in fresh.components for c in wanted if getattr(system.components, c) is not None)
+    )
+    if reusable:
         # The evidence hold fingerprinted everything moments ago and nothing was changed since
-        # (a rollback clears it): compare that snapshot instead of fingerprinting twice.
-        baseline = read_baseline(session.home)
-        if baseline is None:
-            raise InputError("no baseline: record the last known good state with `drillkit snapshot`")
+        # (a rollback clears it): compare that snapshot instead of fingerprinting twice. A
+        # responder who went back later gets a fresh one (SNAPSHOT_REUSE_S).
+        assert fresh is not None and baseline is not None
         report = diff_snapshots(baseline, fresh, system)
         report.components = {c: d for c, d in report.components.items() if c in wanted}
         report.took_s = round(time.perf_counter() - t0, 3)
-        reused = True
-    else:
+    else:  # raises InputError (an `error` outcome) when there is no usable baseline
         report = await diff_live(system, session.home, components=wanted)
-        reused = False
     session.diff = report
-    session.log(rec.DIFF, {**report.to_json(), "reused_evidence_snapshot": reused})
+    session.log(rec.DIFF, {**report.to_json(), "reused_evidence_snapshot": reusable})
     changed, unknown = report.changed, report.unknown
     parts = []
     for name in changed:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ async def hold_evidence(session: Session, action: EvidenceHoldAction) -> StepRes
     files: dict[str, dict[str, Any]] = {}
 
     snapshot = await take_snapshot(system)
-    session.snapshot = snapshot
+    session.snapshot, session.snapshot_at = snapshot, time.monotonic()
     held = sorted(name for name, fp in snapshot.components.items() if fp.ok)
     failed = {name: fp.error or "failed" for name, fp in snapshot.components.items() if not fp.ok}
     files["snapshot.json"] = _write_json(

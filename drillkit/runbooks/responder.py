@@ -14,6 +14,10 @@ both modes and makes the difference explicit:
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from rich.console import Console
@@ -91,6 +95,25 @@ class AutoResponder:
         )
 
 
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Let Ctrl-C stop a blocking prompt at once.
+
+    Under `asyncio.run` the first Ctrl-C only cancels the main task, which a coroutine blocked in
+    `input()` never notices; for the length of a prompt Python's own handler is put back, so
+    KeyboardInterrupt is raised right there (the session then leaves the incident resumable).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 class TerminalResponder:
     """An operator at a terminal, prompted with rich (input comes from `console.input`)."""
 
@@ -107,22 +130,26 @@ class TerminalResponder:
             self.console.print(Markdown(step.guidance))
 
     def menu(self, step: RunbookStep) -> str:
-        return Prompt.ask(
-            "[bold]run[/] the step, skip it, go back, add a note, or quit (resume later)",
-            choices=list(RESPONDER_COMMANDS),
-            default="run",
-            console=self.console,
-        )
+        with interruptible():
+            return Prompt.ask(
+                "[bold]run[/] the step, skip it, go back, add a note, or quit (resume later)",
+                choices=list(RESPONDER_COMMANDS),
+                default="run",
+                console=self.console,
+            )
 
     def choose(self, question: str, choices: list[str]) -> str | None:
-        answer = Prompt.ask(escape(question), choices=[*choices, "skip"], console=self.console)
+        with interruptible():
+            answer = Prompt.ask(escape(question), choices=[*choices, "skip"], console=self.console)
         return None if answer == "skip" else answer
 
     def confirm(self, question: str) -> bool:
-        return Confirm.ask(question, default=False, console=self.console)
+        with interruptible():
+            return Confirm.ask(question, default=False, console=self.console)
 
     def text(self, prompt: str, default: str = "") -> str:
-        return Prompt.ask(escape(prompt), default=default, console=self.console)
+        with interruptible():
+            return Prompt.ask(escape(prompt), default=default, console=self.console)
 
     def say(self, message: str) -> None:
         self.console.print(message)

@@ -95,6 +95,7 @@ class Session:
         self.envelope: rec.Envelope | None = None
         self.diff: DiffReport | None = None
         self.snapshot: Snapshot | None = None  # the evidence hold's, reused by a diff until the system changes
+        self.snapshot_at = 0.0  # time.monotonic() when it was taken
         self.plan: RevertPlan | None = None
         self.attempted: list[str] = []  # components whose rollback was started (or refused: no rollback)
         self.rolled_back: list[dict[str, Any]] = []

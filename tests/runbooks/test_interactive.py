@@ -153,3 +153,51 @@ def test_skip_back_quit_then_resume(live: Demo) -> None:
     assert resumed["step"] == "what-changed"
     assert verify_chain(live.home / "incidents" / incident / "journal.jsonl") == []
     assert entries[-1].kind == "incident.finished" and entries[-1].data["outcome"] == "resolved"
+
+
+def test_provider_outage_shifts_traffic_after_confirmation(live: Demo) -> None:
+    # The primary provider answers 1.5 s late: latency breaches; the fallback route carries the load.
+    live.ok("chaos", "inject", "provider:primary", "latency", "--set", "latency=1500")
+    child = spawn(live, "--runbook", "provider-outage")
+    child.expect(r"incident (\S+)")
+    incident = child.match.group(1)
+    at_step(child, 1, "slo")
+    child.sendline("run")
+    child.expect(r"✗ fail .* breached: latency_p95_ms")
+    at_step(child, 2, "shift")
+    child.sendline("run")
+    child.expect(r"Roll back provider now: drillkit demo ctl route fallback")
+    child.sendline("y")
+    child.expect(r"✓ pass .* provider: .* → ok")
+    at_step(child, 3, "carries")
+    child.sendline("run")
+    child.expect(r"✓ pass .* every judged SLO met")
+    at_step(child, 4, "quality")
+    child.sendline("run")
+    child.expect(r"✓ pass .* pass rate")
+    child.expect("outcome resolved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    entries = journal_of(live.home, incident)
+    done = next(e.data for e in entries if e.kind == "rollback.finished")
+    assert done["component"] == "provider" and done["ok"] is True
+    probes = [e.data["result"] for e in entries if e.kind == "step.finished" and e.data["type"] == "slo"]
+    assert probes[0]["breached"] and not probes[1]["breached"]
+    assert probes[1]["by_provider"].get("fallback", 0) > 0
+
+
+def test_ctrl_c_leaves_the_incident_resumable(live: Demo) -> None:
+    child = spawn(live)
+    child.expect(r"incident (\S+)")
+    incident = child.match.group(1)
+    at_step(child, 1, "envelope")
+    child.sendintr()
+    child.expect(rf"interrupted; the incident stays open: drillkit triage --resume {incident}")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 3
+    kinds = [e.kind for e in journal_of(live.home, incident)]
+    assert kinds == ["incident.started"]
+    summary = json.loads((live.home / "incidents" / incident / "summary.json").read_text())
+    assert summary["outcome"] == "open" and summary["finished_at"] is None

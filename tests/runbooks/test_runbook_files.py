@@ -94,7 +94,7 @@ def test_ai_output_incident_walks_the_layered_order() -> None:
 def test_runbook_show_lists_steps_checks_and_branches() -> None:
     code, out, _ = invoke("runbook", "show", "provider-outage")
     assert code == 0
-    assert "rollback provider" in out and "slo 10s at 5/s" in out and "fail → degrade" in out
+    assert "rollback provider" in out and "slo 5s at 10/s" in out and "fail → degrade" in out
     code, out, _ = invoke("runbook", "show", "ai-output-incident", "--json")
     assert [s["id"] for s in json.loads(out)["steps"]][:3] == ["envelope", "hold", "what-changed"]
     code, _, err = invoke("runbook", "show", "no-such-runbook")

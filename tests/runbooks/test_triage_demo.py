@@ -152,6 +152,8 @@ def test_the_incident_record_holds_evidence_and_a_valid_chain(live: Demo) -> Non
     for name, meta in hold["files"].items():
         assert hashlib.sha256((Path(hold["path"]) / name).read_bytes()).hexdigest() == meta["sha256"]
     assert {"snapshot.json", "metrics.prom", "inputs-sample.jsonl", "manifest.yaml"} <= set(hold["files"])
+    diff = next(e.data for e in entries if e.kind == "diff")
+    assert diff["reused_evidence_snapshot"] is True and diff["changed"] == ["model"]  # fingerprinted once
     evaluated = next(e.data for e in entries if e.kind == "eval")
     assert evaluated["inside_envelope"] is False and evaluated["pass_rate"] < evaluated["threshold"]
     finished = entries[-1]
