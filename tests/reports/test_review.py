@@ -483,3 +483,13 @@ def test_a_broken_chain_is_reported_in_the_evidence(home: Path) -> None:
     assert f["evidence"]["chain_ok"] is False and f["evidence"]["chain_problems"]
     assert f["evidence"]["ledger"]["matches_journal"] is True  # the head entry itself was not edited
     assert "hash chain **BROKEN**" in drillkit(home, "review", "draft", RUN_ID).stdout
+
+
+def test_a_run_killed_before_its_summary_drafts_from_the_journal_alone(home: Path) -> None:
+    (home / "runs" / RUN_ID / "summary.json").unlink()
+    f = facts(home, RUN_ID)
+    assert f["outcome"] == "pass" and f["source"] == "swap-test"  # from run.started / run.finished
+    assert f["detection"]["ttd_s"] == 2.6 and f["resolution"]["rollback_s"] == 1.0 and f["resolution"]["ttr_s"] == 5.5
+    assert f["impact"]["requests_affected"] == 62 and f["evidence"]["summary_file"] is None
+    text = drillkit(home, "review", "draft", RUN_ID).stdout
+    assert "## Contributing factors" in text and "Rollback took **1.0 s**" in text
