@@ -255,3 +255,25 @@ def test_owed_restore_steps_are_stored_redacted_and_run_with_their_real_values(t
 def test_owed_restore_steps_without_secrets_are_stored_as_they_are(tmp_path: Path, steps: list) -> None:
     leftovers.owe_restore(tmp_path, "r1", steps)
     assert json.loads(leftovers.pending_path(tmp_path).read_text()) == [{"run_id": "r1", "steps": steps}]
+
+
+def test_a_ledger_failure_is_reported_and_never_raised(tmp_path: Path) -> None:
+    from drillkit.engine.run import Options, _record_in_ledger
+    from drillkit.engine.summary import Summary
+    from drillkit.journal import Journal
+
+    home = tmp_path / "home"
+    run_dir = home / "runs" / "20261128T101500Z-x-ab12"
+    run_dir.mkdir(parents=True)
+    with Journal(run_dir / "journal.jsonl", fsync=False) as journal:
+        journal.append("run.started", {"run_id": run_dir.name})
+    summary = Summary(run_id=run_dir.name, scenario="x", verdict="pass", ttd_s=1.0, rollback_s=1.0, ttr_s=2.0,
+                      rto_target_s=300, faults=[], breached=[], verify={})  # fmt: skip
+    summary.write(run_dir / "summary.json")
+    events: list[tuple[str, dict]] = []
+    (home / "ledger.jsonl").mkdir()  # the ledger cannot be written
+    _record_in_ledger(Options(home=home, on_event=lambda k, d: events.append((k, d))), run_dir, summary)
+    assert [k for k, _ in events] == ["ledger.failed"] and events[0][1]["error"]
+    (home / "ledger.jsonl").rmdir()
+    _record_in_ledger(Options(home=home, on_event=lambda k, d: events.append((k, d))), run_dir, summary)
+    assert len(events) == 1 and [e.id for e in read_ledger(home)] == [run_dir.name]
