@@ -131,7 +131,11 @@ class Fault(Strict):
 
     @property
     def layer(self) -> str:
-        return "l4" if self.type in L4_TYPES else "l7" if self.type in L7_TYPES else self.type
+        if self.type in L4_TYPES:
+            return "l4"
+        if self.type in L7_TYPES:
+            return "l7"
+        return "traffic" if self.type == "input_shift" else "change"
 
 
 class Step(Strict):

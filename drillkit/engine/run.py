@@ -251,7 +251,7 @@ def report(ctx: RunContext, started_at: datetime, operator: str) -> Summary:
                 "type": i.fault.type,
                 "target": i.fault.target,
                 "name": i.active.name if i.active else i.fault.name,
-                "layer": i.active.layer if i.active else "change",
+                "layer": i.active.layer if i.active else i.fault.layer,
                 "removed": i.removed or i.active is None,
             }
             for i in ctx.injected

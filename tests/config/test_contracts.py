@@ -101,7 +101,7 @@ def test_shipped_scenarios_are_valid(path: Path) -> None:
     scenario = load_model(path, Scenario)
     assert scenario.id == path.stem
     for fault in scenario.faults:
-        assert fault.layer in ("l4", "l7", "change")
+        assert fault.layer in ("l4", "l7", "change", "traffic")
 
 
 @pytest.mark.parametrize("path", shipped_files("runbooks"), ids=lambda p: p.stem)
