@@ -186,8 +186,10 @@ async def run_demo(
     or a server does not start (ServiceError). Always removes `demo.json` and closes the sockets
     on the way out.
     """
+    from drillkit.demo import logs
     from drillkit.demo.sim.app import latency_scale_from_env
 
+    logs.install()
     workdir = Path(workdir).absolute()
     with hold_lock(workdir):
         remove_run_info(workdir)  # whatever is there is stale: we hold the lock

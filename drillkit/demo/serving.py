@@ -84,6 +84,7 @@ def _make_server(app: Callable) -> uvicorn.Server:
     config = uvicorn.Config(
         app,
         log_level="warning",
+        log_config=None,  # records go to the root logger: redacted by the runner (drillkit.demo.logs)
         access_log=False,
         lifespan="on",
         timeout_graceful_shutdown=2,

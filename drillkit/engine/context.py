@@ -89,10 +89,9 @@ class RunContext:
         return round((t if t is not None else time.monotonic()) - self.t_inject, 3)
 
     def log(self, kind: str, data: dict[str, Any] | None = None) -> None:
-        data = data or {}
-        self.journal.append(kind, data)
+        entry = self.journal.append(kind, data or {})
         if self.options.on_event is not None:
-            self.options.on_event(kind, data)
+            self.options.on_event(kind, entry.data)  # what was written: redacted
 
     def stop(self, reason: str) -> None:
         if self.abort_reason is None:
