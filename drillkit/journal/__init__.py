@@ -31,7 +31,7 @@ from drillkit.journal.kinds import (
     WINDOW,
 )
 from drillkit.journal.verify import ChainProblem, read_journal, verify_chain
-from drillkit.journal.writer import Journal, JournalBusy, JournalEntry, Redactor
+from drillkit.journal.writer import Journal, JournalBusy, JournalEntry, RedactFn
 
 __all__ = [
     "DETECTED",
@@ -55,7 +55,7 @@ __all__ = [
     "Journal",
     "JournalBusy",
     "JournalEntry",
-    "Redactor",
+    "RedactFn",
     "canonical_json",
     "hash_canonical",
     "jsonable",

@@ -45,7 +45,7 @@ try:  # POSIX only; elsewhere a second writer is simply not detected
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
-Redactor = Callable[[dict[str, Any]], dict[str, Any]]
+RedactFn = Callable[[dict[str, Any]], dict[str, Any]]  # e.g. drillkit.journal.redact.Redactor
 Clock = Callable[[], datetime]
 
 TS_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"
@@ -109,7 +109,7 @@ class Journal:
         path: Path | str,
         *,
         fsync: bool = True,
-        redact: Redactor | None = None,
+        redact: RedactFn | None = None,
         clock: Clock = _utc_now,
     ) -> None:
         self.path = Path(path)
@@ -253,4 +253,4 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["Clock", "Journal", "JournalBusy", "JournalEntry", "Redactor", "format_ts", "split_lines"]
+__all__ = ["Clock", "Journal", "JournalBusy", "JournalEntry", "RedactFn", "format_ts", "split_lines"]
