@@ -107,6 +107,8 @@ def print_report(env: Env, report: DiffReport) -> None:
     for name, d in report.components.items():
         table.add_row(name, marks[d.changed], f"{d.confidence:.0%}" if d.changed is not None else "", escape(d.summary))
     env.out.print(table)
+    if report.unknown:
+        env.err.print(f"[yellow]not checked:[/] {', '.join(report.unknown)} (see the reasons above)")
     env.out.print(
         f"against the baseline of {escape(report.baseline_at or '?')}; took {report.took_s:.2f}s",
         style="dim",

@@ -98,7 +98,7 @@ def describe_http_error(exc: BaseException) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     if isinstance(exc, httpx.ConnectError):
-        return "connection refused" if "refused" in str(exc).lower() else f"cannot connect ({exc})"
+        return "connection refused" if "refused" in str(exc).lower() else "cannot connect"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
