@@ -64,10 +64,20 @@ def cli(debug: bool) -> None:
     """Game-days, live triage and rollback evidence for AI services run as infrastructure.
 
     \b
-    Try it on the embedded demo (no API keys needed):
+    A game-day against the embedded demo (no API keys; starts and stops it):
+      drillkit gameday run silent-model-swap
+    \b
+    Live incident work, on the demo or your own system (--system drillkit.yaml):
       drillkit demo up          start the demo AI service on loopback
-      drillkit eval run         is the service inside its evaluation envelope?
+      drillkit snapshot         record the five inputs as last known good
+      drillkit diff             which of model, prompt, corpus, tools, inputs changed?
+      drillkit triage           the layered diagnosis, as a runbook
       drillkit demo down        stop it
+    \b
+    Afterwards:
+      drillkit review draft RUN|INCIDENT     a post-incident review draft
+      drillkit evidence report               rollback evidence for risk and compliance
+      drillkit evidence verify               has any record been edited?
 
     Exit codes: 0 ok, 1 a check failed, 2 bad input, 3 aborted.
     """
