@@ -66,6 +66,7 @@ def verify(
       drillkit evidence verify --fingerprint ed25519:3f2a… --checkpoint ~/audit/checkpoint-2026-q3.json
       drillkit evidence verify --json | jq '.findings[] | select(.severity == "error")'
     """
+    _require_home(env)
     anchors = trust_anchors(env.home, key=key, pubkeys=[Path(p) for p in pubkeys], pins=list(pins))
     result = verify_home(env.home, anchors=anchors, external=[Path(p) for p in external])
     if env.json:
@@ -144,6 +145,7 @@ def report(
     from drillkit.reports.evidence import build_report
     from drillkit.reports.evidence_render import render
 
+    _require_home(env)
     start = parse_date(since, end=False, option="--since")
     end = parse_date(until, end=True, option="--until")
     if start and end and start > end:
@@ -157,7 +159,10 @@ def report(
     data = build_report(env.home, since=start, until=end, system=system)
     text = render(data, fmt, home=env.home, templates=Path(templates) if templates else None)  # type: ignore[arg-type]
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        try:
+            Path(out).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"--out {out}: cannot write the report ({exc.strerror or exc})") from None
         state = "intact" if data.integrity.ok else "NOT intact"
         env.err.print(
             f"wrote {escape(out)} ({fmt}): {data.totals.runs} rehearsal(s), {data.totals.incidents} incident(s), "
@@ -167,6 +172,13 @@ def report(
         click.echo(text, nl=False)
     if not data.integrity.ok:
         env.err.print("[yellow]warning:[/] the record is not intact; see 'drillkit evidence verify'")
+
+
+def _require_home(env: Env) -> None:
+    """A home that does not exist holds no evidence: saying it is intact would mislead (a typo in
+    --home, a wrong DRILLKIT_HOME)."""
+    if not env.home.is_dir():
+        raise InputError(f"{env.home}: no drillkit home here (give --home or set DRILLKIT_HOME)")
 
 
 def _optional_system(env: Env) -> System | None:

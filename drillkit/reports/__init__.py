@@ -8,4 +8,7 @@ with a file of the same name in `<home>/templates/` or a folder given with `--te
 - `evidence`: the rollback-evidence report for risk and compliance readers (`drillkit evidence report`),
   with `evidence_verify` (`drillkit evidence verify`), `evidence_chart` and `controls` (the mapping to
   regulatory clauses).
+- `review`: post-incident review drafts (`drillkit review draft`), with `review_facts`, `review_run`,
+  `review_incident` and `review_timeline`.
+- `markdown`: the one Markdown escaping rule and template environment both reports use.
 """

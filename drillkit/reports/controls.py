@@ -166,7 +166,8 @@ def _nist_2_3(f: Facts) -> Assessment:
     status = "supported" if resolved else "partial" if f.runs else "gap"
     return status, (
         f"{resolved} incident(s) resolved by following a runbook's layered diagnosis; {f.runs} rehearsal(s) "
-        "practise the response to failures that are not known in advance."
+        "practise the response itself (detect, diagnose, roll back), which does not depend on knowing the "
+        "risk in advance."
     )
 
 

@@ -30,9 +30,13 @@ def find_gaps(report: EvidenceReport, verification: Verification) -> list[Gap]:
         n, first = len(verification.errors), verification.errors[0]
         add("high", "integrity", f"The evidence record is not intact: {n} problem(s), first: {first}. "
             "Rows below may not be what was recorded.")  # fmt: skip
+    manifest_known = any(c.designed for c in report.cadence)
     for path in report.cadence:
         name = path.label.lower()
-        if path.status == "never":
+        if path.status == "never" and manifest_known and not path.designed:
+            add("high", path.label, f"The manifest designs no {name} rollback path and none was rehearsed: "
+                f"there is no shown way back from a {name} failure.")  # fmt: skip
+        elif path.status == "never":
             add("high", path.label, f"The {name} rollback path has never been rehearsed: there is no evidence "
                 "that it works or of how long it takes.")  # fmt: skip
         elif path.status == "failing":

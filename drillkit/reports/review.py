@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import jinja2
-from markupsafe import Markup
 from pydantic import BaseModel
 
-from drillkit.data import shipped_dir
 from drillkit.errors import InputError
+from drillkit.reports.markdown import render_template, template_environment
 
 TEMPLATE = "review.md.j2"
 Kind = Literal["run", "incident"]
@@ -213,47 +212,12 @@ def draft(home: Path, ref: str) -> Review:
 
 # -- rendering ---------------------------------------------------------------------------------
 
-_SPACE = re.compile(r"\s+")
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
-_ESCAPED_PLACEHOLDER = re.compile(r"&lt;([a-z][a-z0-9\\_-]*:\d+)&gt;")
 
-
-def md(value: Any) -> Markup:
-    """Text safe inline in Markdown: one line, HTML and Markdown specials escaped (no links, no
-    images, no tags), redaction placeholders shown as code (`<email:1>`)."""
-    if isinstance(value, Markup):
-        return value
-    text = _SPACE.sub(" ", "" if value is None else str(value))
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    text = _ESCAPED_PLACEHOLDER.sub(lambda m: "`<" + m.group(1).replace("\\_", "_") + ">`", text)
-    return Markup(text)
-
-
-def code(value: Any) -> Markup:
-    """An identifier as a code span (no escaping needed inside, whatever it contains)."""
-    text = " ".join(("" if value is None else str(value)).split()) or "—"
-    fence = "`" * (max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return Markup(f"{fence}{pad}{text}{pad}{fence}")
-
-
-def block(value: Any) -> Markup:
-    """Multi-line text (command output) as a fenced block: nothing in it is interpreted."""
-    text = "" if value is None else str(value).rstrip()
-    fence = "`" * max(3, max((len(r) for r in re.findall(r"`+", text)), default=0) + 1)
-    return Markup(f"{fence}text\n{text}\n{fence}")
-
-
-def secs(value: float | None, digits: int = 1) -> str:
-    """`2.4 s`, `1.5 min`; `—` when nothing was measured."""
+def offset(value: float | None) -> str:
+    """`+3.1 s` from the origin, `-5.0 s` before it; `0.0 s` for what rounds to it (never `-0.0`)."""
     if value is None:
-        return "—"
-    if abs(value) < 60:
-        return f"{value:.{digits}f} s"
-    if abs(value) < 3600:
-        return f"{value / 60:.{digits}f} min"
-    return f"{value / 3600:.{digits}f} h"
+        return ""
+    return "0.0 s" if round(value, 1) == 0 else f"{value:+.1f} s"
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -282,42 +246,15 @@ def objective(value: float | None, slo: str) -> str:
 
 def environment(home: Path | None = None, templates: Path | None = None) -> jinja2.Environment:
     """Templates from `templates` (checked), then `<home>/templates/`, then the shipped ones."""
-    if templates is not None and not templates.is_dir():
-        raise InputError(f"--templates {templates}: no such folder")
-    search = [p for p in (templates, home / "templates" if home else None) if p is not None]
-    search.append(shipped_dir("templates"))
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in search]),
-        autoescape=False,  # Markdown: `finalize` escapes every value instead
-        finalize=md,
-        undefined=jinja2.StrictUndefined,  # a misspelt field in a team's template fails loudly
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters.update(md=md, code=code, block=block, secs=secs, pct=pct, usd=usd, objective=objective)
+    env = template_environment(home, templates, html=False)
+    env.filters.update(pct=pct, usd=usd, objective=objective, offset=offset)
     return env
 
 
 def render(review: Review, *, home: Path | None = None, templates: Path | None = None) -> str:
     """The review as Markdown."""
-    env = environment(home, templates)
-    try:
-        template = env.get_template(TEMPLATE)
-        text = template.render(r=review, layers=LAYERS)
-    except jinja2.TemplateSyntaxError as exc:
-        raise InputError(f"{exc.filename}:{exc.lineno}: template syntax error: {exc.message}") from None
-    except jinja2.UndefinedError as exc:
-        raise InputError(f"{template_path(env)}: {exc.message}") from None
+    text = render_template(environment(home, templates), TEMPLATE, r=review, layers=LAYERS)
     return re.sub(r"\n{3,}", "\n\n", text)
-
-
-def template_path(env: jinja2.Environment) -> str:
-    try:
-        source = env.loader.get_source(env, TEMPLATE)  # type: ignore[union-attr]
-    except jinja2.TemplateNotFound:
-        return TEMPLATE
-    return source[1] or TEMPLATE
 
 
 __all__ = [

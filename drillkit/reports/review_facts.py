@@ -166,10 +166,6 @@ def clock(ts: str) -> str:
     return datetime.fromisoformat(ts).strftime("%H:%M:%S")
 
 
-def secs(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
-
-
 def first_line(text: Any) -> str:
     return str(text or "").strip().splitlines()[0][:200] if str(text or "").strip() else ""
 

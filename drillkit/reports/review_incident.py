@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit.journal.writer import JournalEntry
+from drillkit.reports.markdown import format_seconds as secs
 from drillkit.reports.review import LAYERS, Detection, Evidence, Impact, Layer, Resolution, Review, RollbackStep
-from drillkit.reports.review_facts import COMPONENT_LAYER, between, clock, diff_findings, first, first_entry, last, secs
+from drillkit.reports.review_facts import COMPONENT_LAYER, between, clock, diff_findings, first, first_entry, last
 from drillkit.reports.review_timeline import incident_timeline
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from drillkit.config.types import parse_duration
 from drillkit.journal.writer import JournalEntry
+from drillkit.reports.markdown import format_seconds as secs
 from drillkit.reports.review import (
     LAYERS,
     Detection,
@@ -39,7 +40,6 @@ from drillkit.reports.review_facts import (
     first,
     first_entry,
     first_line,
-    secs,
     ts_of,
 )
 from drillkit.reports.review_timeline import run_timeline

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from drillkit.journal.writer import JournalEntry
+from drillkit.reports.markdown import format_seconds
 from drillkit.reports.review import TimelineRow
 
 #: Entries that never make a timeline line (the windows are summarised by their state changes).
@@ -142,4 +143,5 @@ def _nums(values: Any) -> str:
 
 
 def _s(value: Any) -> str:
-    return "—" if value is None else f"{value:.1f} s"
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return format_seconds(number)

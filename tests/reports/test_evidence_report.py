@@ -253,9 +253,41 @@ def test_cli_writes_the_format_its_file_asks_for(home: Path, tmp_path: Path) -> 
         (["--since", "2026-12-01", "--until", "2026-11-01"], "--since 2026-12-01 is after --until 2026-11-01"),
         (["--format", "pdf"], "'pdf' is not one of"),
         (["--templates", "/no/such/dir"], "/no/such/dir: no such folder"),
+        (["--out", "/proc/no-such-dir/e.html"], "--out /proc/no-such-dir/e.html: cannot write the report"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(home: Path, args: list[str], message: str) -> None:
     result = report_cli(home, *args)
     assert result.exit_code == 2 and message in result.output + result.stderr
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_a_home_that_does_not_exist_is_an_input_error_not_an_intact_record(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-home"
+    for command in (["evidence", "verify"], ["evidence", "report", "--format", "md"]):
+        result = CliRunner().invoke(cli, [*command, "--home", str(missing)])
+        assert result.exit_code == 2, result.output
+        assert f"{missing}: no drillkit home here" in result.stderr and "INTACT" not in result.output
+        assert not missing.exists()
+
+
+def test_every_markdown_value_is_escaped_even_without_the_md_filter(home: Path) -> None:
+    # A run that was never recorded: its verdict is whatever its summary.json says.
+    add_run(home, "r5-unrecorded", "retrieval", "2026-11-28T09:00:00+00:00", "<b>pass</b>|x", recorded=False)
+    md = render(build_report(home, until=until()), "md", home=home)
+    assert "<b>" not in md and "&lt;b&gt;pass&lt;/b&gt;\\|x" in md
+    # Markup the template means is still markup; identifiers are code spans, not escaped text.
+    assert "| **never rehearsed** |" in md and "**NOT intact**" not in md
+    assert re.search(r"\| `[0-9a-f]{12}` \|", md) and "`drillkit evidence verify --home " in md
+
+
+def test_a_path_the_manifest_does_not_design_is_named_as_such(home: Path) -> None:
+    from drillkit.reports.evidence_gaps import find_gaps
+    from drillkit.reports.evidence_verify import verify_home
+
+    report = build_report(home, until=until())
+    for path in report.cadence:  # as with a manifest that designs every path but tools
+        path.designed = None if path.path == "tools" else f"rollback {path.path}"
+    texts = {g.area: g.text for g in find_gaps(report, verify_home(home))}
+    assert texts["Tools"].startswith("The manifest designs no tools rollback path and none was rehearsed")
+    assert "retrieval corpus rollback path has never been rehearsed" in texts["Retrieval corpus"]

@@ -366,7 +366,8 @@ def test_run_draft_has_every_section_timings_and_layer_findings(home: Path) -> N
     assert "| `eval_pass_rate` | 90.0 % | 50.0 % | 3 | 3.0 s (0.05 min) |" in text
     assert "| Requests in the breach (affected) | 62 |" in text and "$0.0520" in text
     # The UTC timeline: the fault is T+0, window state changes only, each row names its entry.
-    assert "| 2026-11-28 10:00:03.500 | +0.0 s | Fault injected: model\\_swap on primary | #6 |" in text
+    assert "| 2026-11-28 10:00:03.500 | 0.0 s | Fault injected: model\\_swap on primary | #6 |" in text
+    assert "| -0.0 s |" not in text and "| +0.0 s |" not in text
     assert "Window 4 breaching: eval\\_pass\\_rate 50% (objective 90%)" in text and "Window 8 healthy again" in text
     assert "Window 5 breaching" not in text  # still breaching: not a state change
     assert "Detected: eval\\_pass\\_rate, TTD 2.6 s" in text
@@ -493,3 +494,16 @@ def test_a_run_killed_before_its_summary_drafts_from_the_journal_alone(home: Pat
     assert f["impact"]["requests_affected"] == 62 and f["evidence"]["summary_file"] is None
     text = drillkit(home, "review", "draft", RUN_ID).stdout
     assert "## Contributing factors" in text and "Rollback took **1.0 s**" in text
+
+
+def test_a_breach_that_cost_less_is_not_reported_as_a_negative_extra_cost(home: Path) -> None:
+    from drillkit.reports.review import draft, render
+
+    review = draft(home, RUN_ID)
+    review.impact.extra_cost_usd = -0.0362
+    text = render(review, home=home)
+    assert "| Extra cost during the breach | none: $0.0362 less than at the pre-fault cost (pre-fault $" in text
+    assert "-$" not in text
+    review.impact.served_during_breach = {"by_provider": {"primary": 93}}
+    assert "as the answers reported it (answers that named no provider or model are not counted): by provider " \
+        "`primary` 93." in render(review, home=home)  # fmt: skip
