@@ -10,10 +10,8 @@ On disk, under the drillkit home:
   journal's lines; `facts` repeats what a reader of the evidence report needs (scenario or runbook,
   verdict or outcome, TTD, rollback time, TTR, ...) so an edited summary.json cannot change the
   record; `prev` chains entries exactly like a journal's (SHA-256 of the previous line).
-- `ledger.checkpoint.json`: `{origin, size, root, ts, key_fingerprint, public_key, signature}`,
-  re-signed with Ed25519 on every append. `root` is the tree head over the ledger's lines, and the
-  signature covers the C2SP-style note text `origin\\nsize\\nbase64(root)\\ntime ts\\n`
-  (`Checkpoint.signed_text`). Keep a copy of it (and the key fingerprint) outside the home: a later
+- `ledger.checkpoint.json` (`drillkit.journal.checkpoint`): the ledger's tree head, re-signed with
+  Ed25519 on every append. Keep a copy of it (and the key fingerprint) outside the home: a later
   `drillkit evidence verify --checkpoint COPY` proves the ledger still extends it.
 
 `record` is safe for concurrent writers (an exclusive `flock` on `ledger.lock`) and idempotent:
@@ -25,7 +23,6 @@ matches what was recorded is left for `drillkit evidence verify` to report, neve
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -38,6 +35,16 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.errors import DrillkitError, InputError
 from drillkit.journal.canonical import ZERO_HASH, canonical_json, hash_canonical, jsonable, sha256_hex
+from drillkit.journal.checkpoint import (
+    CHECKPOINT_FILE,
+    ORIGIN,
+    Checkpoint,
+    checkpoint_path,
+    first_error,
+    read_checkpoint,
+    sign_checkpoint,
+    write_checkpoint,
+)
 from drillkit.journal.merkle import merkle_root, merkle_root_hex
 from drillkit.journal.signing import (
     PUB_FILE,
@@ -57,9 +64,7 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 LEDGER_FILE = "ledger.jsonl"
-CHECKPOINT_FILE = "ledger.checkpoint.json"
 LOCK_FILE = "ledger.lock"
-ORIGIN = "drillkit-ledger/v1"
 Kind = Literal["run", "incident"]
 
 #: Summary keys copied into a ledger entry's `facts` when present (runs and incidents alike).
@@ -102,38 +107,8 @@ class LedgerEntry(BaseModel):
         return sha256_hex(self.canonical())
 
 
-class Checkpoint(BaseModel):
-    """The signed statement "the ledger had `size` entries with tree head `root` at `ts`"."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    origin: str = ORIGIN
-    size: int = Field(ge=0)
-    root: str = Field(pattern=r"^[0-9a-f]{64}$")
-    ts: str
-    key_fingerprint: str
-    public_key: str  # base64 of the raw 32-byte Ed25519 public key
-    signature: str  # base64 Ed25519 signature of signed_text()
-
-    def signed_text(self) -> bytes:
-        root_b64 = base64.b64encode(bytes.fromhex(self.root)).decode()
-        return f"{self.origin}\n{self.size}\n{root_b64}\ntime {self.ts}\n".encode()
-
-    @property
-    def public_raw(self) -> bytes:
-        return base64.b64decode(self.public_key, validate=True)
-
-    @property
-    def signature_raw(self) -> bytes:
-        return base64.b64decode(self.signature, validate=True)
-
-
 def ledger_path(home: Path) -> Path:
     return Path(home) / LEDGER_FILE
-
-
-def checkpoint_path(home: Path) -> Path:
-    return Path(home) / CHECKPOINT_FILE
 
 
 def home_relative(home: Path, path: Path) -> str:
@@ -165,17 +140,8 @@ def read_ledger(home: Path, *, skip_invalid: bool = False) -> list[LedgerEntry]:
             entries.append(LedgerEntry.model_validate(json.loads(raw)))
         except ValueError as exc:
             if not skip_invalid:
-                raise InputError(f"{path}:{n}: not a ledger entry ({_first_error(exc)})") from None
+                raise InputError(f"{path}:{n}: not a ledger entry ({first_error(exc)})") from None
     return entries
-
-
-def read_checkpoint(path: Path) -> Checkpoint:
-    try:
-        return Checkpoint.model_validate_json(path.read_bytes())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such checkpoint") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: not a ledger checkpoint ({_first_error(exc)})") from None
 
 
 def latest_by_id(entries: list[LedgerEntry]) -> dict[str, LedgerEntry]:
@@ -261,8 +227,7 @@ def _parse_lines(path: Path, lines: list[bytes]) -> list[LedgerEntry]:
             entries.append(LedgerEntry.model_validate(json.loads(raw)))
         except ValueError as exc:
             raise LedgerError(
-                f"{path}:{n}: not a ledger entry ({_first_error(exc)}); nothing recorded: "
-                "run 'drillkit evidence verify'"
+                f"{path}:{n}: not a ledger entry ({first_error(exc)}); nothing recorded: run 'drillkit evidence verify'"
             ) from None
     return entries
 
@@ -320,31 +285,6 @@ def _read_json(path: Path) -> Any:
         return None
 
 
-def sign_checkpoint(lines: list[bytes], signer: SigningKey, ts: str | None = None) -> Checkpoint:
-    unsigned = Checkpoint(
-        size=len(lines),
-        root=merkle_root_hex(lines),
-        ts=ts or format_ts(datetime.now(UTC)),
-        key_fingerprint=signer.fingerprint,
-        public_key=base64.b64encode(signer.public_raw).decode(),
-        signature="",
-    )
-    signature = base64.b64encode(signer.sign(unsigned.signed_text())).decode()
-    return unsigned.model_copy(update={"signature": signature})
-
-
-def write_checkpoint(home: Path, lines: list[bytes], signer: SigningKey) -> Checkpoint:
-    """Sign the tree head over `lines` and replace the checkpoint file atomically."""
-    checkpoint = sign_checkpoint(lines, signer)
-    path = checkpoint_path(home)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(checkpoint.model_dump(), indent=2) + "\n")
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return checkpoint
-
-
 def _extends(journal: Path, previous: LedgerEntry, entries_now: int) -> bool:
     """True when the journal has grown past what `previous` recorded and still starts with it."""
     if entries_now <= previous.entries:
@@ -379,15 +319,6 @@ def _truncate(path: Path, size: int) -> None:
     with open(path, "r+b") as f:
         f.truncate(size)
         os.fsync(f.fileno())
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "entry"
-        return f"{where}: {first['msg']}"
-    return str(exc)
 
 
 __all__ = [
