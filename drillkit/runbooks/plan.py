@@ -154,7 +154,12 @@ def _line(n: int, s: dict[str, Any], scored: list[dict[str, Any]]) -> str:
     line = f"{n}. {cd.component} — {evidence}; revert {cost}, ~{rb.expected_s:g} s"
     if s["relevance"] < 1:
         line += "; an input shift cannot move a fixed eval suite, so it explains the failure least"
-    overtaken = [o["diff"].component for o in scored[n:] if o["likelihood"] > s["likelihood"] + 1e-9]
+    # Only components ranked later on cost: one without a designed rollback is later for lack of one.
+    overtaken = [
+        o["diff"].component
+        for o in scored[n:]
+        if o["rollback"] is not None and o["likelihood"] > s["likelihood"] + 1e-9
+    ]
     if overtaken:
         line += f"; ahead of the likelier {', '.join(overtaken)} because it is cheaper to try first"
     return line

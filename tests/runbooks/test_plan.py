@@ -57,6 +57,8 @@ def test_components_without_a_designed_rollback_come_last_with_a_mitigation() ->
     diff = report(tools=(True, 1.0, 1.0), inputs=(True, 1.0, 1.0), retrieval=(True, 0.3, 0.1))
     plan = plan_reverts(diff, ROLLBACKS, "fail")
     assert plan.order == ["retrieval", "tools", "inputs"]
+    # Ahead of the likelier tools and inputs for want of their rollback, not for being cheaper.
+    assert "ahead of" not in plan.lines[0] and "cheaper" not in plan.lines[0]
     assert "no designed rollback: mitigate (disable the tool" in plan.lines[1]
     assert "inputs cannot be reverted" in plan.lines[2]
     assert plan.entries[1].rollback is None and plan.entries[0].rollback == {"run": list(ROLLBACKS["retrieval"].run)}
