@@ -42,7 +42,8 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
 
     The default runbook asks, in order: are outputs still inside the envelope the evaluation
     suite accepts? which of model, prompt, retrieval corpus, tools and inputs changed against
-    the last known good snapshot (take one with `drillkit snapshot` while healthy)? what to
+    the last known good snapshot (take one with `drillkit snapshot` while healthy; without one
+    a runbook that diffs does not start: exit 2)? what to
     revert first, given what each revert costs users? It holds the evidence before anything is
     changed, and rolls back with your confirmation, timed.
 
@@ -110,23 +111,24 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
         env.emit_json(written)
     else:
         _report(console, summary, session.dir)
+    if session.ledger_error is not None:
+        env.err.print(
+            f"[yellow]warning:[/] incident {escape(summary.incident_id)} is not in the evidence ledger: "
+            f"{escape(session.ledger_error)}; once fixed: drillkit evidence record {escape(str(session.dir))}"
+        )
     if summary.finished_at is None:
         raise Aborted(f"paused; resume with: drillkit triage --resume {summary.incident_id}")
     if summary.outcome == "aborted":
         raise Aborted(f"incident {summary.incident_id} closed without a resolution")
     if summary.outcome == "open":
-        state = f"envelope {summary.envelope or 'not checked'}, changed: {_changed(summary)}"
+        state = f"envelope {_envelope(summary)}, changed: {_changed(summary)}"
         raise CheckFailed(f"incident left open ({state}); record in {session.dir}")
 
 
 def _report(console: Console, summary: IncidentSummary, directory: Path) -> None:
     colour = {"pass": "green", "fail": "red"}.get(summary.envelope or "", "yellow")
     console.print()
-    console.print(
-        f"envelope [bold {colour}]{summary.envelope or 'not checked'}[/]   "
-        f"changed [bold]{escape(_changed(summary))}[/]"
-        + (f"   unknown {escape(', '.join(summary.unknown))}" if summary.unknown else "")
-    )
+    console.print(f"envelope [bold {colour}]{_envelope(summary)}[/]   changed [bold]{escape(_changed(summary))}[/]")
     if summary.revert_plan:
         console.print("revert order:")
         for line in summary.revert_plan:
@@ -137,10 +139,21 @@ def _report(console: Console, summary: IncidentSummary, directory: Path) -> None
     console.print(f"outcome [bold]{summary.outcome}[/]   record {escape(str(directory))}")
 
 
+def _envelope(summary: IncidentSummary) -> str:
+    if summary.envelope is not None:
+        return summary.envelope
+    if any(s.type == "eval" and s.outcome == "error" for s in summary.steps):
+        return "unknown (the eval could not run)"
+    return "not checked"
+
+
 def _changed(summary: IncidentSummary) -> str:
-    if not summary.evidence:  # no diff ran in this incident
+    """What the diff found, never "nothing" while a component could not be compared."""
+    diffed = bool(summary.evidence) or any(s.type == "diff" and s.outcome in ("pass", "fail") for s in summary.steps)
+    if not diffed:
         return "not checked"
-    return ", ".join(summary.changed) or "nothing"
+    seen = ", ".join(summary.changed) or ("nothing seen" if summary.unknown else "nothing")
+    return seen + (f"; unknown: {', '.join(summary.unknown)}" if summary.unknown else "")
 
 
 COMMANDS = [triage]

@@ -21,11 +21,16 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
+from drillkit.errors import InputError
 from drillkit.runbooks import record as rec
 from drillkit.runbooks.probes import run_command, run_http, run_promql
 from drillkit.runbooks.session import StepResult
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from drillkit.components.types import Snapshot
+    from drillkit.config.system import System
     from drillkit.runbooks.session import Session
 
 #: Longest any one eval request may take during triage (a hung service must not hold the page).
@@ -103,29 +108,27 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
 
 async def run_diff(session: Session, check: DiffCheck) -> StepResult:
     """The five-input diff against the last known good snapshot (`drillkit snapshot`)."""
-    from drillkit.components import diff_live, diff_snapshots, read_baseline
+    from drillkit.components import diff_live, diff_snapshots
 
     system = session.system
     t0 = time.perf_counter()
     wanted = list(check.components)
+    baseline = usable_baseline(session.home, system)  # InputError (an `error` outcome) without one
     fresh = session.snapshot
-    baseline = read_baseline(session.home) if fresh is not None else None
     reusable = (
         fresh is not None
         and time.monotonic() - session.snapshot_at <= SNAPSHOT_REUSE_S
-        and baseline is not None
-        and baseline.system == system.name
         and all(c in fresh.components for c in wanted if getattr(system.components, c) is not None)
     )
     if reusable:
         # The evidence hold fingerprinted everything moments ago and nothing was changed since
         # (a rollback clears it): compare that snapshot instead of fingerprinting twice. A
         # responder who went back later gets a fresh one (SNAPSHOT_REUSE_S).
-        assert fresh is not None and baseline is not None
+        assert fresh is not None
         report = diff_snapshots(baseline, fresh, system)
         report.components = {c: d for c, d in report.components.items() if c in wanted}
         report.took_s = round(time.perf_counter() - t0, 3)
-    else:  # raises InputError (an `error` outcome) when there is no usable baseline
+    else:
         report = await diff_live(system, session.home, components=wanted)
     session.diff = report
     session.log(rec.DIFF, {**report.to_json(), "reused_evidence_snapshot": reusable})
@@ -196,6 +199,27 @@ async def run_slo(session: Session, check: SloCheck) -> StepResult:
     return StepResult("pass", f"{window.count} requests, every judged SLO met ({shown})", result)
 
 
+def usable_baseline(home: Path, system: System) -> Snapshot:
+    """The last known good snapshot of `system` in `home`; InputError when it is missing, unreadable
+    or another system's (a `diff` step cannot run then, so `drillkit triage` refuses to start)."""
+    from drillkit.components import read_baseline
+    from drillkit.components.snapshot import baseline_path
+
+    baseline = read_baseline(home)  # InputError naming the file when it is unreadable
+    path = baseline_path(home)
+    if baseline is None:
+        raise InputError(
+            f"no baseline in {path}: triage compares against the last known good state; "
+            "record it with `drillkit snapshot` while the system is healthy, or pick a runbook without a diff step"
+        )
+    if baseline.system != system.name:
+        raise InputError(
+            f"{path} is the baseline of {baseline.system!r}, not {system.name!r}: "
+            "take one of this system with `drillkit snapshot` while it is healthy"
+        )
+    return baseline
+
+
 def run_ask(session: Session, step: RunbookStep, check: AskCheck) -> StepResult:
     question = check.question or step.title
     answer = session.responder.choose(question, check.choices)
@@ -218,4 +242,4 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-__all__ = ["run_ask", "run_check", "run_diff", "run_eval", "run_slo"]
+__all__ = ["run_ask", "run_check", "run_diff", "run_eval", "run_slo", "usable_baseline"]

@@ -18,18 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from drillkit import __version__
-from drillkit.config.runbook import END, Runbook
+from drillkit.config.runbook import END, DiffCheck, Runbook
 from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.journal import Journal, read_journal
 from drillkit.runbooks import record as rec
+from drillkit.runbooks.checks import usable_baseline
 from drillkit.runbooks.plan import RevertPlan
 from drillkit.runbooks.redaction import Redaction
 from drillkit.runbooks.responder import Responder
 from drillkit.runbooks.session import Session, now
-
-#: Step types that are actions (or plain guidance): their outcome does not decide `resolved`.
-_NOT_CHECKS = ("revert_plan", "rollback", "evidence_hold", "note", "guidance")
 
 
 def start_incident(
@@ -43,7 +41,13 @@ def start_incident(
     title: str | None = None,
     incident_id: str | None = None,
 ) -> Session:
-    """Open a new incident record and journal `incident.started`."""
+    """Open a new incident record and journal `incident.started`.
+
+    InputError, before anything is written, when the runbook diffs and `home` has no usable
+    baseline of `system`: the diagnosis would report "nothing changed" without having looked.
+    """
+    if any(isinstance(step.check, DiffCheck) for step in runbook.steps):
+        usable_baseline(home, system)
     incident_id = incident_id or rec.new_incident_id(runbook.id)
     directory = rec.incidents_dir(home) / incident_id
     directory.mkdir(parents=True, exist_ok=False)
@@ -97,6 +101,9 @@ def resume_incident(
     `load_runbook(path_or_id)` and `load_system(path)` load the files the journal names
     (`system_path` overrides the recorded manifest).
     """
+    if not incident_id or incident_id != Path(incident_id).name or incident_id.startswith("."):
+        # A path would reach (and a crash-repair would write to) a journal that is not an incident's.
+        raise InputError(f"expected an incident id (a folder of {rec.incidents_dir(home)}), got {incident_id!r}")
     directory = rec.incidents_dir(home) / incident_id
     path = directory / "journal.jsonl"
     if not path.is_file():
@@ -116,6 +123,12 @@ def resume_incident(
     probe.close()
     started = state.started
     runbook_path, runbook = load_runbook(started.get("runbook_file") or started["runbook"])
+    missing = [s for s in {state.next_step, *state.history} - {None, END} if s not in {x.id for x in runbook.steps}]
+    if missing:
+        raise InputError(
+            f"incident {incident_id} was on step(s) {', '.join(sorted(missing))} that {runbook_path} no longer has; "
+            "put the runbook back as it was, or start a new incident"
+        )
     system_file = system_path or Path(started["system_file"])
     system = load_system(system_file)
     redaction = Redaction.for_system(system)
@@ -140,9 +153,6 @@ def resume_incident(
     session.attempted, session.rolled_back, session.notes = state.attempted, state.rolled_back, state.notes
     session.steps, session.history = state.steps, state.history
     session.next_step = state.next_step
-    session.last_check = next(
-        (s.outcome for s in reversed(state.steps) if s.type not in _NOT_CHECKS and s.outcome != "skipped"), None
-    )
     session.log(rec.INCIDENT_RESUMED, {"after_seq": state.last_seq, "step": state.next_step or END})
     return session
 

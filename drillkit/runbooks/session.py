@@ -10,8 +10,9 @@ finishes). Every step is journaled as it starts and as it ends, with the step th
 so a session killed at any point resumes from its journal alone: a step that started but never
 finished runs again. `summary.json` is rewritten after every step.
 
-Outcome of the incident: `resolved` when the runbook reached `end` and the last check that ran
-passed (or got an answer); `open` when it reached `end` otherwise, when it is paused (quit,
+Outcome of the incident: `resolved` when the runbook reached `end` and the last check that
+measured the system (`MEASURING`) passed; an `ask` answer only routes the runbook, it measures
+nothing, so it never resolves an incident by itself. `open` when it reached `end` otherwise, when it is paused (quit,
 Ctrl-C, a crash: no `incident.finished`, resumable), or when it looped for `MAX_STEPS` steps;
 `aborted` when the responder quit and chose not to keep it open.
 """
@@ -38,6 +39,8 @@ from drillkit.runbooks.responder import Responder
 
 #: Steps run in one session before the interpreter stops a runbook that loops.
 MAX_STEPS = 50
+#: Step types whose outcome is a measurement of the system: the last one decides `resolved`.
+MEASURING = ("eval", "diff", "slo", "http", "command", "promql")
 
 
 @dataclass
@@ -103,9 +106,9 @@ class Session:
         self.steps: list[StepRecord] = []
         self.history: list[str] = []  # step ids run or skipped, for `back`
         self.next_step: str | None = None
-        self.last_check: str | None = None
         self.finished_at: str | None = None
         self.outcome: Outcome = "open"
+        self.ledger_error: str | None = None  # why the finished incident is not in the ledger
 
     # -- running -----------------------------------------------------------------------------
 
@@ -137,7 +140,7 @@ class Session:
                 current = await self._run_step(step)
                 self._write_summary()
             else:
-                self.outcome = "resolved" if self.last_check not in (None, "fail", "error", "skipped") else "open"
+                self.outcome = "resolved" if self.last_check == "pass" else "open"
             self._finish()
         except Paused as paused:
             if not paused.keep_open:
@@ -200,8 +203,6 @@ class Session:
         result = StepResult("pass", "guidance only")
         if step.check is not None:
             result = await _guarded(run_check(self, step))
-            if result.outcome != "skipped":
-                self.last_check = result.outcome
         if step.action is not None and result.outcome not in ("error", "skipped"):
             done = await _guarded(run_action(self, step))
             if step.check is None:
@@ -252,6 +253,11 @@ class Session:
         )
 
     @property
+    def last_check(self) -> str | None:
+        """The outcome of the last step that measured the system (None: none has)."""
+        return next((s.outcome for s in reversed(self.steps) if s.type in MEASURING and s.outcome != "skipped"), None)
+
+    @property
     def changed(self) -> list[str]:
         return self.diff.changed if self.diff is not None else []
 
@@ -292,15 +298,22 @@ class Session:
         self.summary().write(self.dir / "summary.json", redact=self.redaction.redact)
 
     def _record_in_ledger(self) -> None:
-        """Enter a finished incident in the evidence ledger (once its journal is closed)."""
+        """Enter a finished incident in the evidence ledger (once its journal is closed).
+
+        A ledger that refuses (edited, unsigned, a full disk) does not undo the incident: its
+        record is complete on disk; `ledger_error` says why it is not in the ledger, and
+        `drillkit evidence record` enters it later.
+        """
+        from drillkit.errors import DrillkitError
+        from drillkit.journal import ledger
+
         if self.finished_at is None:
             return
-        try:
-            from drillkit.journal import ledger
-        except ImportError:  # pragma: no cover - the ledger ships separately
-            return
         summary = self.redaction.redact(self.summary().model_dump(mode="json"))
-        ledger.record(self.home, "incident", self.incident_id, self.journal.path, summary)
+        try:
+            ledger.record(self.home, "incident", self.incident_id, self.journal.path, summary)
+        except (DrillkitError, OSError, ValueError) as exc:
+            self.ledger_error = str(exc)
 
 
 async def _guarded(work: Any) -> StepResult:
@@ -320,4 +333,4 @@ def now() -> str:
     return format_ts(datetime.now(UTC))
 
 
-__all__ = ["MAX_STEPS", "Paused", "Session", "StepResult"]
+__all__ = ["MAX_STEPS", "MEASURING", "Paused", "Session", "StepResult"]

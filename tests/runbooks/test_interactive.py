@@ -4,19 +4,21 @@ rollback; notes, skip and back; quitting and resuming."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import pexpect
 
 from drillkit.journal import verify_chain
-from tests.runbooks.conftest import Demo
-from tests.runbooks.helpers import journal_of
+from tests.runbooks.conftest import REPO, Demo
+from tests.runbooks.helpers import journal_of, write_runbook, write_system
 
 MENU = r"quit \(resume later\)"
 
 
-def spawn(d: Demo, *args: str) -> pexpect.spawn:
-    env = {**d.env, "NO_COLOR": "1", "COLUMNS": "160", "TERM": "dumb"}
+def spawn(d: Demo | dict[str, str], *args: str) -> pexpect.spawn:
+    env = {**(d.env if isinstance(d, Demo) else d), "NO_COLOR": "1", "COLUMNS": "160", "TERM": "dumb"}
     child = pexpect.spawn(
         sys.executable, ["-m", "drillkit", "triage", *args], env=env, encoding="utf-8", timeout=30, dimensions=(50, 160)
     )
@@ -201,3 +203,31 @@ def test_ctrl_c_leaves_the_incident_resumable(live: Demo) -> None:
     assert kinds == ["incident.started"]
     summary = json.loads((live.home / "incidents" / incident / "summary.json").read_text())
     assert summary["outcome"] == "open" and summary["finished_at"] is None
+
+
+def test_an_answer_routes_but_does_not_resolve(tmp_path: Path) -> None:
+    # quota-exhaustion's shape: a failing measurement, then "is it the quota?" -> "no" -> end.
+    # The SLO still failed, so the incident is open, not resolved because someone answered.
+    steps = [
+        {"id": "errors", "title": "errors", "check": {"type": "command", "run": [sys.executable, "-c", "exit(1)"]}},
+        {"id": "quota", "title": "quota?", "check": {"type": "ask", "choices": ["yes", "no"]}, "next": {"no": "end"}},
+        {"id": "fix", "title": "fix", "check": {"type": "command", "run": [sys.executable, "-c", "pass"]}},
+    ]
+    rb, system, home = write_runbook(tmp_path, steps), write_system(tmp_path), tmp_path / "home"
+    env = {**os.environ, "DRILLKIT_HOME": str(home), "PYTHONPATH": str(REPO)}
+    child = spawn(env, "--runbook", str(rb), "--system", str(system))
+    child.expect(r"incident (\S+)")
+    incident = child.match.group(1)
+    at_step(child, 1, "errors")
+    child.sendline("run")
+    child.expect("✗ fail")
+    at_step(child, 2, "quota")
+    child.sendline("run")
+    child.expect(r"\[yes/no/skip\]")
+    child.sendline("no")
+    child.expect("outcome open")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1
+    summary = json.loads((home / "incidents" / incident / "summary.json").read_text())
+    assert summary["outcome"] == "open" and [s["outcome"] for s in summary["steps"]] == ["fail", "no"]

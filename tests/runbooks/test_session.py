@@ -135,3 +135,80 @@ def test_resume_after_sigkill_reruns_the_interrupted_step_once(tmp_path: Path) -
 def test_interactive_needs_a_terminal(tmp_path: Path) -> None:
     r = triage(tmp_path, "--system", str(write_system(tmp_path)))
     assert r.exit_code == 2 and "use --auto" in r.stderr
+
+
+def test_no_usable_baseline_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+    home, system = tmp_path / "home", write_system(tmp_path)
+    # The default runbook diffs: without a baseline it would report "nothing changed" unseen.
+    r = triage(home, "--auto", "--json", "--system", str(system))
+    assert r.exit_code == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "no baseline in" in r.stderr and "drillkit snapshot" in r.stderr
+    assert not (home / "incidents").exists()
+    # Another system's baseline, or an unreadable one, is no better.
+    home.mkdir()
+    (home / "baseline.json").write_text(
+        json.dumps(
+            {
+                "format": 1,
+                "taken_at": "2026-11-28T10:00:00.000Z",
+                "system": "other",
+                "drillkit_version": "0",
+                "components": {},
+            }
+        )
+    )
+    r = triage(home, "--auto", "--system", str(system))
+    assert r.exit_code == 2 and "is the baseline of 'other', not 'probe-test'" in r.stderr
+    (home / "baseline.json").write_text('{"broken')
+    r = triage(home, "--auto", "--system", str(system))
+    assert r.exit_code == 2 and "baseline.json" in r.stderr and "Traceback" not in r.stderr
+    assert not (home / "incidents").exists()
+    # A runbook without a diff step needs no baseline.
+    rb = write_runbook(tmp_path, [{"id": "ok", "title": "ok", "check": {"type": "command", "run": [PY, "-c", "pass"]}}])
+    assert triage(home, "--auto", "--runbook", str(rb), "--system", str(system)).exit_code == 0
+
+
+def test_a_ledger_that_refuses_does_not_swallow_the_result(tmp_path: Path) -> None:
+    home, system = tmp_path / "home", write_system(tmp_path)
+    rb = write_runbook(tmp_path, [{"id": "ok", "title": "ok", "check": {"type": "command", "run": [PY, "-c", "pass"]}}])
+    first = triage_json(home, "--runbook", str(rb), "--system", str(system), exit_code=0)
+    ledger = home / "ledger.jsonl"
+    ledger.write_text(ledger.read_text().replace('"incident"', '"incidenx"'))  # edited: nothing more is signed
+    r = triage(home, "--auto", "--json", "--runbook", str(rb), "--system", str(system))
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["outcome"] == "resolved" and out["incident_id"] != first["incident_id"]
+    assert "is not in the evidence ledger" in r.stderr and f"drillkit evidence record {home}" in r.stderr
+
+
+def test_resume_takes_an_incident_id_not_a_path(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    other = home / "runs" / "r1" / "journal.jsonl"
+    other.parent.mkdir(parents=True)
+    other.write_bytes(b'{"seq": 0, "kind": "run.sta')  # a half line a crash-repair would cut
+    for ref in ("../runs/r1", str(other.parent), "..", ".hidden"):
+        r = triage(home, "--auto", "--resume", ref)
+        assert r.exit_code == 2 and "expected an incident id" in r.stderr, (ref, r.stderr)
+    assert other.read_bytes() == b'{"seq": 0, "kind": "run.sta'
+
+
+def test_resume_refuses_a_runbook_that_lost_the_step(tmp_path: Path) -> None:
+    home, system = tmp_path / "home", write_system(tmp_path)
+    steps = [
+        {"id": "first", "title": "first", "check": {"type": "command", "run": [PY, "-c", "pass"]}},
+        {"id": "ask", "title": "ask", "check": {"type": "ask", "choices": ["yes", "no"]}},
+    ]
+    rb = write_runbook(tmp_path, steps)
+    out = triage_json(home, "--runbook", str(rb), "--system", str(system), exit_code=0)
+    journal = home / "incidents" / out["incident_id"] / "journal.jsonl"
+    # Cut the journal back to where the session stood on `ask` (as a crash would leave it).
+    lines = journal.read_text().splitlines(keepends=True)
+    kinds = [json.loads(line)["kind"] for line in lines]
+    journal.write_text("".join(lines[: kinds.index("step.started", kinds.index("step.finished"))]))
+    (incident_dir := journal.parent).joinpath("summary.json").unlink()
+    write_runbook(tmp_path, [steps[0], {**steps[1], "id": "asked"}])  # the step was renamed since
+    before = journal.read_bytes()
+    r = triage(home, "--auto", "--resume", incident_dir.name)
+    assert r.exit_code == 2, r.stderr
+    assert "step(s) ask that" in r.stderr and "no longer has" in r.stderr and "Traceback" not in r.stderr
+    assert journal.read_bytes() == before  # nothing journaled (no incident.resumed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from drillkit.journal import verify_chain
 from tests.runbooks.conftest import Demo
-from tests.runbooks.helpers import journal_of, triage
+from tests.runbooks.helpers import closed_port, journal_of, triage
 
 BUDGET_S = 10.0
 
@@ -160,3 +161,21 @@ def test_the_incident_record_holds_evidence_and_a_valid_chain(live: Demo) -> Non
     assert finished.kind == "incident.finished"
     assert finished.data == {"envelope": "fail", "changed": ["model"], "revert_order": ["model"], "outcome": "open"}
     assert json.loads((incident / "summary.json").read_text())["journal_head"] == entries[-1].hash
+
+
+def test_a_service_that_is_down_is_never_reported_unchanged(live: Demo) -> None:
+    # The demo's own manifest (next to its files), every server moved to a port nothing listens on.
+    manifest = (live.workdir / "drillkit.yaml").read_text()
+    down = live.workdir / "down.yaml"
+    down.write_text(re.sub(r"127\.0\.0\.1:\d+", f"127.0.0.1:{closed_port()}", manifest))
+    try:
+        r = triage(live.home, "--auto", "--system", str(down))
+    finally:
+        down.unlink()
+    assert r.exit_code == 1, r.stderr
+    assert "Traceback" not in r.stdout + r.stderr
+    assert "envelope unknown (the eval could not run)" in r.stderr
+    assert "changed: nothing seen; unknown: model, tools" in r.stderr
+    summary = json.loads((live.home / "incidents" / r.stdout.split()[1] / "summary.json").read_text())
+    assert summary["envelope"] is None and summary["changed"] == [] and summary["unknown"] == ["model", "tools"]
+    assert summary["outcome"] == "open"
