@@ -139,7 +139,9 @@ class RollbackAction(Strict):
 
 
 class EvidenceHoldAction(Strict):
-    """Snapshot every component and the recent traffic into the incident record before anything changes."""
+    """Snapshot every component, the service's /metrics and the inputs sample into the incident record
+    before anything changes. drillkit keeps no request log: `traffic_minutes` is recorded as the window
+    of the service's own logs the responder is to preserve; nothing of that window is copied."""
 
     type: Literal["evidence_hold"]
     traffic_minutes: float = Field(default=15, ge=0)

@@ -10,8 +10,10 @@ destroys the state that caused the harm. So the layered runbook holds evidence f
       inputs-sample.jsonl  the traffic mix the system is being sent (components.inputs.sample)
       manifest.yaml        the system manifest in force
 
-Everything passes the session's redaction first. The `evidence.hold` journal entry names the
-folder, the components held, the traffic window and each file's SHA-256, so the journal's hash
+No request log is copied: drillkit keeps none, and `traffic_minutes` only records the window of
+the service's own logs the responder is to preserve. Everything passes the session's redaction
+first. The `evidence.hold` journal entry names the folder, the components held, that window and
+each file's SHA-256, so the journal's hash
 chain (and the ledger's signed checkpoint) covers the files too. A hold only reads the system.
 """
 
