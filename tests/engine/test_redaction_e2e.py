@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -148,8 +149,14 @@ def test_seeded_secrets_and_pii_reach_no_file_under_the_home(tmp_path: Path) -> 
         seed_workdir(workdir)
         # The seeded responses are real: the service quotes the document, the tool returns the record.
         system = load_system(workdir / "drillkit.yaml")
-        answer = httpx.post(str(system.service.url), json={"question": "How do I reach the vault escalation desk?"},
-                            trust_env=False, timeout=10).json()  # fmt: skip
+        # The service re-reads its corpus at most every second: ask until the new document is live.
+        deadline = time.monotonic() + 10
+        while True:
+            answer = httpx.post(str(system.service.url), json={"question": "How do I reach the vault escalation desk?"},
+                                trust_env=False, timeout=10).json()  # fmt: skip
+            if ESCALATION_EMAIL in answer["answer"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert ESCALATION_EMAIL in answer["answer"] and ESCALATION_PHONE in answer["answer"]
         junit = home / "reports" / "gameday.xml"
         junit.parent.mkdir(parents=True)
