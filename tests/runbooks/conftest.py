@@ -2,74 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from drillkit.cli import cli
-from drillkit.demo.process import runner_pid
+from tests.running_demo import FILES, REPO, Demo, running_demo
 
-REPO = Path(__file__).resolve().parents[2]
-FILES = ("prompts", "corpus", "inputs")
-
-
-class Demo:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.workdir = home / "demo"
-        self.pristine = home.parent / "pristine"
-        self.env = {**os.environ, "DRILLKIT_HOME": str(home)}
-        self.env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
-
-    def cli(self, *args: str) -> Result:
-        return CliRunner().invoke(cli, list(args), env={"DRILLKIT_HOME": str(self.home)}, catch_exceptions=False)
-
-    def ok(self, *args: str) -> Any:
-        r = self.cli(*args)
-        assert r.exit_code == 0, r.output
-        return r
-
-    def restore(self) -> None:
-        """Undo whatever a test did: faults, levers, files."""
-        self.ok("chaos", "reset")
-        self.ok("demo", "ctl", "reset")
-        self.ok("demo", "ctl", "pin", "--unpin")
-        for sub in FILES:
-            shutil.rmtree(self.workdir / sub)
-            shutil.copytree(self.pristine / sub, self.workdir / sub)
+__all__ = ["FILES", "REPO", "Demo"]
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    home = tmp_path_factory.mktemp("triage") / "home"
-    d = Demo(home)
-    up = subprocess.run(
-        [sys.executable, "-m", "drillkit", "demo", "up", "--port", "0", "--latency-scale", "0"],
-        env=d.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    try:
-        assert up.returncode == 0, up.stderr
-        d.pristine.mkdir()
-        for sub in FILES:
-            shutil.copytree(d.workdir / sub, d.pristine / sub)
-        d.ok("snapshot")
+    with running_demo(tmp_path_factory.mktemp("triage") / "home") as d:
         yield d
-    finally:
-        d.cli("demo", "down")
-        pid = runner_pid(d.workdir)
-        if pid is not None:
-            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

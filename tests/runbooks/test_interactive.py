@@ -36,16 +36,7 @@ def incident_of(d: Demo, child_output: str) -> str:
 
 
 def test_layered_walk_with_a_confirmed_rollback(live: Demo) -> None:
-    live.ok(
-        "chaos",
-        "inject",
-        "provider:primary",
-        "model_swap",
-        "--set",
-        "serve_model=sim-pro-2025-11",
-        "--match",
-        "model=sim-pro",
-    )
+    live.swap_model()
     child = spawn(live)
     child.expect(r"incident (\S+)")
     incident = child.match.group(1)

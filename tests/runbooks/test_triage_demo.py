@@ -29,19 +29,6 @@ def auto(d: Demo) -> tuple[dict[str, Any], float, int]:
     return json.loads(r.stdout), took, r.exit_code
 
 
-def swap_model(d: Demo) -> None:
-    d.ok(
-        "chaos",
-        "inject",
-        "provider:primary",
-        "model_swap",
-        "--set",
-        "serve_model=sim-pro-2025-11",
-        "--match",
-        "model=sim-pro",
-    )
-
-
 def edit_prompt(d: Demo) -> None:
     with (d.workdir / "prompts" / "v3.md").open("a") as f:
         f.write("\nAlways answer in one short sentence.\n")
@@ -68,7 +55,7 @@ def shift_inputs(d: Demo) -> None:
 
 
 CHANGES: dict[str, Callable[[Demo], None]] = {
-    "model": swap_model,
+    "model": Demo.swap_model,
     "prompt": edit_prompt,
     "retrieval": edit_corpus,
     "tools": break_tool,
@@ -126,7 +113,7 @@ def test_combined_changes_put_cheap_and_likely_reverts_first(live: Demo) -> None
     assert took < BUDGET_S
     live.restore()
 
-    swap_model(live)
+    live.swap_model()
     break_tool(live)
     shift_inputs(live)
     out, took, _ = auto(live)
@@ -139,7 +126,7 @@ def test_combined_changes_put_cheap_and_likely_reverts_first(live: Demo) -> None
 
 
 def test_the_incident_record_holds_evidence_and_a_valid_chain(live: Demo) -> None:
-    swap_model(live)
+    live.swap_model()
     out, _, _ = auto(live)
     incident = Path(out["journal"]).parent
     assert verify_chain(incident / "journal.jsonl") == []
