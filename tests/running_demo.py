@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from drillkit.cli import cli
@@ -75,3 +76,19 @@ def running_demo(home: Path) -> Iterator[Demo]:
         pid = runner_pid(d.workdir)
         if pid is not None:
             os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """One running demo for the whole test module (import this fixture into a conftest)."""
+    with running_demo(tmp_path_factory.mktemp("demo") / "home") as d:
+        yield d
+
+
+@pytest.fixture
+def live(demo: Demo) -> Iterator[Demo]:
+    """The module's demo, put back as it was after the test."""
+    try:
+        yield demo
+    finally:
+        demo.restore()
