@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
 from drillkit.cli.options import Env, pass_env
-from drillkit.components import COMPONENTS, DiffReport, Fingerprint, diff_live, take_snapshot
-from drillkit.components.snapshot import baseline_path, problems, write_baseline
+from drillkit.components import COMPONENTS, DiffReport, diff_live, take_snapshot
+from drillkit.components.snapshot import baseline_path, describe, problems, write_baseline
 from drillkit.errors import CheckFailed
 
 component_option = click.option(
@@ -113,34 +112,6 @@ def print_report(env: Env, report: DiffReport) -> None:
         f"against the baseline of {escape(report.baseline_at or '?')}; took {report.took_s:.2f}s",
         style="dim",
     )
-
-
-def describe(fp: Fingerprint) -> str:
-    """One line saying what a fingerprint holds."""
-    if not fp.ok:
-        return f"failed: {fp.error}"
-    d: dict[str, Any] = fp.data
-    if fp.component == "model":
-        parts = []
-        for name, p in d.get("providers", {}).items():
-            answered = sum(1 for c in p.get("canaries", {}).values() if "text" in c)
-            parts.append(f"{name}: {'/'.join(p.get('reported') or [p.get('requested')])} "
-                         f"({answered}/{len(p.get('canaries', {}))} canaries)")  # fmt: skip
-        return "; ".join(parts) or "no provider"
-    if fp.component == "prompt":
-        active = f", {d['active']} active" if "active" in d else ""
-        git = " (git)" if d.get("git") else ""
-        return f"{len(d.get('files', {}))} file(s){active}{git}"
-    if fp.component == "retrieval":
-        active = f", version {d['active']}" if "active" in d else ""
-        return f"{len(d.get('documents', {}))} documents{active}"
-    if fp.component == "tools":
-        results = [r for eps in d.get("tools", {}).values() for r in eps.values()]
-        passing = sum(1 for r in results if r.get("ok"))
-        return f"{passing}/{len(results)} contract tests pass"
-    if fp.component == "inputs":
-        return f"{d.get('records')} records, median {d.get('length', {}).get('p50')} chars"
-    return ""
 
 
 COMMANDS = [snapshot, diff]

@@ -174,3 +174,31 @@ def write_baseline(home: Path, snapshot: Snapshot, redact: Redact | None = None)
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def describe(fp: Fingerprint) -> str:
+    """One line saying what a fingerprint holds."""
+    if not fp.ok:
+        return f"failed: {fp.error}"
+    d: dict[str, Any] = fp.data
+    if fp.component == "model":
+        parts = []
+        for name, p in d.get("providers", {}).items():
+            answered = sum(1 for c in p.get("canaries", {}).values() if "text" in c)
+            parts.append(f"{name}: {'/'.join(p.get('reported') or [p.get('requested')])} "
+                         f"({answered}/{len(p.get('canaries', {}))} canaries)")  # fmt: skip
+        return "; ".join(parts) or "no provider"
+    if fp.component == "prompt":
+        active = f", {d['active']} active" if "active" in d else ""
+        git = " (git)" if d.get("git") else ""
+        return f"{len(d.get('files', {}))} file(s){active}{git}"
+    if fp.component == "retrieval":
+        active = f", version {d['active']}" if "active" in d else ""
+        return f"{len(d.get('documents', {}))} documents{active}"
+    if fp.component == "tools":
+        results = [r for eps in d.get("tools", {}).values() for r in eps.values()]
+        passing = sum(1 for r in results if r.get("ok"))
+        return f"{passing}/{len(results)} contract tests pass"
+    if fp.component == "inputs":
+        return f"{d.get('records')} records, median {d.get('length', {}).get('p50')} chars"
+    return ""

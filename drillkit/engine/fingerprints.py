@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from drillkit.components import DiffReport, Snapshot, diff_snapshots, read_baseline, take_snapshot
-from drillkit.components.snapshot import problems
+from drillkit.components.snapshot import describe, problems
 from drillkit.components.types import COMPONENTS
 from drillkit.engine.context import RunContext
 from drillkit.errors import InputError
@@ -30,8 +30,6 @@ PREFLIGHT = "preflight"
 
 def compact(snapshot: Snapshot) -> dict[str, Any]:
     """What the journal keeps of a snapshot: enough to tell two states apart, no raw answers."""
-    from drillkit.cli.fingerprint import describe
-
     gaps = problems(snapshot)
     return {
         "taken_at": snapshot.taken_at,
