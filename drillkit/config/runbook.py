@@ -20,7 +20,7 @@ from typing import Annotated, Literal
 from pydantic import Field, HttpUrl, field_validator
 
 from drillkit.config.loader import CrossChecked, Loc
-from drillkit.config.scenario import check_id
+from drillkit.config.scenario import SloName, check_id
 from drillkit.config.system import COMPONENTS
 from drillkit.config.types import Argv, Duration, Strict
 
@@ -51,11 +51,14 @@ class DiffCheck(Strict):
 
 
 class SloCheck(Strict):
-    """Probe traffic (the manifest's inputs sample) for `duration` at `rate` req/s, judged on `slos`."""
+    """Probe traffic (the manifest's inputs sample) for `duration` at `rate` req/s, judged against
+    the manifest's SLOs — all of them, or only those named in `slos` (e.g. `[cost_per_request_usd]`
+    for a cost question)."""
 
     type: Literal["slo"]
     duration: Duration = 10.0
     rate: float = Field(default=5, gt=0)
+    slos: list[SloName] = []
 
     @field_validator("duration")
     @classmethod

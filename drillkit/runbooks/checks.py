@@ -149,13 +149,19 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
 
 async def run_slo(session: Session, check: SloCheck) -> StepResult:
     """A short burst of the system's own input mix, judged against its SLOs as one window."""
+    from drillkit.config.system import Slos
     from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
     from drillkit.engine.load import LoadGenerator, Sample
     from drillkit.engine.slo import SloEvaluator, configured
 
     system = session.system
-    if not configured(system.slos):
-        return StepResult("error", "the manifest sets no SLOs (slos:) to probe against")
+    objectives = system.slos
+    if check.slos:
+        # Only the SLOs the step asks about: the others are switched off for this judgement.
+        objectives = Slos(**{name: value for name, value in system.slos.model_dump().items() if name in check.slos})
+    if not configured(objectives):
+        wanted = f" among {', '.join(check.slos)}" if check.slos else ""
+        return StepResult("error", f"the manifest sets no SLO{wanted} (slos:) to probe against")
     bodies = load_inputs("system", system)
     evals: dict[str, Any] = {}
     if system.evals:
@@ -178,7 +184,7 @@ async def run_slo(session: Session, check: SloCheck) -> StepResult:
         await asyncio.sleep(check.duration)
     finally:
         stats = await load.stop(timeout=min(system.service.timeout, 10.0))
-    evaluator = SloEvaluator(system.slos, rate=check.rate, window_s=check.duration)
+    evaluator = SloEvaluator(objectives, rate=check.rate, window_s=check.duration)
     window = evaluator.judge(0, t0, t0 + check.duration, samples, pending=stats.cancelled)
     measured = {name: _round(window.value(name)) for name in evaluator.objectives}
     result = {
@@ -196,7 +202,8 @@ async def run_slo(session: Session, check: SloCheck) -> StepResult:
         return StepResult("error", f"only {window.count} answers in {check.duration:g}s: too few to judge", result)
     if window.breached:
         return StepResult("fail", f"breached: {', '.join(window.breached)} ({shown})", result)
-    return StepResult("pass", f"{window.count} requests, every judged SLO met ({shown})", result)
+    which = "every judged SLO" if not check.slos else ", ".join(check.slos)
+    return StepResult("pass", f"{window.count} requests, {which} met ({shown})", result)
 
 
 def usable_baseline(home: Path, system: System) -> Snapshot:
