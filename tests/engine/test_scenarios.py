@@ -56,8 +56,9 @@ WALL_LIMIT_S = 60.0
 #: Scenarios that expect the system to absorb their fault (`expect.absorb`): their honesty check
 #: breaks the absorbing path too (the fallback provider also down), which must fail the rehearsal.
 ABSORBED = {name for name, path in SHIPPED.items() if load_scenario(path).expect.absorb}
-#: Rehearsals in the default run; every other one is marked slow.
-FAST = {("silent-model-swap", "shipped"), ("silent-model-swap", "no-op"), ("provider-outage", "shipped")}
+#: Rehearsals in the default run; every other one is marked slow. (A no-op rollback of the swap is
+#: also rehearsed by tests/engine/test_gameday.py on every run.)
+FAST = {("silent-model-swap", "shipped"), ("provider-outage", "shipped")}
 
 SLOW = pytest.mark.slow
 
