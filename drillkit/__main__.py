@@ -1,3 +1,3 @@
-from drillkit.cli import main
+from drillkit._entry import main
 
 main()

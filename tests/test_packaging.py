@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -43,10 +44,13 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_data(tmp_path: Path) -> None:
     ):
         assert expected in names, expected
 
-    # A fresh venv that borrows the dependencies already installed here (no network needed),
-    # with the wheel's own drillkit installed into it.
+    # A fresh venv that never sees the base interpreter's packages (a fresh machine's base Python has
+    # none): the wheel goes into its own site-packages, and the dependencies come from the environment
+    # running this test, named explicitly by a .pth line.  A .pth line only appends a directory to
+    # sys.path (that directory's own .pth files, such as an editable drillkit, are not processed), so
+    # the wheel's drillkit is the one imported.
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, system_site_packages=True, with_pip=True)
+    venv.create(env_dir, system_site_packages=False, with_pip=True)
     python = env_dir / "bin" / "python"
     subprocess.run(
         [str(python), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
@@ -54,6 +58,15 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_data(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
+    deps = sysconfig.get_paths()["purelib"]
+    own = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    (Path(own) / "_drillkit_test_deps.pth").write_text(deps + "\n")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "DRILLKIT_HOME", "DRILLKIT_SYSTEM")}
@@ -71,6 +84,17 @@ def test_wheel_installed_in_a_fresh_venv_finds_its_data(tmp_path: Path) -> None:
         timeout=60,
     ).stdout.split()
     assert str(env_dir) in where[0], "the wheel's drillkit must be the one imported"
+    # Its dependencies come from the environment named above, never from the base interpreter.
+    rich_from = subprocess.run(
+        [str(python), "-c", "import rich; print(rich.__file__)"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.strip()
+    assert rich_from.startswith(deps), rich_from
     assert where[1].endswith("drillkit/_data/runbooks")
     listed = subprocess.run(
         [str(env_dir / "bin" / "drillkit"), "runbook", "list", "--json"],

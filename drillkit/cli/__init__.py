@@ -8,6 +8,7 @@ This package is the only place that calls `asyncio.run`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 from typing import Any
@@ -16,7 +17,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from drillkit import __version__
+from drillkit import __version__, signals
 from drillkit.errors import DrillkitError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
@@ -37,6 +38,10 @@ class DrillkitGroup(click.Group):
             exc.show()
             sys.exit(exc.exit_code)
         except (click.exceptions.Abort, KeyboardInterrupt):
+            if signals.serving and signals.received == signal.SIGTERM:
+                err.print("stopped (SIGTERM)")  # a service manager's stop is a clean exit
+                sys.exit(EXIT_OK)
+            signals.ignore()
             err.print("[bold red]aborted[/]")
             sys.exit(EXIT_ABORTED)
         except DrillkitError as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
-import signal
 from typing import Any
 
 import click
@@ -13,6 +12,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from drillkit import signals
 from drillkit.cli.options import Env, pass_env
 from drillkit.config.scenario import L4_TYPES, L7_TYPES
 from drillkit.config.types import parse_duration
@@ -342,6 +342,7 @@ def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -
       toxiproxy-cli -h 127.0.0.1:8474 list        # or the toxiproxy-python client
       curl -s 127.0.0.1:8475/routes
     """
+    signals.serving = True  # SIGTERM is a service manager's stop: exit 0, even while starting
     from drillkit.demo.serving import HostedApp, bind_socket, serve_all, wait_started
     from drillkit.proxy.admin import LlmProxyServer, create_admin_app
     from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
@@ -364,15 +365,13 @@ def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -
 
     async def main() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        serving = asyncio.create_task(serve_all(hosted, stop))
-        await wait_started(hosted)
-        env.err.print(
-            f"Toxiproxy API   {hosted[0].url}\nLLM proxy admin {hosted[1].url}\n(pid {os.getpid()}; Ctrl-C stops)"
-        )
-        await serving
+        with signals.routed(asyncio.get_running_loop(), lambda sig: stop.set()):
+            serving = asyncio.create_task(serve_all(hosted, stop))
+            await wait_started(hosted)
+            env.err.print(
+                f"Toxiproxy API   {hosted[0].url}\nLLM proxy admin {hosted[1].url}\n(pid {os.getpid()}; Ctrl-C stops)"
+            )
+            await serving
 
     asyncio.run(main())
 

@@ -20,6 +20,7 @@ from click.core import ParameterSource
 from rich.markup import escape
 from rich.table import Table
 
+from drillkit import signals
 from drillkit.cli.options import Env, pass_env
 from drillkit.demo import control
 from drillkit.demo.admin import describe_state
@@ -146,6 +147,8 @@ def up(env: Env, workdir: str | None, foreground: bool, reset: bool, port: int, 
 
 
 def _up_foreground(env: Env, wd: Path, where: Where, **options: Any) -> None:
+    signals.serving = True  # SIGTERM is a service manager's (or `demo down`'s) stop: exit 0
+
     def on_started(info: RunInfo) -> None:
         _report_up(env, wd, where, control.Started(info, already_running=False))
         if not env.json:

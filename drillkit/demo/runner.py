@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from drillkit import __version__
+from drillkit import __version__, signals
 from drillkit.demo.chaos import DemoChaos
 from drillkit.demo.process import RunInfo, hold_lock, remove_run_info, write_run_info
 from drillkit.demo.serving import HostedApp, bind_socket, socket_url, start_all
@@ -222,30 +221,25 @@ async def run_demo(
 async def _serve(
     workdir: Path, hosted: list[HostedApp], info: RunInfo, on_started: Callable[[RunInfo], None] | None
 ) -> None:
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    signals = (signal.SIGTERM, signal.SIGINT)
-    for sig in signals:
-        loop.add_signal_handler(sig, stop.set)
     serving: asyncio.Task[None] | None = None
-    try:
+    with signals.routed(asyncio.get_running_loop(), lambda sig: stop.set()):
         try:
-            serving = await start_all(hosted, stop)
-        except TimeoutError as exc:
-            raise ServiceError(f"the demo's servers did not all start: {exc}") from None
-        if serving is None:
-            return  # a signal came before every server had started
-        info = info.model_copy(update={"started_at": datetime.now(UTC)})
-        write_run_info(workdir, info)
-        if on_started is not None:
-            on_started(info)
-        await serving
-    finally:
-        stop.set()
-        if serving is not None and not serving.done():
-            await asyncio.gather(serving, return_exceptions=True)
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+            try:
+                serving = await start_all(hosted, stop)
+            except TimeoutError as exc:
+                raise ServiceError(f"the demo's servers did not all start: {exc}") from None
+            if serving is None:
+                return  # a signal came before every server had started
+            info = info.model_copy(update={"started_at": datetime.now(UTC)})
+            write_run_info(workdir, info)
+            if on_started is not None:
+                on_started(info)
+            await serving
+        finally:
+            stop.set()
+            if serving is not None and not serving.done():
+                await asyncio.gather(serving, return_exceptions=True)
 
 
 __all__ = [

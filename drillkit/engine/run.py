@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from drillkit import __version__
+from drillkit import __version__, signals
 from drillkit.config.scenario import Scenario
 from drillkit.config.system import System, load_system
 from drillkit.engine import phases
@@ -46,8 +46,6 @@ from drillkit.faults.targets import open_backends, parse_target
 from drillkit.journal import kinds
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # SIGHUP: the terminal went away
 
 __all__ = ["Options", "run_gameday", "stdin_confirm"]
 
@@ -103,26 +101,20 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
         if "ctx" in holder:
             holder["ctx"].stop(reason)
 
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, on_signal, sig)
-    try:
-        with run_lock(options.home):
-            system, started_demo = await asyncio.to_thread(resolve_system, scenario, scenario_path, options)
-            try:
-                for fault in scenario.faults:
-                    if fault.target is not None:
-                        parse_target(fault.target, system)  # bad input: exit 2 before anything starts
-                return await _run(scenario, scenario_path, options, system, started_demo, holder, stopping)
-            finally:
-                if started_demo is not None:
-                    from drillkit.demo import control
+    with signals.routed(loop, on_signal), run_lock(options.home):
+        system, started_demo = await asyncio.to_thread(resolve_system, scenario, scenario_path, options)
+        try:
+            for fault in scenario.faults:
+                if fault.target is not None:
+                    parse_target(fault.target, system)  # bad input: exit 2 before anything starts
+            return await _run(scenario, scenario_path, options, system, started_demo, holder, stopping)
+        finally:
+            if started_demo is not None:
+                from drillkit.demo import control
 
-                    workdir, started = started_demo
-                    with contextlib.suppress(DrillkitError):
-                        await asyncio.to_thread(control.stop, workdir, process=started.process)
-    finally:
-        for sig in STOP_SIGNALS:
-            loop.remove_signal_handler(sig)
+                workdir, started = started_demo
+                with contextlib.suppress(DrillkitError):
+                    await asyncio.to_thread(control.stop, workdir, process=started.process)
 
 
 async def _run(

@@ -92,11 +92,12 @@ def test_pinning_the_dated_snapshot_recovers_while_the_alias_stays_swapped(runni
 
 
 def test_network_latency_and_quota_and_tool_contract_faults(running: Demo) -> None:
-    baseline = ask(running)["latency_ms"]
     r = running.run("chaos", "inject", "provider:primary", "latency", "--set", "latency=300")
     assert r.returncode == 0, r.stderr
+    # A 300 ms latency toxic is a floor on the answer's latency, whatever the machine's load (no
+    # comparison with a single unfaulted sample, which a loaded machine can make as slow).
     slowed = ask(running)
-    assert slowed["latency_ms"] >= baseline + 250, (baseline, slowed["latency_ms"])
+    assert slowed["latency_ms"] >= 295, slowed["latency_ms"]
     assert running.run("chaos", "remove", "provider:primary", "latency_downstream").returncode == 0
 
     r = running.run("chaos", "inject", "provider:primary", "quota_exhausted")
