@@ -10,7 +10,7 @@ from jsonschema.exceptions import SchemaError
 from pydantic import Field, field_validator, model_validator
 
 from drillkit.config.scenario import check_id
-from drillkit.config.types import Duration, Strict
+from drillkit.config.types import Duration, HttpStatus, Strict
 
 
 class Message(Strict):
@@ -66,7 +66,7 @@ class Endpoint(Strict):
     path: str = Field(pattern=r"^/")
     json_body: Any = Field(default=None, alias="json")
     headers: dict[str, str] = {}
-    expect_status: int | list[int] = 200
+    expect_status: HttpStatus | list[HttpStatus] = 200
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     timeout: Duration = 5.0
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from drillkit.config.safe_yaml import parse_yaml, read_text_file
 from drillkit.errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
@@ -24,10 +25,11 @@ Loc = tuple[str | int, ...]
 class SourceMap:
     """Where each path of a loaded YAML document sits in its file."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, node: yaml.Node | None) -> None:
+        """`node`: the document's root as `safe_yaml.parse_yaml` returns it (its nesting and size,
+        aliases counted in full, are already bounded, so the walk is too)."""
         self.path = path
         self._pos: dict[Loc, tuple[int, int]] = {}
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is not None:
             _walk(node, (), self._pos)
 
@@ -182,30 +184,12 @@ def format_validation_error(
 
 
 def read_yaml(path: Path) -> tuple[Any, SourceMap]:
-    """Parse a YAML file safely; syntax errors become `InputError` with file:line:column."""
+    """Read and parse a YAML file within the limits of `safe_yaml` (file size, nesting, aliases,
+    integers, duplicate keys…); every problem is an `InputError` at file:line:column."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, expected a YAML file") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-        source = SourceMap(path, text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = exc.problem or "invalid YAML"
-        context = f" ({exc.context})" if exc.context else ""
-        raise InputError(f"{where}: YAML syntax error: {problem}{context}") from None
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: YAML error: {exc}") from None
-    return data, source
+    text = read_text_file(path, what="YAML file")
+    data, node = parse_yaml(text, path)
+    return data, SourceMap(path, node)
 
 
 def load_model(path: Path | str, model: type[M], *, context: dict[str, Any] | None = None) -> M:

@@ -22,7 +22,7 @@ from pydantic import Field, HttpUrl, field_validator
 from drillkit.config.loader import CrossChecked, Loc
 from drillkit.config.scenario import SloName, check_id
 from drillkit.config.system import COMPONENTS
-from drillkit.config.types import Argv, Duration, Strict
+from drillkit.config.types import MAX_CONCURRENCY, MAX_RATE, Argv, Duration, HttpStatus, Strict
 
 END = "end"
 #: Outcomes every step may branch on (`default` catches whatever is not listed).
@@ -40,7 +40,7 @@ class EvalCheck(Strict):
     suite: str | None = None  # default: the manifest's `evals`; relative to the manifest's folder
     threshold: float | None = Field(default=None, ge=0, le=1)  # default: slos.eval_pass_rate
     tags: list[str] = []
-    concurrency: int = Field(default=8, ge=1)
+    concurrency: int = Field(default=8, ge=1, le=MAX_CONCURRENCY)
 
 
 class DiffCheck(Strict):
@@ -57,7 +57,7 @@ class SloCheck(Strict):
 
     type: Literal["slo"]
     duration: Duration = 10.0
-    rate: float = Field(default=5, gt=0)
+    rate: float = Field(default=5, gt=0, le=MAX_RATE)
     slos: list[SloName] = []
 
     @field_validator("duration")
@@ -72,14 +72,14 @@ class HttpCheck(Strict):
     type: Literal["http"]
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
     url: HttpUrl
-    expect_status: int | list[int] = 200
+    expect_status: HttpStatus | list[HttpStatus] = 200
     timeout: Duration = 10.0
 
 
 class CommandCheck(Strict):
     type: Literal["command"]
     run: Argv
-    expect_exit: int = 0
+    expect_exit: int = Field(default=0, ge=0, le=255)
     timeout: Duration = 60.0
 
 
@@ -147,7 +147,7 @@ class EvidenceHoldAction(Strict):
     of the service's own logs the responder is to preserve; nothing of that window is copied."""
 
     type: Literal["evidence_hold"]
-    traffic_minutes: float = Field(default=15, ge=0)
+    traffic_minutes: float = Field(default=15, ge=0, le=7 * 24 * 60)
 
 
 class NoteAction(Strict):

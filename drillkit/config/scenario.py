@@ -15,7 +15,7 @@ from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validat
 
 from drillkit.config.loader import CrossChecked, Loc
 from drillkit.config.system import COMPONENTS, HttpCall, Slos
-from drillkit.config.types import Argv, Duration, Probability, Strict
+from drillkit.config.types import MAX_CONCURRENCY, MAX_RATE, Argv, Duration, Probability, Strict
 
 L4_TYPES = ("latency", "bandwidth", "slow_close", "timeout", "reset_peer", "slicer", "limit_data", "down")
 L7_TYPES = (
@@ -51,8 +51,8 @@ def check_id(value: str) -> str:
 
 
 class Traffic(Strict):
-    rate: float = Field(default=10, gt=0, description="requests per second, open loop")
-    concurrency: int = Field(default=64, ge=1)
+    rate: float = Field(default=10, gt=0, le=MAX_RATE, description="requests per second, open loop")
+    concurrency: int = Field(default=64, ge=1, le=MAX_CONCURRENCY)
     inputs: str = "system"
 
 
@@ -60,8 +60,12 @@ class Timeline(Strict):
     warmup: Duration = 5.0
     window: Duration = 1.0
     max_duration: Duration = 120.0
-    bad_windows: int = Field(default=2, ge=1, description="consecutive breaching windows that count as a breach")
-    healthy_windows: int = Field(default=3, ge=1, description="consecutive healthy windows that count as recovered")
+    bad_windows: int = Field(
+        default=2, ge=1, le=1000, description="consecutive breaching windows that count as a breach"
+    )
+    healthy_windows: int = Field(
+        default=3, ge=1, le=1000, description="consecutive healthy windows that count as recovered"
+    )
 
     @model_validator(mode="after")
     def _positive_window(self) -> Timeline:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
-from drillkit.config.types import Argv, Duration, Probability, Strict
+from drillkit.config.types import MAX_DURATION_S, Argv, Duration, HttpStatus, ManifestPath, Probability, Strict
 
 Api = Literal["openai", "anthropic"]
 Cost = Literal["none", "low", "medium", "high"]
@@ -44,7 +44,7 @@ class ActiveProbe(Strict):
 class ModelComponent(Strict):
     pinned: str | None = None
     active: ActiveProbe | None = None
-    canaries: str | None = None
+    canaries: ManifestPath | None = None
     # Which providers the canaries probe (default: every provider in `providers`).
     providers: list[str] | None = None
     # A canary whose answer is less similar than this to its baseline answer has diverged.
@@ -52,17 +52,17 @@ class ModelComponent(Strict):
 
 
 class PathComponent(Strict):
-    path: str
+    path: ManifestPath
     active: ActiveProbe | None = None
 
 
 class ToolsComponent(Strict):
-    contracts: str
+    contracts: ManifestPath
 
 
 class InputsComponent(Strict):
-    sample: str
-    drift_threshold: float = 0.2
+    sample: ManifestPath
+    drift_threshold: float = Field(default=0.2, gt=0)
 
 
 class Components(Strict):
@@ -92,14 +92,14 @@ class HttpCall(Strict):
     url: HttpUrl
     json_body: dict | list | None = Field(default=None, alias="json")
     headers: dict[str, str] = {}
-    expect_status: int | list[int] | None = None
+    expect_status: HttpStatus | list[HttpStatus] | None = None
 
 
 class Rollback(Strict):
     run: Argv | None = None
     http: HttpCall | None = None
     user_visible_cost: Cost = "low"
-    expected_s: float = Field(default=60, ge=0)
+    expected_s: float = Field(default=60, ge=0, le=MAX_DURATION_S)
     description: str | None = None
 
     @model_validator(mode="after")
@@ -157,7 +157,7 @@ class System(Strict):
     tools: dict[str, Tool] = {}
     components: Components = Components()
     slos: Slos = Slos()
-    evals: str | None = None
+    evals: ManifestPath | None = None
     pricing: dict[str, Price] = {}
     rollbacks: dict[str, Rollback] = {}
     rto_target: Duration = 300.0

@@ -2,28 +2,41 @@
 
 from __future__ import annotations
 
+import math
+import posixpath
 import re
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+#: The longest duration a file may give (7 days): longer is a typo or a hostile file, and every
+#: duration ends up in arithmetic (deadlines, sleeps) that must stay finite.
+MAX_DURATION_S = 7 * 24 * 3600.0
+
+
 def parse_duration(value: Any) -> float:
-    """`500ms`, `5s`, `2m`, `1h` or a bare number of seconds → seconds (float, ≥ 0)."""
-    if isinstance(value, bool):
-        raise ValueError(f"expected a duration like 500ms, 5s or 2m (got {value!r})")
-    if isinstance(value, int | float):
+    """`500ms`, `5s`, `2m`, `1h` or a bare number of seconds → seconds (float, 0 ≤ s ≤ 7 days)."""
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite duration like 500ms, 5s or 2m (got {value!r})")
         if value < 0:
             raise ValueError(f"expected a duration ≥ 0 (got {value!r})")
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         m = _DURATION.match(value)
         if m:
-            return float(m.group(1)) * _UNIT_S[m.group(2)]
-    raise ValueError(f"expected a duration like 500ms, 5s or 2m (got {value!r})")
+            seconds = float(m.group(1)) * _UNIT_S[m.group(2)]
+    if seconds is None:
+        raise ValueError(f"expected a duration like 500ms, 5s or 2m (got {value!r})")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"expected a duration of at most 7 days (got {value!r})")
+    return seconds
 
 
 def format_duration(seconds: float) -> str:
@@ -53,10 +66,42 @@ def _argv(value: Any) -> Any:
 #: A command as an argv list: never a shell string.
 Argv = Annotated[list[str], BeforeValidator(_argv)]
 
+
+def _inside_folder(value: str) -> str:
+    if not value.strip():
+        raise ValueError("expected a path, got an empty string")
+    if "\x00" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    if PurePosixPath(value).is_absolute() or PureWindowsPath(value).is_absolute():
+        return value
+    parts = PurePosixPath(posixpath.normpath(value.replace("\\", "/"))).parts
+    if parts and parts[0] == "..":
+        raise ValueError(
+            "a relative path must stay inside the manifest's folder; write a file outside it as an absolute path"
+        )
+    return value
+
+
+#: A path in the system manifest, resolved against the manifest's folder. One that climbs out of
+#: it (`../x`) must be written as an absolute path, so a manifest copied from elsewhere cannot make
+#: drillkit read (and fingerprint, or send to a provider) files outside its folder unnoticed.
+#: The check is on the text; a symlink inside the folder is followed as the user set it up.
+ManifestPath = Annotated[str, AfterValidator(_inside_folder)]
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+#: An HTTP status code a check expects.
+HttpStatus = Annotated[int, Field(ge=100, le=599)]
+
+#: Upper bounds for counts and rates in files: far above any real setting, low enough that a typo
+#: or a hostile file cannot ask the engine for a billion tasks.
+MAX_RATE = 10_000.0  # requests per second
+MAX_CONCURRENCY = 10_000
 
 
 class Strict(BaseModel):
     """Base for file contracts: unknown keys are errors (typos must not pass silently)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # allow_inf_nan=False: `.nan` and `.inf` are never a valid number in a file (a NaN compares
+    # false with every threshold, so an SLO or rate given as NaN would silently never trip).
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
