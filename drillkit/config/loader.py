@@ -194,6 +194,13 @@ def read_yaml(path: Path) -> tuple[Any, SourceMap]:
 
 def load_model(path: Path | str, model: type[M], *, context: dict[str, Any] | None = None) -> M:
     """Read `path` and validate it as `model`; every problem is an `InputError` naming file:line."""
+    return load_model_and_source(path, model, context=context)[0]
+
+
+def load_model_and_source(
+    path: Path | str, model: type[M], *, context: dict[str, Any] | None = None
+) -> tuple[M, SourceMap]:
+    """`load_model`, plus where each value sat in the file (to report later checks at their line)."""
     path = Path(path)
     data, source = read_yaml(path)
     if data is None:
@@ -212,7 +219,7 @@ def load_model(path: Path | str, model: type[M], *, context: dict[str, Any] | No
             line, col = source.position(loc)
             lines.append(f"{path}:{line}:{col}: {format_loc(loc)}: {message}")
         raise InputError("\n".join(lines))
-    return obj
+    return obj, source
 
 
 class CrossChecked:

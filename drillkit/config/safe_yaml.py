@@ -71,8 +71,8 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
-def read_text_file(path: Path | str, *, what: str = "file") -> str:
-    """The UTF-8 text of a regular file of at most MAX_FILE_BYTES; anything else is an `InputError`.
+def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = MAX_FILE_BYTES) -> str:
+    """The UTF-8 text of a regular file of at most `max_bytes`; anything else is an `InputError`.
 
     Refused with a reason: missing, a directory, not a regular file (a FIFO or device would block or
     never end), too large, empty of bytes is allowed (callers decide), not UTF-8, or holding NUL or
@@ -89,15 +89,16 @@ def read_text_file(path: Path | str, *, what: str = "file") -> str:
         raise InputError(f"{path}: is a directory, expected a {what}")
     if not stat.S_ISREG(info.st_mode):
         raise InputError(f"{path}: not a regular file, expected a {what}")
-    if info.st_size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: {info.st_size:,} bytes; files larger than {_MIB_FILE} MiB are refused")
+    too_big = f"files larger than {max_bytes // 1024 // 1024} MiB are refused"
+    if info.st_size > max_bytes:
+        raise InputError(f"{path}: {info.st_size:,} bytes; {too_big}")
     try:
         with path.open("rb") as f:
-            raw = f.read(MAX_FILE_BYTES + 1)
+            raw = f.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    if len(raw) > MAX_FILE_BYTES:  # grew since stat
-        raise InputError(f"{path}: files larger than {_MIB_FILE} MiB are refused")
+    if len(raw) > max_bytes:  # grew since stat
+        raise InputError(f"{path}: {too_big}")
     return decode_text(path, raw)
 
 

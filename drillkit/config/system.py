@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
 from drillkit.config.types import MAX_DURATION_S, Argv, Duration, HttpStatus, ManifestPath, Probability, Strict
+
+if TYPE_CHECKING:
+    from drillkit.config.loader import SourceMap
 
 Api = Literal["openai", "anthropic"]
 Cost = Literal["none", "low", "medium", "high"]
@@ -188,9 +191,14 @@ class System(Strict):
 
 
 def load_system(path: Path | str) -> System:
-    from drillkit.config.loader import load_model
+    return load_system_and_source(path)[0]
+
+
+def load_system_and_source(path: Path | str) -> tuple[System, SourceMap]:
+    """The manifest, and where each of its values sits (to report a bad reference at its line)."""
+    from drillkit.config.loader import load_model_and_source
 
     path = Path(path)
-    system = load_model(path, System)
+    system, source = load_model_and_source(path, System)
     system._base_dir = path.resolve().parent
-    return system
+    return system, source

@@ -77,7 +77,8 @@ def _inside_folder(value: str) -> str:
     parts = PurePosixPath(posixpath.normpath(value.replace("\\", "/"))).parts
     if parts and parts[0] == "..":
         raise ValueError(
-            "a relative path must stay inside the manifest's folder; write a file outside it as an absolute path"
+            "a relative path may not climb out of the manifest's folder ('..'); "
+            "write a path outside it as an absolute path"
         )
     return value
 

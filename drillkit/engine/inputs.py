@@ -19,11 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from drillkit.config.safe_yaml import read_text_file
 from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.evals.suite import Assertion, EvalSuite
 
 SYSTEM_INPUTS = "system"
+#: Inputs samples may be larger than other files (they are JSON lines, parsed by the C json module).
+MAX_INPUTS_BYTES = 32 * 1024 * 1024
 
 
 def inputs_path(source: str, system: System | None = None, base_dir: Path | None = None) -> Path:
@@ -52,12 +55,8 @@ def inputs_path(source: str, system: System | None = None, base_dir: Path | None
 def load_inputs(source: str | Path, system: System | None = None, base_dir: Path | None = None) -> list[dict[str, Any]]:
     """Read the request bodies `source` names (see module doc). A bad file is an `InputError` at file:line."""
     path = inputs_path(source, system, base_dir) if isinstance(source, str) else source
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: inputs file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the inputs file ({exc})") from None
+    # Size, UTF-8 and binary checks as for every file drillkit reads.
+    text = read_text_file(path, what="inputs file", max_bytes=MAX_INPUTS_BYTES)
     bodies: list[dict[str, Any]] = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -66,6 +65,9 @@ def load_inputs(source: str | Path, system: System | None = None, base_dir: Path
             body = json.loads(line)
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}:{n}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        except (RecursionError, ValueError) as exc:  # nesting too deep; an integer of 4,300+ digits
+            why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
+            raise InputError(f"{path}:{n}: not a usable JSON object ({why})") from None
         if not isinstance(body, dict):
             raise InputError(f'{path}:{n}: expected a JSON object such as {{"question": "..."}}')
         bodies.append(body)
