@@ -20,7 +20,8 @@ PyYAML's own; nodes are composed here without recursion (PyYAML's composer recur
 nesting level: 50,000 `[` were a RecursionError), checked as they arrive, so a limit stops the work
 where it is crossed. Only then does PyYAML's SafeConstructor build the Python values, which share
 an aliased value instead of copying it. When libyaml reports a syntax error the text is parsed
-again with PyYAML's parser, whose messages are the ones drillkit has always printed.
+again with PyYAML's parser, whose messages are the ones drillkit has always printed (unless the
+error lies more than 256 KiB in, where that would take seconds).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ MAX_NODES = 100_000
 MAX_ALIAS_NODES = 10_000
 MAX_INT_DIGITS = 100
 _MIB_FILE = MAX_FILE_BYTES // 1024 // 1024
+# How far into the text a libyaml syntax error may lie for PyYAML's parser to be asked again.
+_REPARSE_CHARS = 256 * 1024
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # What YAML accepts as text (PyYAML's Reader.NON_PRINTABLE, inverted).
@@ -75,8 +78,8 @@ def read_text_file(path: Path | str, *, what: str = "file", max_bytes: int = MAX
     """The UTF-8 text of a regular file of at most `max_bytes`; anything else is an `InputError`.
 
     Refused with a reason: missing, a directory, not a regular file (a FIFO or device would block or
-    never end), too large, empty of bytes is allowed (callers decide), not UTF-8, or holding NUL or
-    other control characters (file:line:col of the first one).
+    never end), too large, not UTF-8, or holding NUL or other control characters (file:line:col of
+    the first one). An empty file is returned as "" (the caller says whether that is wrong).
     """
     path = Path(path)
     try:
@@ -130,16 +133,24 @@ def parse_yaml(text: str, path: Path | str = "<string>") -> tuple[Any, Node | No
     if bad is not None:
         line, col = _line_col(text, bad.start())
         raise InputError(f"{path}:{line}:{col}: control character U+{ord(bad.group()):04X} is not allowed in YAML")
-    errors: list[yaml.YAMLError] = []
+    node: Node | None = None
+    error: yaml.YAMLError | None = None
     for parser in _PARSERS:
         composer = _Composer(path)
         try:
             node = composer.compose(yaml.parse(text, Loader=parser))
-            break
         except yaml.YAMLError as exc:
-            errors.append(exc)  # from libyaml: parse again with PyYAML's parser, the reference
-    else:
-        raise _syntax_error(path, errors[-1])
+            error = exc
+            # libyaml failed: parse again with PyYAML's parser (the reference, with clearer messages)
+            # unless the error lies so far in that the slower parser would take seconds to reach it.
+            mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+            if mark is not None and mark.index > _REPARSE_CHARS:
+                break
+        else:
+            error = None
+            break
+    if error is not None:
+        raise _syntax_error(path, error)
     if node is None:
         return None, None
     try:

@@ -175,6 +175,13 @@ def test_real_process_refuses_quickly_in_bounded_memory(tmp_path: Path, name: st
     assert f"{path}:{line}:" in proc.stderr and phrase in proc.stderr, proc.stderr
 
 
+def test_a_syntax_error_deep_in_a_big_file_is_found_at_its_line(tmp_path: Path) -> None:
+    # ~100,000 values, then a flow mapping never closed: libyaml's message (PyYAML's parser, asked
+    # again for its wording, would take seconds to get there).
+    path = _write(tmp_path / "late.yaml", HEAD + "x: [" + "1, " * 99_000 + "1]\ny: {a: b\n")
+    refused(["system", "validate", str(path)], path, 5, "YAML syntax error")
+
+
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs a FIFO")
 def test_a_fifo_is_refused_not_read(tmp_path: Path) -> None:
     fifo = tmp_path / "drillkit.yaml"
