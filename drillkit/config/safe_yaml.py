@@ -58,7 +58,7 @@ _MIB_FILE = MAX_FILE_BYTES // 1024 // 1024
 _REPARSE_CHARS = 256 * 1024
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
-# What YAML accepts as text (PyYAML's Reader.NON_PRINTABLE, inverted).
+# Characters YAML does not accept in text (PyYAML's Reader.NON_PRINTABLE): a sign of a binary file.
 _NOT_PRINTABLE = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _PARSERS: tuple[type, ...] = (
     (yaml.CSafeLoader, yaml.SafeLoader) if getattr(yaml, "__with_libyaml__", False) else (yaml.SafeLoader,)
