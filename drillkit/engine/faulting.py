@@ -3,7 +3,10 @@
 Every fault is recorded in the leftovers file *before* it is injected (under the name the server
 will give it), so a run killed mid-call still leaves a record the next preflight or
 `drillkit chaos reset` acts on. A fault counts as removed only once the server said so; cleanup
-retries whatever is not. L7 faults are injected dead-man and kept alive by `heartbeat`.
+retries whatever is not. Faults are injected dead-man (honoured by the LLM fault proxy and by
+drillkit's embedded Toxiproxy server; see `drillkit.faults.backends`) and kept alive by `heartbeat`:
+a run killed outright loses its faults within `DEAD_MAN_INTERVAL_S` on those servers, and through
+the leftovers file everywhere.
 """
 
 from __future__ import annotations
@@ -86,7 +89,7 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
         toxicity=fault.toxicity,
         stream=fault.stream,
         attributes=dict(fault.attributes),
-        dead_man=backend.layer == "l7",
+        dead_man=True,  # where the server honours it (the backend decides)
         heartbeat_interval=DEAD_MAN_INTERVAL_S,
         match=fault.match.model_dump(exclude_none=True) if fault.match else None,
     )
@@ -189,9 +192,10 @@ async def missing_faults(ctx: RunContext) -> list[str]:
 
 
 async def heartbeat(ctx: RunContext) -> None:
+    """Every `HEARTBEAT_S`, heartbeat each server that holds a live dead-man fault of this run."""
     while True:
         for backend in ctx.backends.values():
-            if any(i.backend is backend and i.active and backend.layer == "l7" and not i.removed for i in ctx.injected):
+            if any(i.backend is backend and i.active and i.active.dead_man and not i.removed for i in ctx.injected):
                 with contextlib.suppress(DrillkitError):
                     await asyncio.wait_for(backend.heartbeat(), HEARTBEAT_S * 2)
         await asyncio.sleep(HEARTBEAT_S)

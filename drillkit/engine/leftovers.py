@@ -1,8 +1,11 @@
 """Faults a run injected and has not removed yet, kept in a file so that a killed run's faults
 can still be found and removed (by the next preflight, or `drillkit chaos reset`).
 
-L7 faults also carry a dead-man heartbeat (they vanish by themselves); Toxiproxy toxics have no
-such thing, so this file is what stands between a SIGKILLed game-day and a toxic left forever.
+L7 faults also carry a dead-man heartbeat (they vanish by themselves), and so do toxics on
+drillkit's embedded Toxiproxy server; a team's own (Go) Toxiproxy has no such thing, so there
+this file is what stands between a SIGKILLed game-day and a toxic left forever. Every fault is
+recorded, dead-man or not: the record is written before the server is asked, and removing a
+fault that already went by itself is a no-op that just drops the record.
 The file is `<home>/chaos/leftovers.json`: a list of {run_id, layer, server, target, name, type}.
 
 The restore steps a run owes (`<home>/chaos/pending-restore.json`) are stored redacted, like

@@ -8,7 +8,16 @@
 A fault's target is the proxy/route *name* (the manifest's provider or tool name: the demo names
 every proxy and route after what it fronts).  Errors are translated here: a refusal by a server
 (400/404/409) is an `InputError` quoting it, an unreachable server a `ServiceError` naming its
-URL.  Backends hold no state of their own: `list()` always asks the server.
+URL.  Backends hold no state of their own: `list()` always asks the server.  (One exception, a
+capability: whether a Toxiproxy server honours dead-man toxics is asked once and remembered.)
+
+Dead-man faults vanish by themselves when `heartbeat()` stops being called (the engine calls it
+every second while it has any; a SIGKILLed run stops calling it).  The LLM fault proxy honours
+`dead_man` for every fault; on the L4 half only drillkit's embedded Toxiproxy server does
+(`drillkit.proxy.dead_man`).  `ToxiproxyBackend` asks `GET /heartbeat` once: a 404 (Go Toxiproxy,
+or an older drillkit) means the toxic is injected without the dead-man fields, its `ActiveFault`
+says `dead_man=False`, and `heartbeat()` is a no-op; such toxics rely on the leftovers file
+(`drillkit.engine.leftovers`).  `down` (a disabled proxy) is never dead-man.
 """
 
 from __future__ import annotations
@@ -23,8 +32,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import requests
-import toxiproxy.api
 from toxiproxy import Toxiproxy
+from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 
 from drillkit.config.scenario import L4_TYPES, L7_TYPES
@@ -36,7 +45,8 @@ CALL_TIMEOUT_S = 10.0
 
 @dataclass
 class FaultRequest:
-    """A fault to inject on one proxy/route. `ttl` and `dead_man` apply to L7 faults only."""
+    """A fault to inject on one proxy/route. `ttl` applies to L7 faults only; `dead_man` is
+    honoured where the server can (see the module docstring), ignored elsewhere."""
 
     type: str
     target: str
@@ -132,12 +142,13 @@ class ToxiproxyBackend(FaultBackend):
             raise InputError(f"Toxiproxy URL must look like http://host:port (got {url!r})")
         self._host = parts.hostname
         self._port = parts.port or 8474
+        self._dead_man: bool | None = None  # whether the server honours dead-man toxics (asked once)
 
     async def _call(self, what: str, fn: Any, *args: Any) -> Any:
         def run() -> Any:
             with _TOXIPROXY_LOCK:
-                toxiproxy.api.APIConsumer.host = self._host
-                toxiproxy.api.APIConsumer.port = self._port
+                APIConsumer.host = self._host
+                APIConsumer.port = self._port
                 return fn(*args)
 
         try:
@@ -173,18 +184,31 @@ class ToxiproxyBackend(FaultBackend):
         stream = request.stream or "downstream"
         name = request.name or f"{request.type}_{stream}"
 
-        def add() -> None:
-            self._proxy(request.target).add_toxic(
-                type=request.type,
-                name=name,
-                stream=stream,
-                toxicity=request.toxicity,
-                attributes=request.attributes,
-            )
+        body: dict[str, Any] = {
+            "name": name,
+            "type": request.type,
+            "stream": stream,
+            "toxicity": request.toxicity,
+            "attributes": request.attributes,
+        }
+        if request.dead_man and await self.honours_dead_man():
+            body.update(dead_man=True, heartbeat_interval=request.heartbeat_interval)
 
-        await self._call(f"add {request.type} to proxy {request.target!r}", add)
+        def add() -> dict[str, Any]:
+            proxy = self._proxy(request.target)
+            return _json(APIConsumer.post(f"/proxies/{proxy.name}/toxics", json=body, timeout=CALL_TIMEOUT_S))
+
+        added = await self._call(f"add {request.type} to proxy {request.target!r}", add)
         return ActiveFault(
-            "l4", self.url, request.target, name, request.type, request.toxicity, stream, dict(request.attributes)
+            "l4",
+            self.url,
+            request.target,
+            name,
+            request.type,
+            request.toxicity,
+            stream,
+            dict(request.attributes),
+            dead_man=bool(added.get("dead_man", False)),
         )
 
     async def remove(self, target: str, name: str) -> bool:
@@ -207,17 +231,19 @@ class ToxiproxyBackend(FaultBackend):
             for name, proxy in sorted(Toxiproxy().proxies().items()):
                 if not proxy.enabled:
                     found.append(ActiveFault("l4", self.url, name, DOWN, DOWN))
-                for toxic in proxy.toxics().values():
+                # Raw JSON rather than the client's Toxic objects, which drop `dead_man`.
+                for toxic in APIConsumer.get(f"/proxies/{name}/toxics", timeout=CALL_TIMEOUT_S).json():
                     found.append(
                         ActiveFault(
                             "l4",
                             self.url,
                             name,
-                            toxic.name,
-                            toxic.type,
-                            float(toxic.toxicity),
-                            toxic.stream,
-                            dict(toxic.attributes or {}),
+                            toxic["name"],
+                            toxic["type"],
+                            float(toxic.get("toxicity", 1.0)),
+                            toxic.get("stream", "downstream"),
+                            dict(toxic.get("attributes") or {}),
+                            dead_man=bool(toxic.get("dead_man", False)),
                         )
                     )
             return found
@@ -232,7 +258,7 @@ class ToxiproxyBackend(FaultBackend):
 
     async def version(self) -> dict[str, Any]:
         def get() -> dict[str, Any]:
-            raw = toxiproxy.api.APIConsumer.get("/version", timeout=CALL_TIMEOUT_S).content
+            raw = APIConsumer.get("/version", timeout=CALL_TIMEOUT_S).content
             try:
                 body = json.loads(raw)
             except ValueError:
@@ -240,6 +266,38 @@ class ToxiproxyBackend(FaultBackend):
             return body if isinstance(body, dict) else {"version": body}
 
         return await self._call("version", get)
+
+    async def honours_dead_man(self) -> bool:
+        """Whether the server removes dead-man toxics by itself: its `GET /heartbeat` answers 200
+        with the switch's state (drillkit's embedded server); anything else (404 on Go Toxiproxy)
+        means no. Asked once per backend."""
+        if self._dead_man is None:
+
+            def probe() -> bool:
+                try:
+                    response = APIConsumer.get("/heartbeat", timeout=CALL_TIMEOUT_S)
+                except NotFound:
+                    return False
+                return response.status_code == 200 and "dead_man_toxics" in _json(response)
+
+            self._dead_man = await self._call("ask for dead-man support", probe)
+        return self._dead_man
+
+    async def heartbeat(self) -> None:
+        """Keep this server's dead-man toxics alive (a no-op on servers without them)."""
+        if not await self.honours_dead_man():
+            return
+        response = await self._call("heartbeat", lambda: APIConsumer.post("/heartbeat", timeout=CALL_TIMEOUT_S))
+        if response.status_code != 200:
+            raise ServiceError(f"Toxiproxy at {self.url}: heartbeat: HTTP {response.status_code}")
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 # --- L7: the LLM fault proxy ----------------------------------------------------------------

@@ -332,26 +332,37 @@ class Proxy:
         return await self._apply(change)
 
     async def update_toxic(self, name: str, body: Any) -> ToxicSpec:
-        """Apply a PATCH (attributes, toxicity), live. Raises `NotFound`, `InvalidToxic`."""
+        """Apply a PATCH (attributes, toxicity, dead-man fields), live; the links are rewired only
+        when attributes or toxicity changed. Raises `NotFound`, `InvalidToxic`."""
 
         async def change() -> ToxicSpec:
-            spec = update_toxic(self.get_toxic(name), body)
+            current = self.get_toxic(name)
+            spec = update_toxic(current, body)
             self.toxics[name] = spec
-            await self._each_link(spec.stream, lambda link: link.update(spec))
+            if (spec.attributes, spec.toxicity) != (current.attributes, current.toxicity):
+                await self._each_link(spec.stream, lambda link: link.update(spec))
             return spec
 
         return await self._apply(change)
 
-    async def remove_toxic(self, name: str) -> None:
-        """Remove a toxic, live; every byte it held is passed on. Raises `NotFound`."""
+    async def remove_toxic(self, name: str, *, if_still: ToxicSpec | None = None) -> bool:
+        """Remove a toxic, live; every byte it held is passed on. Raises `NotFound`.
 
-        async def change() -> None:
-            spec = self.toxics.pop(name, None)
+        With ``if_still``, the toxic is removed only if it is still that very spec (not updated
+        or replaced since the caller read it); returns whether it was removed.
+        """
+
+        async def change() -> bool:
+            spec = self.toxics.get(name)
             if spec is None:
                 raise NotFound("toxic not found")
+            if if_still is not None and spec is not if_still:
+                return False
+            del self.toxics[name]
             await self._each_link(spec.stream, lambda link: link.remove(name))
+            return True
 
-        await self._apply(change)
+        return await self._apply(change)
 
     async def remove_all_toxics(self) -> None:
         for name in list(self.toxics):

@@ -13,6 +13,11 @@ Deliberate differences, each stricter or safer than the original:
 * with ``token=``, every request needs ``Authorization: Bearer <token>``: none → 401, a wrong
   one → 403.
 
+One drillkit extension: a toxic created with ``"dead_man": true`` (and ``heartbeat_interval``,
+seconds) is removed when no ``POST /heartbeat`` arrives in time; ``GET /heartbeat`` shows the
+switch's state, and its 404 on Go Toxiproxy tells clients the extension is absent
+(`drillkit.proxy.dead_man`). Every other toxic's JSON keeps Toxiproxy's exact shape.
+
 The proxies run on the event loop that serves the app; the app's lifespan starts and stops them.
 """
 
@@ -36,6 +41,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drillkit import __version__
 from drillkit.errors import InputError
 from drillkit.faults.toxics import ToxicSpec
+from drillkit.proxy.dead_man import Clock, DeadManSwitch
 from drillkit.proxy.tcp import AlreadyExists, BadRequest, NotFound, Proxy, ProxyError
 
 DEFAULT_LISTEN = "127.0.0.1:0"
@@ -76,21 +82,25 @@ class ToxiproxyServer:
     Raises `ProxyError` subclasses (``status`` = the HTTP answer) and `InputError` for bodies.
     Changes to the set of proxies are serialised (they await listeners); toxic changes are
     serialised per proxy. `stop` closes every listener and connection and keeps the
-    configuration; `start` re-opens what `stop` closed.
+    configuration; `start` re-opens what `stop` closed. `dead_man` removes the dead-man toxics
+    whose heartbeats stopped (its reaper runs from `start` to `stop`; ``clock`` is for tests).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Clock | None = None) -> None:
         self.proxies: dict[str, Proxy] = {}
+        self.dead_man = DeadManSwitch(lambda: self.proxies, clock=clock)
         self._wanted: set[str] = set()  # proxies to (re)start on `start`
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
+        self.dead_man.start()
         async with self._lock:
             for name in sorted(self._wanted):
                 if name in self.proxies:
                     await self.proxies[name].start()
 
     async def stop(self) -> None:
+        await self.dead_man.stop()
         async with self._lock:
             self._wanted = {name for name, proxy in self.proxies.items() if proxy.enabled}
             for proxy in self.proxies.values():
@@ -264,6 +274,10 @@ def create_toxiproxy_app(server: ToxiproxyServer, *, token: str | None = None) -
         body = json.dumps({"version": __version__, "server": "drillkit"}) + "\n"
         return Response(body, media_type="application/json;charset=utf-8")
 
+    async def heartbeat(request: Request) -> Response:
+        dead_man = server.dead_man
+        return JSONResponse(dead_man.heartbeat() if request.method == "POST" else dead_man.state())
+
     async def on_proxy_error(request: Request, exc: Exception) -> Response:
         status = exc.status if isinstance(exc, ProxyError) else 400
         return _error(str(exc), status)
@@ -294,6 +308,7 @@ def create_toxiproxy_app(server: ToxiproxyServer, *, token: str | None = None) -
         Route("/proxies/{proxy}/toxics/{toxic}", delete_toxic, methods=["DELETE"]),
         Route("/reset", reset, methods=["POST"]),
         Route("/version", version, methods=["GET"]),
+        Route("/heartbeat", heartbeat, methods=["GET", "POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -9,6 +9,11 @@ attributes merge into the current ones).
 
 Wire defaults (as Toxiproxy): ``stream`` "downstream", ``toxicity`` 1.0, ``name``
 "<type>_<stream>", omitted attributes 0. Upstream = client → server, downstream = server → client.
+
+A drillkit extension of the envelope: ``dead_man`` (default false) and ``heartbeat_interval``
+(seconds > 0, default 5). The embedded server removes a dead-man toxic when no heartbeat arrives
+in time (`drillkit.proxy.dead_man`); Go Toxiproxy ignores both fields. They appear in a toxic's
+JSON only when ``dead_man`` is true, so every other toxic keeps Toxiproxy's exact shape.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from drillkit.faults.toxics.timeout import Timeout
 
 Stream = Literal["upstream", "downstream"]
 STREAMS: tuple[Stream, ...] = ("upstream", "downstream")
+#: The envelope's drillkit extension (see the module docstring).
+_DEAD_MAN_FIELDS = ("dead_man", "heartbeat_interval")
 
 #: type name → toxic class. Add a toxic with `register_toxic`.
 TOXIC_TYPES: dict[str, type[Toxic]] = {}
@@ -49,6 +56,8 @@ class ToxicSpec(BaseModel):
     stream: Stream = "downstream"
     toxicity: float = Field(1.0, ge=0.0, le=1.0)
     attributes: Toxic
+    dead_man: bool = False
+    heartbeat_interval: float = Field(5.0, gt=0.0)
 
     @model_validator(mode="before")
     @classmethod
@@ -59,14 +68,18 @@ class ToxicSpec(BaseModel):
         return data
 
     def to_json(self) -> dict[str, Any]:
-        """The Toxiproxy JSON shape: name, type, stream, toxicity, attributes (all of them)."""
-        return {
+        """The Toxiproxy JSON shape: name, type, stream, toxicity, attributes (all of them);
+        plus dead_man and heartbeat_interval for a dead-man toxic."""
+        shape = {
             "name": self.name,
             "type": self.type,
             "stream": self.stream,
             "toxicity": self.toxicity,
             "attributes": self.attributes.model_dump(mode="json"),
         }
+        if self.dead_man:
+            shape.update(dead_man=True, heartbeat_interval=self.heartbeat_interval)
+        return shape
 
 
 _adapter: TypeAdapter[ToxicSpec] | None = None
@@ -107,7 +120,8 @@ def parse_toxic(data: Any) -> ToxicSpec:
 
 
 def update_toxic(current: ToxicSpec, patch: Any) -> ToxicSpec:
-    """Apply a PATCH body: ``attributes`` (merged) and ``toxicity`` may change, nothing else.
+    """Apply a PATCH body: ``attributes`` (merged), ``toxicity``, ``dead_man`` and
+    ``heartbeat_interval`` may change, nothing else.
 
     ``name``, ``type`` and ``stream`` may be repeated with their current values (some clients
     send the whole toxic back); a different value is an error rather than silently ignored.
@@ -117,7 +131,7 @@ def update_toxic(current: ToxicSpec, patch: Any) -> ToxicSpec:
     for key in ("name", "type", "stream"):
         if key in patch and patch[key] != getattr(current, key):
             raise InvalidToxic(f"bad request body: {key} cannot be changed by an update (only attributes, toxicity)")
-    unknown = sorted(set(patch) - {"name", "type", "stream", "attributes", "toxicity"})
+    unknown = sorted(set(patch) - {"name", "type", "stream", "attributes", "toxicity", *_DEAD_MAN_FIELDS})
     if unknown:
         raise InvalidToxic(f"bad request body: unknown field {unknown[0]!r}")
     attributes = patch.get("attributes") or {}
@@ -127,6 +141,7 @@ def update_toxic(current: ToxicSpec, patch: Any) -> ToxicSpec:
         **current.to_json(),
         "attributes": {**current.attributes.model_dump(), **attributes},
         "toxicity": patch.get("toxicity", current.toxicity),
+        **{key: patch.get(key, getattr(current, key)) for key in _DEAD_MAN_FIELDS},
     }
     return parse_toxic(merged)
 
