@@ -11,20 +11,18 @@ Each lever answers the new state (`GET /admin/state`'s body); a bad value is
 - `POST /admin/reset`: route, pin and prompt back to defaults and the router's cooldowns cleared;
   the corpus is left as it is (see `drillkit.demo.levers`).
 
-Cross-site requests are refused: a POST must say `Content-Type: application/json` (else 415; a
-web page cannot send that without a CORS preflight, which this API never answers), and a request
-carrying an `Origin` header must come from a loopback origin (else 403).  A lever that fails
-unexpectedly answers 500 `{"error": ...}`.
+Cross-site requests are refused: the app's `drillkit.net.AdminGuard` (`loopback_only`) answers
+403 to a foreign `Host` or `Origin`, and a POST must also say `Content-Type: application/json`
+(else 415; a web page cannot send that without a CORS preflight, which this API never answers).
+A lever that fails unexpectedly answers 500 `{"error": ...}`.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -135,12 +133,10 @@ def describe_state(state: Any) -> dict[str, str]:
 
 
 def guarded(handler: Handler) -> Handler:
-    """An `/admin` endpoint: cross-site requests refused, bad values answered as `{"error": ...}`."""
+    """An `/admin` endpoint: a POST that is not JSON refused (415; Host and Origin are the app's
+    `AdminGuard`'s), bad values answered as `{"error": ...}`."""
 
     async def endpoint(request: Request) -> Response:
-        origin = request.headers.get("origin")
-        if origin is not None and not _loopback_origin(origin):
-            return _error(403, f"admin requests from origin {origin!r} are refused")
         if request.method == "POST" and _media_type(request) != "application/json":
             return _error(415, "admin requests must send Content-Type: application/json")
         try:
@@ -169,21 +165,6 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-
-
-def _loopback_origin(origin: str) -> bool:
-    try:
-        host = urlsplit(origin).hostname
-    except ValueError:
-        return False
-    if host is None:
-        return False  # `Origin: null` (a sandboxed page, a file) is no loopback origin
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 async def _field(request: Request, name: str, *, nullable: bool = False) -> Any:

@@ -7,8 +7,10 @@ free one) before traffic flows.  `start_all` starts them and returns once every 
 An app whose startup (ASGI lifespan) fails makes uvicorn call `sys.exit(3)`; `serve_all` turns
 that into a `ServiceError` naming the app, and shuts the other servers down.
 
-`loopback_only()` is the middleware every demo app carries: requests whose `Host` is not a
-loopback name are refused (400), so a web page cannot reach the demo through DNS rebinding.
+`loopback_only()` is the middleware every demo app carries, `drillkit.net.AdminGuard`: a `Host`
+that is not a loopback name (or an `--allow-host` name) and a foreign or `null` `Origin` are
+refused (403), so neither DNS rebinding nor a cross-site request from a web page reaches the
+demo's levers.
 """
 
 from __future__ import annotations
@@ -17,24 +19,22 @@ import asyncio
 import contextlib
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import uvicorn
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from drillkit.errors import ServiceError
+from drillkit.net import AdminGuard
 
 LOOPBACK = "127.0.0.1"
-#: The Host names the demo's apps answer to (any port).
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 START_TIMEOUT_S = 10.0
 
 
-def loopback_only() -> list[Middleware]:
-    """Middleware refusing requests whose Host header is not a loopback name (see module doc)."""
-    return [Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS), www_redirect=False)]
+def loopback_only(allowed_hosts: Iterable[str] = ()) -> list[Middleware]:
+    """The demo apps' middleware: `AdminGuard` answering loopback Hosts and `allowed_hosts`."""
+    return [Middleware(AdminGuard, allowed_hosts=tuple(allowed_hosts))]
 
 
 def bind_socket(host: str = LOOPBACK, port: int = 0, *, fallback_to_ephemeral: bool = False) -> socket.socket:

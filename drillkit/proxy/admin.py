@@ -14,7 +14,11 @@ openai|anthropic|json, enabled}` plus its `faults`.  Errors are `{"error": messa
 code}`.  A fault's `ttl` removes it by itself (`expires_at` says when); `dead_man` faults are
 removed when no `POST /heartbeat` arrives within their `heartbeat_interval` — the engine that
 injected them died, so its faults must not outlive it.  Removal is enforced every
-`REAP_INTERVAL_S` (50 ms).  With a `token`, every call needs `Authorization: Bearer <token>`.
+`REAP_INTERVAL_S` (50 ms).
+
+Every call passes `drillkit.net.AdminGuard` (loopback or allowed `Host`, no foreign `Origin`,
+and with a `token` `Authorization: Bearer <token>`: none → 401, wrong → 403).  A route may
+listen beyond loopback only when the app has a token (else 403, `listen_refusal`).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +37,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -41,6 +44,7 @@ from starlette.routing import Route
 from drillkit import __version__
 from drillkit.errors import DrillkitError
 from drillkit.faults.l7 import Api, Fault, FaultSpecError, build_fault, parse_fault_spec
+from drillkit.net import AdminGuard, listen_refusal
 from drillkit.proxy.http import RouteMetrics, RouteProxy, UpstreamPool
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8475"
@@ -149,9 +153,18 @@ class LlmProxyServer:
 
     Everything runs on one event loop: `start()` it there (the admin app's lifespan does), add
     routes and faults from the same loop.  `stop()` closes every listener and connection.
+    A route listening beyond loopback is refused (403) unless `public_listen`; the admin app
+    sets it from its token.
     """
 
-    def __init__(self, *, upstream_timeout: float = 600.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        upstream_timeout: float = 600.0,
+        clock: Callable[[], float] = time.monotonic,
+        public_listen: bool = False,
+    ) -> None:
+        self.public_listen = public_listen
         self.routes: dict[str, LiveRoute] = {}
         self.upstream_timeout = upstream_timeout
         self.registry = CollectorRegistry()
@@ -197,6 +210,7 @@ class LlmProxyServer:
             raise _bad_request(exc) from None
         if config.name in self.routes:
             raise AdminError(409, f"route already exists: {config.name}")
+        self._check_listen(config.listen)
         proxy = RouteProxy(
             config.name,
             config.listen,
@@ -221,6 +235,8 @@ class LlmProxyServer:
             config = RouteConfig.model_validate({**route.config.model_dump(), **data})
         except ValidationError as exc:
             raise _bad_request(exc) from None
+        if config.listen != route.config.listen:
+            self._check_listen(config.listen)
         relisten = config.listen != route.config.listen or not config.enabled
         if relisten and route.proxy.running:
             await route.proxy.stop()
@@ -231,6 +247,11 @@ class LlmProxyServer:
         if config.enabled and not route.proxy.running:
             await self._listen(route)
         return self.route_json(name)
+
+    def _check_listen(self, listen: str) -> None:
+        refusal = listen_refusal(listen, has_token=self.public_listen)
+        if refusal is not None:
+            raise AdminError(403, refusal)
 
     async def remove_route(self, name: str) -> None:
         route = self._route(name)
@@ -395,18 +416,17 @@ def create_admin_app(
     *,
     token: str | None = None,
     manage_server: bool = True,
-    allowed_hosts: list[str] | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Starlette:
     """The admin API over `server`; with `manage_server` its lifespan starts and stops the server.
 
-    `allowed_hosts` (e.g. `drillkit.demo.serving.LOOPBACK_HOSTS` when bound to loopback) refuses
-    requests naming another `Host`, so a web page cannot reach the API through DNS rebinding.
+    Guarded by `AdminGuard`: `allowed_hosts` are the `Host` names it answers besides loopback
+    ones, `token` the bearer token.  Sets `server.public_listen` to whether there is a token.
     """
+    server.public_listen = token is not None
 
     def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
         async def wrapped(request: Request) -> Response:
-            if token is not None and request.headers.get("authorization") != f"Bearer {token}":
-                return _error(401, "missing or wrong bearer token")
             try:
                 return await handler(request)
             except AdminError as exc:
@@ -488,7 +508,7 @@ def create_admin_app(
         routes=[Route(path, endpoint(h), methods=m) for path, h, m in table],
         lifespan=lifespan,
         exception_handlers={HTTPException: http_error},
-        middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)] if allowed_hosts else None,
+        middleware=[Middleware(AdminGuard, allowed_hosts=allowed_hosts, token=token, error=_error)],
     )
     app.state.server = server
     return app

@@ -9,9 +9,11 @@ Deliberate differences, each stricter or safer than the original:
 * unknown fields in proxy/toxic bodies, unknown or negative attributes and a PATCH that tries
   to change a toxic's name/type/stream are 400s naming the field (the original ignores them);
 * a duplicate name inside one ``/populate`` body is a 400 (the original answers 500);
-* ``listen`` defaults to ``127.0.0.1:0`` (the original listens on every interface);
-* with ``token=``, every request needs ``Authorization: Bearer <token>``: none → 401, a wrong
-  one → 403.
+* ``listen`` defaults to ``127.0.0.1:0`` (the original listens on every interface), and a
+  listener beyond loopback is a 403 unless the app runs with a token (`listen_refusal`);
+* every request passes `drillkit.net.AdminGuard`: a loopback (or ``allowed_hosts``) ``Host``,
+  no foreign ``Origin`` (requests without one, as clients send them, pass), and with ``token=``
+  ``Authorization: Bearer <token>`` (none → 401, a wrong one → 403).
 
 One drillkit extension: a toxic created with ``"dead_man": true`` (and ``heartbeat_interval``,
 seconds) is removed when no ``POST /heartbeat`` arrives in time; ``GET /heartbeat`` shows the
@@ -25,9 +27,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -36,15 +37,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drillkit import __version__
 from drillkit.errors import InputError
 from drillkit.faults.toxics import ToxicSpec
+from drillkit.net import AdminGuard, listen_refusal
 from drillkit.proxy.dead_man import Clock, DeadManSwitch
 from drillkit.proxy.tcp import AlreadyExists, BadRequest, NotFound, Proxy, ProxyError
 
 DEFAULT_LISTEN = "127.0.0.1:0"
+
+
+class Forbidden(ProxyError):
+    status = 403
 
 
 class _ProxyBody(BaseModel):
@@ -84,9 +89,13 @@ class ToxiproxyServer:
     serialised per proxy. `stop` closes every listener and connection and keeps the
     configuration; `start` re-opens what `stop` closed. `dead_man` removes the dead-man toxics
     whose heartbeats stopped (its reaper runs from `start` to `stop`; ``clock`` is for tests).
+
+    A listener beyond loopback is refused (`Forbidden`) unless ``public_listen``; the HTTP app
+    sets it from its token (`create_toxiproxy_app`).
     """
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
+    def __init__(self, *, public_listen: bool = False, clock: Clock | None = None) -> None:
+        self.public_listen = public_listen
         self.proxies: dict[str, Proxy] = {}
         self.dead_man = DeadManSwitch(lambda: self.proxies, clock=clock)
         self._wanted: set[str] = set()  # proxies to (re)start on `start`
@@ -120,6 +129,7 @@ class ToxiproxyServer:
         body = _proxy_body(data)
         if body.name in self.proxies:
             raise AlreadyExists("proxy already exists")
+        self._check_listen(body.listen or DEFAULT_LISTEN)
         proxy = Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream)
         if body.enabled:
             await proxy.start()
@@ -145,6 +155,7 @@ class ToxiproxyServer:
                 raise BadRequest(f"bad request body: duplicate proxy name {body.name!r}")
             seen.add(body.name)
             Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream)  # validates addresses
+            self._check_listen(body.listen or DEFAULT_LISTEN)
         applied: list[Proxy] = []
         for body in bodies:
             existing = self.proxies.get(body.name)
@@ -170,12 +181,19 @@ class ToxiproxyServer:
             others = {k: v for k, v in data.items() if k not in current}  # unknown ones are errors
             changes = {k: v for k, v in data.items() if k in ("listen", "upstream", "enabled")}
             body = _proxy_body({**current, **changes, **others})
+            if body.listen != proxy.listen:
+                self._check_listen(body.listen)
             await proxy.update(listen=body.listen, upstream=body.upstream, enabled=body.enabled)
             return proxy
 
     async def delete(self, name: str) -> None:
         async with self._lock:
             await self._delete(name)
+
+    def _check_listen(self, listen: str) -> None:
+        refusal = listen_refusal(listen, has_token=self.public_listen)
+        if refusal is not None:
+            raise Forbidden(refusal)
 
     async def _delete(self, name: str) -> None:
         proxy = self.get(name)
@@ -210,8 +228,15 @@ def _toxic_json(spec: ToxicSpec) -> JSONResponse:
     return JSONResponse(spec.to_json())
 
 
-def create_toxiproxy_app(server: ToxiproxyServer, *, token: str | None = None) -> Starlette:
-    """The Toxiproxy HTTP API over ``server``; the app's lifespan starts and stops it."""
+def create_toxiproxy_app(
+    server: ToxiproxyServer, *, token: str | None = None, allowed_hosts: Iterable[str] = ()
+) -> Starlette:
+    """The Toxiproxy HTTP API over ``server``; the app's lifespan starts and stops it.
+
+    The app is guarded by `AdminGuard` (``allowed_hosts``: extra Host names to answer; ``token``:
+    the bearer token) and sets ``server.public_listen`` to whether it has a token.
+    """
+    server.public_listen = token is not None
 
     async def list_proxies(request: Request) -> Response:
         return JSONResponse({name: p.to_json() for name, p in server.proxies.items()})
@@ -315,30 +340,8 @@ def create_toxiproxy_app(server: ToxiproxyServer, *, token: str | None = None) -
         lifespan=lifespan,
         exception_handlers={ProxyError: on_proxy_error, InputError: on_proxy_error, HTTPException: on_http_error},
     )
-    if token is not None:
-        app.add_middleware(_BearerToken, token=token)
+    app.add_middleware(AdminGuard, allowed_hosts=allowed_hosts, token=token, error=lambda s, m: _error(m, s))
     return app
-
-
-class _BearerToken:
-    """Every HTTP request must carry ``Authorization: Bearer <token>`` (401 none, 403 wrong)."""
-
-    def __init__(self, app: ASGIApp, token: str) -> None:
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            given = dict(scope["headers"]).get(b"authorization")
-            denied: Response | None = None
-            if given is None:
-                denied = _error("missing bearer token", 401)
-            elif not hmac.compare_digest(given, self.expected):
-                denied = _error("invalid bearer token", 403)
-            if denied is not None:
-                await denied(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 __all__ = ["DEFAULT_LISTEN", "ToxiproxyServer", "create_toxiproxy_app"]
