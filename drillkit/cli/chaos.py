@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 from typing import Any
 
@@ -13,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drillkit import signals
-from drillkit.cli.options import Env, pass_env
+from drillkit.cli.options import Env, allow_host_option, pass_env
 from drillkit.config.scenario import L4_TYPES, L7_TYPES
 from drillkit.config.types import parse_duration
 from drillkit.errors import CheckFailed, DrillkitError, InputError
@@ -307,15 +306,6 @@ def reset(env: Env, forget: bool) -> None:
         raise CheckFailed(f"{' and '.join(failed)} faults were not reset")
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _split_listen(value: str, option: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or int(port) > 65535 or not host:
@@ -327,14 +317,20 @@ def _split_listen(value: str, option: str) -> tuple[str, int]:
 @click.option("--toxiproxy", "toxiproxy_listen", default="127.0.0.1:8474", show_default=True, metavar="HOST:PORT")
 @click.option("--llm-proxy", "llm_listen", default="127.0.0.1:8475", show_default=True, metavar="HOST:PORT")
 @click.option("--token", envvar=TOKEN_ENV, help=f"Bearer token the admin APIs require [env {TOKEN_ENV}].")
+@allow_host_option
 @pass_env()
-def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -> None:
+def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None, allowed_hosts: tuple[str, ...]) -> None:
     """Run the embedded fault servers in the foreground until Ctrl-C or SIGTERM.
 
     The Toxiproxy-compatible API (proxies and toxics; works with toxiproxy-python and any
     Toxiproxy client) and the LLM fault proxy's admin API (routes and faults). Both bind loopback
     by default; binding any other address requires --token, which every admin request must then
-    carry as `Authorization: Bearer <token>`.
+    carry as `Authorization: Bearer <token>`. The same rule holds for the proxies and routes
+    they open: beyond loopback only with --token.
+
+    Requests must name a loopback Host (or one given with --allow-host, e.g. the name clients
+    use to reach a server bound beyond loopback); requests from web pages (a foreign `Origin`)
+    are refused.
 
     \b
     Example:
@@ -344,6 +340,7 @@ def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -
     """
     signals.serving = True  # SIGTERM is a service manager's stop: exit 0, even while starting
     from drillkit.demo.serving import HostedApp, bind_socket, serve_all, wait_started
+    from drillkit.net import is_loopback_host
     from drillkit.proxy.admin import LlmProxyServer, create_admin_app
     from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
 
@@ -351,16 +348,19 @@ def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None) -
         "toxiproxy": _split_listen(toxiproxy_listen, "--toxiproxy"),
         "llm": _split_listen(llm_listen, "--llm-proxy"),
     }
-    exposed = [f"{h}:{p}" for h, p in addresses.values() if not _is_loopback(h)]
+    token = token or None
+    exposed = [f"{h}:{p}" for h, p in addresses.values() if not is_loopback_host(h)]
     if exposed and not token:
         raise InputError(f"binding {', '.join(exposed)} beyond loopback needs --token (or {TOKEN_ENV})")
     try:
         sockets = {key: bind_socket(host, port) for key, (host, port) in addresses.items()}
     except OSError as exc:
         raise InputError(f"cannot listen: {exc.strerror} (is another fault server running?)") from None
+    toxiproxy = create_toxiproxy_app(ToxiproxyServer(), token=token, allowed_hosts=allowed_hosts)
+    llm_proxy = create_admin_app(LlmProxyServer(), token=token, allowed_hosts=allowed_hosts)
     hosted = [
-        HostedApp("toxiproxy", create_toxiproxy_app(ToxiproxyServer(), token=token), sockets["toxiproxy"]),
-        HostedApp("llm_proxy", create_admin_app(LlmProxyServer(), token=token), sockets["llm"]),
+        HostedApp("toxiproxy", toxiproxy, sockets["toxiproxy"]),
+        HostedApp("llm_proxy", llm_proxy, sockets["llm"]),
     ]
 
     async def main() -> None:

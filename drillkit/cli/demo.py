@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from drillkit import signals
-from drillkit.cli.options import Env, pass_env
+from drillkit.cli.options import Env, allow_host_option, pass_env
 from drillkit.demo import control
 from drillkit.demo.admin import describe_state
 from drillkit.demo.process import RunInfo
@@ -112,11 +112,23 @@ def hinted(where: Where) -> Iterator[None]:
     envvar="DRILLKIT_SIM_LATENCY_SCALE",
     help="Multiply the sim models' latency (0 = instant) [env DRILLKIT_SIM_LATENCY_SCALE; default 1].",
 )
+@allow_host_option
 @pass_env(json=True)
-def up(env: Env, workdir: str | None, foreground: bool, reset: bool, port: int, latency_scale: float | None) -> None:
+def up(
+    env: Env,
+    workdir: str | None,
+    foreground: bool,
+    reset: bool,
+    port: int,
+    latency_scale: float | None,
+    allowed_hosts: tuple[str, ...],
+) -> None:
     """Start the demo AI service on loopback, in the background.
 
     Does nothing (exit 0) when it is already running for this workdir.
+
+    Its servers answer loopback Host names only (add more with --allow-host, e.g. behind a
+    tunnel) and refuse requests from web pages (a foreign `Origin`).
 
     The first start copies the demo's files into the workdir (a missing or empty folder); later
     starts keep your edits. Every start rewrites the workdir's drillkit.yaml with the URLs it
@@ -131,13 +143,14 @@ def up(env: Env, workdir: str | None, foreground: bool, reset: bool, port: int, 
     """
     wd = demo_workdir(env.home, workdir)
     where = Where.of(env, wd)
+    options: dict[str, Any] = {"base_port": port, "latency_scale": latency_scale, "allowed_hosts": allowed_hosts}
     with hinted(where):
         if foreground:
-            _up_foreground(env, wd, where, base_port=port, latency_scale=latency_scale, reset=reset)
+            _up_foreground(env, wd, where, reset=reset, **options)
             return
         try:
             with env.err.status("starting the demo…", spinner="dots"):
-                started = control.start(wd, base_port=port, latency_scale=latency_scale, reset=reset)
+                started = control.start(wd, reset=reset, **options)
         except control.StartFailed as exc:
             if exc.log_excerpt:
                 env.err.print(f"[dim]from {escape(str(exc.log))}:[/]\n{escape(exc.log_excerpt)}")

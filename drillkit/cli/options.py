@@ -71,6 +71,28 @@ def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON on stdout.")(f)
 
 
+def _allowed_hosts(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from drillkit.net import allowed_host
+
+    try:
+        return tuple(allowed_host(v) for v in values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def allow_host_option(f: Callable) -> Callable:
+    """`--allow-host NAME` (repeatable) → `allowed_hosts`: Host/Origin names an admin API answers
+    besides loopback ones (`drillkit.net.AdminGuard`)."""
+    return click.option(
+        "--allow-host",
+        "allowed_hosts",
+        multiple=True,
+        metavar="NAME",
+        callback=_allowed_hosts,
+        help="Also answer requests whose Host (and Origin) is NAME, not only loopback names; repeatable.",
+    )(f)
+
+
 def pass_env(*, system: bool = False, json: bool = False) -> Callable:
     """Decorate a command with `--home` (and `--system`, `--json`) and hand it an `Env` first."""
 

@@ -148,8 +148,11 @@ def start(
     latency_scale: float | None = None,
     reset: bool = False,
     timeout: float = START_TIMEOUT_S,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> Started:
     """Start the demo for `workdir` in the background unless it already runs (see module doc).
+
+    `allowed_hosts`: Host names its apps answer besides loopback ones (`--allow-host`).
 
     Raises InputError for a workdir that cannot be prepared, `RunningNow` for a reset while it
     runs, `Unhealthy`/`StillStarting` for a runner that cannot be used, `StartFailed` when the
@@ -163,7 +166,7 @@ def start(
             return Started(info, already_running=True)
         prepare_workdir(workdir, reset=reset)
         started = time.monotonic()
-        proc = spawn_runner(workdir, base_port=base_port, latency_scale=latency_scale)
+        proc = spawn_runner(workdir, base_port=base_port, latency_scale=latency_scale, allowed_hosts=allowed_hosts)
         try:
             info = _wait_healthy(workdir, proc, timeout)
         except BaseException as exc:
@@ -196,6 +199,7 @@ def run_foreground(
     latency_scale: float | None = None,
     reset: bool = False,
     on_started: Callable[[RunInfo], None] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> RunInfo | None:
     """Serve the demo in this process until SIGTERM/SIGINT; None once it stopped.
 
@@ -208,7 +212,15 @@ def run_foreground(
     if info is not None:
         return info
     prepare_workdir(workdir, reset=reset)
-    asyncio.run(run_demo(workdir, base_port=base_port, latency_scale=latency_scale, on_started=on_started))
+    asyncio.run(
+        run_demo(
+            workdir,
+            base_port=base_port,
+            latency_scale=latency_scale,
+            on_started=on_started,
+            allowed_hosts=allowed_hosts,
+        )
+    )
     return None
 
 

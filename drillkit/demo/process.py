@@ -189,7 +189,9 @@ def _exclusive(path: Path, wait_s: float, busy: str) -> Iterator[IO[str]]:
         yield f
 
 
-def spawn_runner(workdir: Path, *, base_port: int, latency_scale: float | None) -> subprocess.Popen[bytes]:
+def spawn_runner(
+    workdir: Path, *, base_port: int, latency_scale: float | None, allowed_hosts: tuple[str, ...] = ()
+) -> subprocess.Popen[bytes]:
     """Start `drillkit demo up --foreground` for `workdir`, detached from this process.
 
     The child gets its own session (a Ctrl-C here does not reach it), stdin from /dev/null and
@@ -206,6 +208,8 @@ def spawn_runner(workdir: Path, *, base_port: int, latency_scale: float | None) 
     argv += ["--port", str(base_port)]
     if latency_scale is not None:
         argv += ["--latency-scale", repr(latency_scale)]
+    for host in allowed_hosts:
+        argv += ["--allow-host", host]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     # The runner must import this very drillkit. Installed, it does; from a clone (not installed,
     # or a cwd-relative PYTHONPATH), only if told where the clone is.

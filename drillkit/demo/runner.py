@@ -42,12 +42,14 @@ PROBE_TIMEOUT_S = 1.0
 @dataclass(frozen=True)
 class AppContext:
     """What an app factory gets: the prepared workdir, every server's URL, the sim latency scale,
-    and the fault servers (which front the providers and the tool)."""
+    the fault servers (which front the providers and the tool) and the Host names every app
+    answers besides loopback ones (`--allow-host`)."""
 
     workdir: Path
     urls: dict[str, str]
     latency_scale: float
     chaos: DemoChaos
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,14 +74,14 @@ class DemoServer:
 def _service(ctx: AppContext) -> Any:
     from drillkit.demo.service import create_service_app
 
-    return create_service_app(ctx.workdir)
+    return create_service_app(ctx.workdir, allowed_hosts=ctx.allowed_hosts)
 
 
 def _sim(name: str) -> Callable[[AppContext], Any]:
     def create(ctx: AppContext) -> Any:
         from drillkit.demo.sim.app import create_sim_app
 
-        return create_sim_app(name, latency_scale=ctx.latency_scale)
+        return create_sim_app(name, latency_scale=ctx.latency_scale, allowed_hosts=ctx.allowed_hosts)
 
     return create
 
@@ -87,19 +89,19 @@ def _sim(name: str) -> Callable[[AppContext], Any]:
 def _tool(ctx: AppContext) -> Any:
     from drillkit.demo.tool_api import create_tool_app
 
-    return create_tool_app(ctx.workdir / "orders.json")
+    return create_tool_app(ctx.workdir / "orders.json", allowed_hosts=ctx.allowed_hosts)
 
 
 def _toxiproxy(ctx: AppContext) -> Any:
     from drillkit.proxy.toxiproxy_api import create_toxiproxy_app
 
-    return create_toxiproxy_app(ctx.chaos.toxiproxy)
+    return create_toxiproxy_app(ctx.chaos.toxiproxy, allowed_hosts=ctx.allowed_hosts)
 
 
 def _llm_proxy(ctx: AppContext) -> Any:
     from drillkit.proxy.admin import create_admin_app
 
-    return create_admin_app(ctx.chaos.llm_proxy)
+    return create_admin_app(ctx.chaos.llm_proxy, allowed_hosts=ctx.allowed_hosts)
 
 
 #: The demo's servers, in port order: `service` on the base port, `primary` on base + 1, ...
@@ -177,13 +179,15 @@ async def run_demo(
     base_port: int = DEFAULT_BASE_PORT,
     latency_scale: float | None = None,
     on_started: Callable[[RunInfo], None] | None = None,
+    allowed_hosts: tuple[str, ...] = (),
 ) -> None:
     """Serve the demo from a prepared `workdir` until SIGTERM or SIGINT.
 
     `latency_scale` None means the sim's own rule (DRILLKIT_SIM_LATENCY_SCALE, else 1); the value
-    used is recorded in `demo.json`. Raises DrillkitError when another runner holds the workdir
-    or a server does not start (ServiceError). Always removes `demo.json` and closes the sockets
-    on the way out.
+    used is recorded in `demo.json`. `allowed_hosts`: Host names every app answers besides
+    loopback ones (`drillkit.net.AdminGuard`). Raises DrillkitError when another runner holds
+    the workdir or a server does not start (ServiceError). Always removes `demo.json` and closes
+    the sockets on the way out.
     """
     from drillkit.demo import logs
     from drillkit.demo.sim.app import latency_scale_from_env
@@ -199,7 +203,7 @@ async def run_demo(
             fronted = await chaos.front(urls)
             manifest = write_manifest(workdir, urls, fronted)
             scale = latency_scale_from_env() if latency_scale is None else latency_scale
-            ctx = AppContext(workdir, urls, scale, chaos)
+            ctx = AppContext(workdir, urls, scale, chaos, tuple(allowed_hosts))
             hosted = [HostedApp(s.name, s.create(ctx), socks[s.name]) for s in SERVERS]
             info = RunInfo(
                 pid=os.getpid(),

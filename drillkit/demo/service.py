@@ -13,7 +13,7 @@ HTTP contract (docs/demo.md):
   `{"error": {"code", "message"}, "trace_id"}`, also for an unknown path (404) or method (405).
 - `GET /metrics` Prometheus text (`drillkit.demo.metrics`), `GET /healthz`.
 - `/admin/*`: the levers (`drillkit.demo.admin`).  Every app of the demo refuses a `Host`
-  that is not loopback (`drillkit.demo.serving.loopback_only`).
+  that is not loopback (or `--allow-host`) and a foreign `Origin` (`drillkit.demo.serving.loopback_only`).
 
 One answer: top-3 retrieval over the live corpus; if the question holds an order id
 (`drillkit.demo.context.ORDER_ID_RE`) the `order_status` tool is called (3 s timeout; a failure
@@ -29,7 +29,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -198,10 +198,13 @@ class DemoService:
         return Response(body, media_type=content_type)
 
 
-def create_service_app(workdir: Path, *, corpus_check_interval: float = 0.5) -> Starlette:
+def create_service_app(
+    workdir: Path, *, corpus_check_interval: float = 0.5, allowed_hosts: Iterable[str] = ()
+) -> Starlette:
     """The demo service over `<workdir>` (reads `drillkit.yaml` now; InputError if it is bad).
 
-    `corpus_check_interval` bounds how often the corpus folder is stat-ed (seconds; 0 in tests).
+    `corpus_check_interval` bounds how often the corpus folder is stat-ed (seconds; 0 in tests);
+    `allowed_hosts` are Host names answered besides loopback ones (`loopback_only`).
     """
     service = DemoService(Path(workdir), corpus_check_interval=corpus_check_interval)
     routes = [
@@ -211,7 +214,8 @@ def create_service_app(workdir: Path, *, corpus_check_interval: float = 0.5) -> 
         *AdminApi(service).routes(),
     ]
     handlers = {404: _route_error, 405: _route_error}
-    app = Starlette(routes=routes, middleware=loopback_only(), exception_handlers=handlers, lifespan=service.lifespan)
+    middleware = loopback_only(allowed_hosts)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=service.lifespan)
     app.state.service = service  # for in-process callers (the demo runner, tests)
     return app
 

@@ -19,6 +19,7 @@ editing it is a live change of the tool's behaviour (a "tools" incident).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,10 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
 
 
-def create_tool_app(orders_path: Path) -> Starlette:
-    """The tool API over `orders_path` (read lazily: the file may appear after startup)."""
+def create_tool_app(orders_path: Path, *, allowed_hosts: Iterable[str] = ()) -> Starlette:
+    """The tool API over `orders_path` (read lazily: the file may appear after startup).
+
+    `allowed_hosts`: Host names answered besides loopback ones (`loopback_only`)."""
     book = OrderBook(orders_path)
 
     async def get_order(request: Request) -> JSONResponse:
@@ -98,7 +101,7 @@ def create_tool_app(orders_path: Path) -> Starlette:
             Route("/orders/{order_id}", get_order, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
-        middleware=loopback_only(),
+        middleware=loopback_only(allowed_hosts),
         exception_handlers={404: _route_error, 405: _route_error},
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,8 +123,12 @@ def latency_scale_from_env(default: float = 1.0) -> float:
         raise ValueError(f"{LATENCY_SCALE_ENV} must be a number, got {raw!r}") from None
 
 
-def create_sim_app(name: str = "primary", latency_scale: float | None = None) -> Starlette:
-    """A sim provider app; `latency_scale` None reads `DRILLKIT_SIM_LATENCY_SCALE` (default 1)."""
+def create_sim_app(
+    name: str = "primary", latency_scale: float | None = None, *, allowed_hosts: Iterable[str] = ()
+) -> Starlette:
+    """A sim provider app; `latency_scale` None reads `DRILLKIT_SIM_LATENCY_SCALE` (default 1).
+
+    `allowed_hosts`: Host names answered besides loopback ones (`loopback_only`)."""
     engine = SimEngine(name, latency_scale_from_env() if latency_scale is None else latency_scale)
 
     async def list_models(request: Request) -> Response:
@@ -149,7 +153,7 @@ def create_sim_app(name: str = "primary", latency_scale: float | None = None) ->
         Route("/healthz", healthz, methods=["GET"]),
     ]
     handlers = {404: _route_error, 405: _route_error}
-    app = Starlette(routes=routes, middleware=loopback_only(), exception_handlers=handlers)
+    app = Starlette(routes=routes, middleware=loopback_only(allowed_hosts), exception_handlers=handlers)
     app.state.engine = engine
     return app
 
