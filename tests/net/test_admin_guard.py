@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from click.testing import CliRunner
 from starlette.applications import Starlette
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
 import drillkit.net
+from drillkit.cli import cli
 from drillkit.demo.service import create_service_app
 from drillkit.demo.serving import ServerThread
 from drillkit.demo.workdir import prepare_workdir, write_manifest
@@ -279,6 +281,13 @@ def test_allow_host_values() -> None:
             allowed_host(bad)
     with pytest.raises(ValueError, match="empty token"):
         AdminGuard(Starlette(), token="")
+
+
+@pytest.mark.parametrize("command", [["chaos", "serve"], ["demo", "up"]])
+def test_allow_host_is_checked_on_the_command_line(command: list[str]) -> None:
+    result = CliRunner().invoke(cli, [*command, "--allow-host", "chaos.internal:8474"])
+    assert result.exit_code == 2
+    assert "--allow-host" in result.output and "without a port" in result.output
 
 
 def test_websocket_handshakes_are_checked_too() -> None:
