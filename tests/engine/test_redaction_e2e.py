@@ -45,11 +45,15 @@ ESCALATION_PHONE = "+44 20 7946 0958"
 CUSTOMER_CARD = "5500 0055 5555 5559"
 CUSTOMER_ID = "CUST-904211"
 BEARER = "rst-Tq3c7Xv2kP9wLmN4bR8sYd1F"
+AWS_SECRET = "Zq3/Xv7kP9wLmN4bR8sYd1FgH6jK0aTu2+eCvBnM"  # printed unlabelled next to AWS_KEY
+IBAN = "DE44 5001 0517 5407 3249 31"  # mod-97 valid
+ONCALL_PHONE = "4155550199"  # bare 10 digits: only a phone because a phone word labels it
 
 SEEDED = [EMAIL, CARD, API_KEY, JWT, AWS_KEY, PHONE, IPV4, PEM_BODY, ESCALATION_EMAIL, ESCALATION_PHONE,
-          CUSTOMER_CARD, CUSTOMER_ID, BEARER]  # fmt: skip
+          CUSTOMER_CARD, CUSTOMER_ID, BEARER, AWS_SECRET, IBAN, ONCALL_PHONE]  # fmt: skip
 # Other spellings a writer could produce from the same values (digits only, JSON-escaped).
-VARIANTS = [CARD.replace(" ", ""), CUSTOMER_CARD.replace(" ", ""), PHONE.replace(" ", ""), "jane.doe.7731"]
+VARIANTS = [CARD.replace(" ", ""), CUSTOMER_CARD.replace(" ", ""), PHONE.replace(" ", ""), "jane.doe.7731",
+            IBAN.replace(" ", ""), AWS_SECRET.replace("/", "\\/")]  # fmt: skip
 
 QUESTIONS = [
     f"My email is {EMAIL} and my card {CARD} was charged twice, please refund",
@@ -61,6 +65,9 @@ QUESTIONS = [
 VAULT_DUMP = (
     f"rotated credentials for {EMAIL}\naccess key {AWS_KEY}\napi key {API_KEY}\nsession {JWT}\n"
     f"client ip {IPV4}\n-----BEGIN RSA PRIVATE KEY-----\n{PEM_BODY}\n-----END RSA PRIVATE KEY-----\n"
+    # as `aws iam create-access-key --output text` prints a new key pair: no label on the secret
+    f"ACCESSKEY\t{AWS_KEY}\t2026-11-28T10:10:03Z\t{AWS_SECRET}\tActive\tvault-rotator\n"
+    f"billing account IBAN {IBAN}; on-call phone: {ONCALL_PHONE}\n"
 )
 ESCALATION_DOC = (
     "# Vault escalations\n\nFor a vault escalation, email "
@@ -69,7 +76,7 @@ ESCALATION_DOC = (
 CUSTOMER_ORDER = {
     "order_id": "A1099", "status": "shipped", "carrier": "DHL", "eta": "2026-12-04",
     "items": [{"sku": "KB-200", "name": "Wireless keyboard", "quantity": 1}],
-    "customer": {"id": CUSTOMER_ID, "email": EMAIL, "phone": PHONE, "card": CUSTOMER_CARD},
+    "customer": {"id": CUSTOMER_ID, "email": EMAIL, "phone": PHONE, "card": CUSTOMER_CARD, "refund_to": IBAN},
 }  # fmt: skip
 
 
@@ -200,9 +207,14 @@ def test_seeded_secrets_and_pii_reach_no_file_under_the_home(tmp_path: Path) -> 
     assert "<email:" in steps["ask the assistant"]["detail"] and "<phone:" in steps["ask the assistant"]["detail"]
     order = steps["look up the customer's order"]["detail"]
     assert "<customer:1>" in order and "<card:" in order and "A1099" in order and "2026-12-04" in order
+    assert "<iban:" in order and "<phone:" not in order.split('"refund_to":')[1], order  # whole, not in part
     vault = steps["rotate vault credentials"]["detail"]
-    for label in ("email", "aws_key", "api_key", "jwt", "ipv4", "private_key"):
+    for label in ("email", "aws_key", "aws_secret", "api_key", "jwt", "ipv4", "private_key", "iban", "phone"):
         assert f"<{label}:" in vault, vault
+    assert "on-call phone: <phone:" in vault and "2026-11-28T10:10:03Z" in vault  # the timestamp survives
+    # One table per run: the IBAN has the same placeholder in the tool's response and the step's output.
+    iban_token = order.split('"refund_to":"')[1].split('"')[0]
+    assert iban_token.startswith("<iban:") and f"IBAN {iban_token};" in vault
     # One placeholder table per run: the customer's e-mail is the same token in both outputs.
     token = order.split('"email":"')[1].split('"')[0]
     assert token.startswith("<email:") and token in vault
