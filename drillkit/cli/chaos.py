@@ -7,12 +7,12 @@ import os
 from typing import Any
 
 import click
-import yaml
 from rich.markup import escape
 from rich.table import Table
 
 from drillkit import signals
 from drillkit.cli.options import Env, allow_host_option, pass_env
+from drillkit.config.safe_yaml import parse_yaml
 from drillkit.config.scenario import L4_TYPES, L7_TYPES
 from drillkit.config.types import parse_duration
 from drillkit.errors import CheckFailed, DrillkitError, InputError
@@ -52,9 +52,9 @@ def parse_settings(settings: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise InputError(f"--set expects key=value (got {item!r})")
         try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
+            value = parse_yaml(raw, f"--set {key}")[0] if raw else ""
+        except InputError:
+            value = raw  # not YAML: the text as typed
         node = attributes
         parts = key.split(".")
         for part in parts[:-1]:
