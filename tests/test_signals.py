@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from drillkit.engine import leftovers
+from drillkit.gameday import leftovers
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -42,8 +42,8 @@ def proxy(env: Env, rate: int, seconds: float, rounds: int, megabytes: int, laye
     Example:
       drillkit bench proxy --json > bench.json
     """
-    from drillkit.proxy.bench_http import bench_http
-    from drillkit.proxy.bench_tcp import bench_tcp
+    from drillkit.bench.http import bench_http
+    from drillkit.bench.tcp import bench_tcp
 
     results: dict[str, Any] = {}
     with env.err.status("measuring…") as status:
@@ -118,7 +118,7 @@ def load(env: Env, rate: int, seconds: float) -> None:
     Example:
       drillkit bench load --rate 2000 --json > load.json
     """
-    from drillkit.engine.bench_load import bench_load
+    from drillkit.bench.load import bench_load
 
     env.err.print(f"measuring: 1 s warm-up + {seconds:g} s at {rate}/s, then wrk for {seconds:g} s…")
     r = asyncio.run(bench_load(rate=rate, seconds=seconds))

@@ -241,9 +241,9 @@ def reset(env: Env, forget: bool) -> None:
     <home>/chaos/leftovers.json as they were injected).
     """
     from drillkit.config.scenario import Step
-    from drillkit.engine import leftovers
-    from drillkit.engine.run import run_lock
-    from drillkit.engine.steps import run_step
+    from drillkit.gameday import leftovers
+    from drillkit.gameday.run import run_lock
+    from drillkit.traffic.steps import run_step
 
     system = env.load_system()
 

@@ -13,8 +13,8 @@ from drillkit.cli.validate import validate_files
 from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
 from drillkit.data import shipped_files
-from drillkit.engine.summary import Summary
 from drillkit.errors import InputError
+from drillkit.gameday.summary import Summary
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -157,9 +157,10 @@ def run(
     import asyncio
     import sys
 
-    from drillkit.engine.live import LiveView
-    from drillkit.engine.run import Options, run_gameday, stdin_confirm
-    from drillkit.engine.summary import junit_xml
+    from drillkit.cli.systems import demo_starter
+    from drillkit.gameday.live import LiveView
+    from drillkit.gameday.run import Options, run_gameday, stdin_confirm
+    from drillkit.gameday.summary import junit_xml
 
     path = find_scenario(scenario_ref)
     scenario = load_scenario(path)
@@ -179,7 +180,7 @@ def run(
         mode=mode,
         confirm=stdin_confirm(prompt),
         on_event=view.on_event,
-        demo_latency_scale=latency_scale,
+        start_demo=demo_starter(env.home, latency_scale=latency_scale),
     )
     with view:
         summary = asyncio.run(run_gameday(scenario, path, options))

@@ -6,7 +6,7 @@ import click
 
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
-from drillkit.config.references import references, validate_system
+from drillkit.components.references import references, validate_system
 from drillkit.config.system import System
 
 

@@ -31,7 +31,7 @@ import httpx
 from drillkit.components.common import sha256_bytes
 from drillkit.components.types import ComponentDiff
 from drillkit.config.system import System
-from drillkit.engine.inputs import load_inputs
+from drillkit.traffic.inputs import load_inputs
 
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512, 1024)
 TOP_TERMS = 30  # kept as evidence

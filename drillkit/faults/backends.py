@@ -17,7 +17,7 @@ every second while it has any; a SIGKILLed run stops calling it).  The LLM fault
 (`drillkit.proxy.dead_man`).  `ToxiproxyBackend` asks `GET /heartbeat` once: a 404 (Go Toxiproxy,
 or an older drillkit) means the toxic is injected without the dead-man fields, its `ActiveFault`
 says `dead_man=False`, and `heartbeat()` is a no-op; such toxics rely on the leftovers file
-(`drillkit.engine.leftovers`).  `down` (a disabled proxy) is never dead-man.
+(`drillkit.gameday.leftovers`).  `down` (a disabled proxy) is never dead-man.
 """
 
 from __future__ import annotations

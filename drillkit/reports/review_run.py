@@ -1,6 +1,6 @@
 """The facts of a game-day run's review, read from its journal and summary.json.
 
-Definitions (game-day runs; windows are the engine's SLO windows, see `drillkit.engine.slo`):
+Definitions (game-day runs; windows are the engine's SLO windows, see `drillkit.traffic.slo`):
 
 - the breach: from the first window after the fault that breached an SLO to the last one that
   did; *requests affected* are every request in the windows of that span (the SLO judges the

@@ -21,11 +21,11 @@ from rich.markup import escape
 
 from drillkit.config.runbook import EvidenceHoldAction, NoteAction, RevertPlanAction, RollbackAction, RunbookStep
 from drillkit.config.system import Rollback
-from drillkit.engine.steps import run_step
 from drillkit.runbooks import record as rec
 from drillkit.runbooks.evidence import hold_evidence
 from drillkit.runbooks.plan import RevertPlan, plan_reverts
 from drillkit.runbooks.session import StepResult
+from drillkit.traffic.steps import run_step
 
 if TYPE_CHECKING:
     from drillkit.runbooks.session import Session

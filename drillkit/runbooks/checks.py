@@ -150,9 +150,9 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
 async def run_slo(session: Session, check: SloCheck) -> StepResult:
     """A short burst of the system's own input mix, judged against its SLOs as one window."""
     from drillkit.config.system import Slos
-    from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
-    from drillkit.engine.load import LoadGenerator, Sample
-    from drillkit.engine.slo import SloEvaluator, configured
+    from drillkit.traffic.inputs import InputCycle, assertions_by_question, load_inputs
+    from drillkit.traffic.load import LoadGenerator, Sample
+    from drillkit.traffic.slo import SloEvaluator, configured
 
     system = session.system
     objectives = system.slos

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from drillkit.config.runbook import CommandCheck, HttpCheck, PromqlCheck
-from drillkit.engine.steps import run_step
 from drillkit.evals.runner import is_loopback_url
 from drillkit.runbooks.session import StepResult
+from drillkit.traffic.steps import run_step
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,

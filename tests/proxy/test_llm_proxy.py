@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from drillkit.bench.http import bench_http
 from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim import create_sim_app
 from drillkit.demo.tool_api import create_tool_app
 from drillkit.faults.l7 import FAULT_TYPES, FaultSpecError, parse_fault_spec
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
-from drillkit.proxy.bench_http import bench_http
 
 QUESTION = [{"role": "user", "content": "How many days do I have to return an item?"}]
 CHAT = {"model": "sim-pro-2025-06", "messages": QUESTION}

@@ -12,9 +12,9 @@ import pytest
 
 import drillkit.faults.toxics as toxics
 import drillkit.proxy
+from drillkit.bench.tcp import bench_tcp
 from drillkit.demo.serving import ServerThread
 from drillkit.proxy import ToxiproxyServer, create_toxiproxy_app
-from drillkit.proxy.bench_tcp import bench_tcp
 
 _names = itertools.count()
 

@@ -21,8 +21,8 @@ from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
 from drillkit.demo.serving import ServerThread
-from drillkit.engine import leftovers
 from drillkit.faults.backends import FaultRequest, ToxiproxyBackend
+from drillkit.gameday import leftovers
 from drillkit.proxy import ToxiproxyServer, create_toxiproxy_app
 from drillkit.proxy.dead_man import REAP_INTERVAL_S
 

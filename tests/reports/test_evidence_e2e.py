@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from drillkit.cli import cli
 from drillkit.demo.process import runner_pid
-from tests.engine.test_gameday import SWAP, env_for, gameday
+from tests.gameday.test_gameday import SWAP, env_for, gameday
 
 
 def run_cli(home: Path, *args: str) -> tuple[int, str, str]:

@@ -1,7 +1,7 @@
 """`drillkit review draft`: the facts of a run and of an incident, read from journals written with
 the real `Journal` writer (and a real ledger), rendered through the shipped template.
 
-A real game-day's review is checked in `tests/engine/test_redaction_e2e.py` (same run, no extra
+A real game-day's review is checked in `tests/gameday/test_redaction_e2e.py` (same run, no extra
 cost); a real triage incident's in `test_review_triage.py`.
 """
 
@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from drillkit.cli import cli
-from drillkit.engine.summary import Summary
+from drillkit.gameday.summary import Summary
 from drillkit.journal import Journal
 from drillkit.journal.ledger import record
 from drillkit.journal.redact import Redactor

@@ -21,7 +21,7 @@ from collections import deque
 
 from pydantic import BaseModel
 
-from drillkit.engine.slo import SloWindow
+from drillkit.traffic.slo import SloWindow
 
 
 class Breach(BaseModel):

@@ -16,15 +16,21 @@ from typing import Any, TypeVar
 from drillkit.components.types import Snapshot
 from drillkit.config.scenario import Fault, Scenario
 from drillkit.config.system import System
-from drillkit.engine.detect import Breach, Detector, Recovery
-from drillkit.engine.load import LoadGenerator
-from drillkit.engine.slo import SloWindow
-from drillkit.engine.windows import SloWindows
 from drillkit.errors import Aborted
 from drillkit.faults.backends import ActiveFault, FaultBackend
 from drillkit.journal.writer import Journal
+from drillkit.traffic.detect import Breach, Detector, Recovery
+from drillkit.traffic.load import LoadGenerator
+from drillkit.traffic.slo import SloWindow
+from drillkit.traffic.windows import SloWindows
 
 T = TypeVar("T")
+
+
+#: Stops a demo the run started (None when it was already running).
+StopDemo = Callable[[], object]
+#: Starts (or finds) the embedded demo: its manifest, and how to stop it if this call started it.
+StartDemo = Callable[[], tuple[Path, StopDemo | None]]
 
 
 @dataclass
@@ -33,7 +39,7 @@ class Options:
     mode: str | None = None  # "auto" | "manual" overrides the scenario
     confirm: Callable[[str], Awaitable[None]] | None = None  # manual rollback: waits for the operator
     on_event: Callable[[str, dict[str, Any]], None] | None = None  # live view
-    demo_latency_scale: float | None = None
+    start_demo: StartDemo | None = None  # for `system: demo`: the CLI starts the embedded demo
 
 
 @dataclass
@@ -58,7 +64,7 @@ class RunContext:
     load: LoadGenerator | None = None
     windows: SloWindows | None = None
     detector: Detector | None = None
-    started_demo: Any = None
+    started_demo: StopDemo | None = None  # stops the demo this run started
     t_start: float = 0.0
     t_inject: float | None = None
     breach: Breach | None = None

@@ -16,14 +16,14 @@ import contextlib
 import time
 
 from drillkit.config.scenario import Fault
-from drillkit.engine import leftovers
-from drillkit.engine.context import Injected, RunContext
-from drillkit.engine.inputs import inputs_path, load_inputs
-from drillkit.engine.steps import run_step
 from drillkit.errors import Aborted, DrillkitError
 from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
 from drillkit.faults.targets import parse_target
+from drillkit.gameday import leftovers
+from drillkit.gameday.context import Injected, RunContext
 from drillkit.journal import kinds
+from drillkit.traffic.inputs import inputs_path, load_inputs
+from drillkit.traffic.steps import run_step
 
 HEARTBEAT_S = 1.0
 DEAD_MAN_INTERVAL_S = 5.0

@@ -91,7 +91,7 @@ def _suite(path: Path) -> list[str]:
 
 
 def _inputs(path: Path) -> list[str]:
-    from drillkit.engine.inputs import load_inputs
+    from drillkit.traffic.inputs import load_inputs
 
     load_inputs(path)
     return []

@@ -158,7 +158,7 @@ async def _spawn(*args: str) -> tuple[asyncio.subprocess.Process, list[int]]:
     root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "drillkit.proxy.bench_tcp", *args, stdout=asyncio.subprocess.PIPE, env=env
+        sys.executable, "-m", "drillkit.bench.tcp", *args, stdout=asyncio.subprocess.PIPE, env=env
     )
     assert proc.stdout is not None
     try:

@@ -31,7 +31,7 @@ Contract:
 - Requests still unanswered when `stop()`'s timeout ends are cancelled and only counted
   (`LoadStats.cancelled`): a run's last window is not judged on requests cut short by cleanup.
 
-Transport (`drillkit.engine.transport`): an `http://` URL is served by `Http11Transport`, a
+Transport (`drillkit.traffic.transport`): an `http://` URL is served by `Http11Transport`, a
 keep-alive HTTP/1.1 client that costs a fraction of httpx per request (it is what lets one process
 send 2,000 requests/s: `drillkit bench load`). `https://` URLs, URLs with credentials, URLs an
 HTTP proxy from the environment applies to, and a `client` passed in go through httpx
@@ -53,8 +53,11 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from drillkit.engine.inputs import InputCycle
-from drillkit.engine.transport import (
+from drillkit.evals.assertions import check
+from drillkit.evals.runner import is_loopback_url
+from drillkit.evals.suite import Assertion
+from drillkit.traffic.inputs import InputCycle
+from drillkit.traffic.transport import (
     ConnectFailed,
     Http11Transport,
     HttpxTransport,
@@ -62,9 +65,6 @@ from drillkit.engine.transport import (
     RequestTimeout,
     TransportError,
 )
-from drillkit.evals.assertions import check
-from drillkit.evals.runner import is_loopback_url
-from drillkit.evals.suite import Assertion
 
 OnFull = Literal["queue", "drop"]
 #: Overdue requests launched back to back before the scheduler yields to the event loop.

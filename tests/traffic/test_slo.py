@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-import drillkit.engine
+import drillkit.traffic
 from drillkit.config.scenario import Scenario
 from drillkit.config.system import Slos, System
-from drillkit.engine import (
+from drillkit.traffic import (
     Breach,
     Detector,
     Recovery,
@@ -317,9 +317,9 @@ def test_samples_before_the_origin_are_ignored() -> None:
 
 
 def test_engine_exports_are_deliberate() -> None:
-    for name in drillkit.engine.__all__:
-        assert getattr(drillkit.engine, name) is not None
-    assert {"LoadGenerator", "Sample", "SloEvaluator", "SloWindows", "Detector"} <= set(drillkit.engine.__all__)
+    for name in drillkit.traffic.__all__:
+        assert getattr(drillkit.traffic, name) is not None
+    assert {"LoadGenerator", "Sample", "SloEvaluator", "SloWindows", "Detector"} <= set(drillkit.traffic.__all__)
 
 
 def test_a_window_whose_breach_is_already_certain_closes_without_waiting_for_stragglers() -> None:

@@ -16,10 +16,10 @@ latencies are milliseconds; costs US dollars. Contracts are in each module's doc
 
 from __future__ import annotations
 
-from drillkit.engine.detect import Breach, Detector, Recovery
-from drillkit.engine.inputs import SYSTEM_INPUTS, InputCycle, assertions_by_question, inputs_path, load_inputs
-from drillkit.engine.load import LoadGenerator, LoadStats, OnFull, Sample
-from drillkit.engine.slo import (
+from drillkit.traffic.detect import Breach, Detector, Recovery
+from drillkit.traffic.inputs import SYSTEM_INPUTS, InputCycle, assertions_by_question, inputs_path, load_inputs
+from drillkit.traffic.load import LoadGenerator, LoadStats, OnFull, Sample
+from drillkit.traffic.slo import (
     MIN_EVAL_SAMPLES,
     SloEvaluator,
     SloWindow,
@@ -28,7 +28,7 @@ from drillkit.engine.slo import (
     measure,
     percentile,
 )
-from drillkit.engine.windows import SloWindows
+from drillkit.traffic.windows import SloWindows
 
 __all__ = [
     "MIN_EVAL_SAMPLES",

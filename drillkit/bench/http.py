@@ -186,9 +186,7 @@ def _servers(isolate: bool, faults: list[dict[str, Any]]) -> Iterator[tuple[str,
 
 @contextlib.contextmanager
 def _subprocess(*args: str) -> Iterator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "drillkit.proxy.bench_http", *args], stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "drillkit.bench.http", *args], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -266,7 +264,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] in ("sim", "proxy"):
         upstream = sys.argv[2] if len(sys.argv) > 2 else None
         _serve(sys.argv[1], upstream, json.loads(sys.argv[3]) if len(sys.argv) > 3 else [])
-    else:  # python -m drillkit.proxy.bench_http [fault-spec-json ...]
+    else:  # python -m drillkit.bench.http [fault-spec-json ...]
         started_at = time.perf_counter()
         result = asyncio.run(bench_http(faults=[json.loads(arg) for arg in sys.argv[1:]]))
         print(json.dumps({**result, "wall_s": round(time.perf_counter() - started_at, 1)}, indent=2))

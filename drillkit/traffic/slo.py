@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, Field
 
 from drillkit.config.system import Slos
-from drillkit.engine.load import Sample
+from drillkit.traffic.load import Sample
 
 if TYPE_CHECKING:
     from drillkit.config.scenario import Scenario

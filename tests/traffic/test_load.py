@@ -19,7 +19,9 @@ from starlette.routing import Route
 
 from drillkit.config.system import Slos, System
 from drillkit.demo.serving import ServerThread
-from drillkit.engine import (
+from drillkit.errors import InputError
+from drillkit.evals import EvalSuite
+from drillkit.traffic import (
     Breach,
     Detector,
     InputCycle,
@@ -30,8 +32,6 @@ from drillkit.engine import (
     assertions_by_question,
     load_inputs,
 )
-from drillkit.errors import InputError
-from drillkit.evals import EvalSuite
 
 GOOD, BAD, PLAIN, BROKEN = "returns window?", "refund timing?", "hello?", "broken?"
 

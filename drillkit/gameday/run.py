@@ -1,9 +1,9 @@
 """One game-day run: set up, run the phases, always clean up, report.
 
-The phases are in `drillkit.engine.phases` (inject in `faulting`, traffic and detection in
+The phases are in `drillkit.gameday.phases` (inject in `faulting`, traffic and detection in
 `observe`); they share one `RunContext`. This module owns what surrounds them: the signals
 (SIGINT, SIGTERM, SIGHUP stop the run cleanly, from the first instruction to the summary), the
-one-run-per-home lock, the demo when the scenario's system is `demo`, and the verdict.
+one-run-per-home lock, the system (the demo through `Options.start_demo`), and the verdict.
 
 The verdict is `pass` only when every phase ran to its end with no reason to fail; `aborted` when
 the run was stopped (signal, guardrail, max_duration, bad input found mid-run, an internal
@@ -35,17 +35,17 @@ from typing import Any
 from drillkit import __version__, signals
 from drillkit.config.scenario import Scenario
 from drillkit.config.system import System, load_system
-from drillkit.engine import phases
-from drillkit.engine.context import Options, RunContext
-from drillkit.engine.faulting import heartbeat, inject
-from drillkit.engine.observe import monitor, start_traffic, ttr_s
-from drillkit.engine.slo import configured, effective_slos
-from drillkit.engine.summary import Summary
 from drillkit.errors import Aborted, DrillkitError, InputError
 from drillkit.faults.targets import open_backends, parse_target
+from drillkit.gameday import phases
+from drillkit.gameday.context import Options, RunContext, StopDemo
+from drillkit.gameday.faulting import heartbeat, inject
+from drillkit.gameday.observe import monitor, start_traffic, ttr_s
+from drillkit.gameday.summary import Summary
 from drillkit.journal import kinds
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
+from drillkit.traffic.slo import configured, effective_slos
 
 __all__ = ["Options", "run_gameday", "stdin_confirm"]
 
@@ -71,19 +71,21 @@ def run_lock(home: Path) -> Iterator[None]:
         yield
 
 
-def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) -> tuple[System, Any]:
-    """The scenario's system; for `demo`, the embedded demo (started here if it is not running)."""
+def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) -> tuple[System, StopDemo | None]:
+    """The scenario's system, and how to stop the demo when this run started it.
+
+    `system: demo` is the embedded demo, which this layer does not know how to start: the caller
+    (the CLI) passes `options.start_demo`.
+    """
     if scenario.system != "demo":
         path = Path(scenario.system)
         if not path.is_absolute():
             path = scenario_path.parent / path
         return load_system(path), None
-    from drillkit.demo import control
-    from drillkit.home import demo_workdir
-
-    workdir = demo_workdir(options.home)
-    started = control.start(workdir, latency_scale=options.demo_latency_scale)
-    return load_system(workdir / "drillkit.yaml"), (None if started.already_running else (workdir, started))
+    if options.start_demo is None:
+        raise InputError("this scenario's system is the embedded demo: start it with 'drillkit demo up' first")
+    manifest, stop = options.start_demo()
+    return load_system(manifest), stop
 
 
 async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options) -> Summary:
@@ -110,11 +112,8 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
             return await _run(scenario, scenario_path, options, system, started_demo, holder, stopping)
         finally:
             if started_demo is not None:
-                from drillkit.demo import control
-
-                workdir, started = started_demo
                 with contextlib.suppress(DrillkitError):
-                    await asyncio.to_thread(control.stop, workdir, process=started.process)
+                    await asyncio.to_thread(started_demo)
 
 
 async def _run(
@@ -122,7 +121,7 @@ async def _run(
     scenario_path: Path,
     options: Options,
     system: System,
-    started_demo: Any,
+    started_demo: StopDemo | None,
     holder: dict[str, RunContext],
     stopping: list[str],
 ) -> Summary:

@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner
 
 from drillkit.cli import cli
-from drillkit.engine.inputs import InputCycle, inputs_path
+from drillkit.traffic.inputs import InputCycle, inputs_path
 
 
 def test_a_shift_draws_its_share_from_the_new_mix_until_it_ends() -> None:

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from drillkit.cli import cli
 from drillkit.config.scenario import Step
 from drillkit.config.system import load_system
-from drillkit.engine import leftovers
+from drillkit.gameday import leftovers
 from drillkit.journal.ledger import read_ledger
 from drillkit.journal.verify import read_journal, verify_chain
 
@@ -277,8 +277,8 @@ def test_owed_restore_steps_without_secrets_are_stored_as_they_are(tmp_path: Pat
 
 
 def test_a_ledger_failure_is_reported_and_never_raised(tmp_path: Path) -> None:
-    from drillkit.engine.run import Options, _record_in_ledger
-    from drillkit.engine.summary import Summary
+    from drillkit.gameday.run import Options, _record_in_ledger
+    from drillkit.gameday.summary import Summary
     from drillkit.journal import Journal
 
     home = tmp_path / "home"

@@ -18,11 +18,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from drillkit.bench import load as bench
 from drillkit.cli import cli
 from drillkit.demo.serving import ServerThread, bind_socket, socket_url
-from drillkit.engine import LoadGenerator, Sample
-from drillkit.engine import bench_load as bench
-from drillkit.engine.transport import (
+from drillkit.proxy.http import encode_head, read_body, read_head
+from drillkit.traffic import LoadGenerator, Sample
+from drillkit.traffic.transport import (
     USER_AGENT,
     ConnectFailed,
     ConnectionLost,
@@ -32,7 +33,6 @@ from drillkit.engine.transport import (
     RequestTimeout,
     TransportError,
 )
-from drillkit.proxy.http import encode_head, read_body, read_head
 
 
 async def echo(request: Request) -> JSONResponse:

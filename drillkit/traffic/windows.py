@@ -13,7 +13,7 @@ meant for. Window k closes once its end has passed and either
 
 - every request scheduled in it has produced a sample (and the schedule has moved past its end), or
 - `grace_s` more seconds have passed: requests still unanswered are then counted as `pending`
-  (errors, see `drillkit.engine.slo`). Give a grace at least as long as the latency objectives:
+  (errors, see `drillkit.traffic.slo`). Give a grace at least as long as the latency objectives:
   an answer that late would breach them anyway; or
 - its breach is already certain (`early`): judged with every unanswered request counted in the
   window's favour — answered now, OK, passing its evals, as fast as it can still be (the time
@@ -35,8 +35,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from drillkit.engine.load import Sample
-from drillkit.engine.slo import SloEvaluator, SloWindow
+from drillkit.traffic.load import Sample
+from drillkit.traffic.slo import SloEvaluator, SloWindow
 
 COST_SLOS = {"cost_per_request_usd", "cost_per_success_usd"}
 

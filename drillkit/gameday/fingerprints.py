@@ -20,8 +20,8 @@ from typing import Any
 from drillkit.components import DiffReport, Snapshot, diff_snapshots, read_baseline, take_snapshot
 from drillkit.components.snapshot import describe, problems
 from drillkit.components.types import COMPONENTS
-from drillkit.engine.context import RunContext
 from drillkit.errors import InputError
+from drillkit.gameday.context import RunContext
 from drillkit.journal import kinds
 from drillkit.journal.canonical import hash_canonical
 

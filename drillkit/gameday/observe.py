@@ -1,6 +1,6 @@
 """Traffic and what it shows: the load, the windows, the detector, the guardrails.
 
-Detection rules beyond a single window (`drillkit.engine.slo` judges one window):
+Detection rules beyond a single window (`drillkit.traffic.slo` judges one window):
 
 - quality is also judged over the last `POOL_WINDOWS` windows pooled: a sustained regression of a
   few points is caught even when each window alone holds too few answers to be sure (like a
@@ -16,13 +16,13 @@ import asyncio
 import time
 from typing import Any
 
-from drillkit.engine.context import RunContext
-from drillkit.engine.detect import Breach, Detector, Recovery
-from drillkit.engine.inputs import InputCycle, assertions_by_question, load_inputs
-from drillkit.engine.load import LoadGenerator
-from drillkit.engine.slo import SloEvaluator, SloWindow, wilson_upper
-from drillkit.engine.windows import SloWindows
+from drillkit.gameday.context import RunContext
 from drillkit.journal import kinds
+from drillkit.traffic.detect import Breach, Detector, Recovery
+from drillkit.traffic.inputs import InputCycle, assertions_by_question, load_inputs
+from drillkit.traffic.load import LoadGenerator
+from drillkit.traffic.slo import SloEvaluator, SloWindow, wilson_upper
+from drillkit.traffic.windows import SloWindows
 
 POLL_S = 0.1
 POOL_WINDOWS = 3

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from drillkit.config.system import load_system
-from drillkit.engine import leftovers
-from drillkit.engine.faulting import DEAD_MAN_INTERVAL_S
+from drillkit.gameday import leftovers
+from drillkit.gameday.faulting import DEAD_MAN_INTERVAL_S
 from drillkit.journal.verify import read_journal, verify_chain
 
 REPO = Path(__file__).resolve().parents[2]

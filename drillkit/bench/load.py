@@ -46,11 +46,11 @@ from typing import Any
 
 import httpx
 
-from drillkit.engine.load import LoadGenerator, Sample
-from drillkit.engine.slo import percentile
-from drillkit.engine.transport import Http11Transport, TransportError
 from drillkit.faults.l7.base import dumps
 from drillkit.proxy.http import BadMessage, encode_head, read_body, read_head
+from drillkit.traffic.load import LoadGenerator, Sample
+from drillkit.traffic.slo import percentile
+from drillkit.traffic.transport import Http11Transport, TransportError
 
 PATH = "/v1/answer"
 CPU_PATH = "/cpu"  # answers {"cpu_s": the endpoint process's CPU seconds so far}
@@ -217,7 +217,7 @@ def parse_wrk(text: str) -> dict[str, Any]:
 @contextlib.contextmanager
 def _endpoint() -> Iterator[str]:
     """Start the trivial endpoint in a subprocess; its base URL, until the block ends."""
-    proc = subprocess.Popen([sys.executable, "-m", "drillkit.engine.bench_load"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "drillkit.bench.load"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

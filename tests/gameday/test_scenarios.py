@@ -9,9 +9,9 @@ wall time apiece, each with its own home and demo.
 
 Which rehearsals run:
 
-    pytest tests/engine/test_scenarios.py                      fast checks + 3 rehearsals (~1.5 min)
-    pytest tests/engine/test_scenarios.py -m slow              every other rehearsal (~8 min)
-    pytest tests/engine/test_scenarios.py -m "slow or not slow"  all of them
+    pytest tests/gameday/test_scenarios.py                      fast checks + 3 rehearsals (~1.5 min)
+    pytest tests/gameday/test_scenarios.py -m slow              every other rehearsal (~8 min)
+    pytest tests/gameday/test_scenarios.py -m "slow or not slow"  all of them
     pytest -m "not slow"                                       never the slow ones
 
 Unmarked, so in the default run: `silent-model-swap` both ways and `provider-outage` as shipped.
@@ -57,7 +57,7 @@ WALL_LIMIT_S = 60.0
 #: breaks the absorbing path too (the fallback provider also down), which must fail the rehearsal.
 ABSORBED = {name for name, path in SHIPPED.items() if load_scenario(path).expect.absorb}
 #: Rehearsals in the default run; every other one is marked slow. (A no-op rollback of the swap is
-#: also rehearsed by tests/engine/test_gameday.py on every run.)
+#: also rehearsed by tests/gameday/test_gameday.py on every run.)
 FAST = {("silent-model-swap", "shipped"), ("provider-outage", "shipped")}
 
 SLOW = pytest.mark.slow

@@ -15,16 +15,16 @@ import time
 from typing import Any
 
 from drillkit.config.scenario import Step
-from drillkit.engine import leftovers
-from drillkit.engine.context import RunContext
-from drillkit.engine.faulting import missing_faults, remove_all, step_env
-from drillkit.engine.fingerprints import failures as fingerprint_failures
-from drillkit.engine.fingerprints import record_preflight, verify_fingerprints
-from drillkit.engine.slo import configured, effective_slos
-from drillkit.engine.steps import StepResult, run_step
 from drillkit.errors import Aborted, InputError
 from drillkit.faults.targets import parse_target
+from drillkit.gameday import leftovers
+from drillkit.gameday.context import RunContext
+from drillkit.gameday.faulting import missing_faults, remove_all, step_env
+from drillkit.gameday.fingerprints import failures as fingerprint_failures
+from drillkit.gameday.fingerprints import record_preflight, verify_fingerprints
 from drillkit.journal import kinds
+from drillkit.traffic.slo import configured, effective_slos
+from drillkit.traffic.steps import StepResult, run_step
 
 
 async def run_steps(ctx: RunContext, steps: list[Step], kind: str, *, stop_on_failure: bool) -> list[StepResult]:
