@@ -176,8 +176,8 @@ def _servers(isolate: bool, faults: list[dict[str, Any]]) -> Iterator[tuple[str,
         with _subprocess("sim") as sim_url, _subprocess("proxy", sim_url, json.dumps(faults)) as proxy_url:
             yield sim_url, proxy_url
         return
-    from drillkit.demo.serving import ServerThread
     from drillkit.demo.sim import create_sim_app
+    from drillkit.net.serving import ServerThread
 
     sim = create_sim_app(latency_scale=0)
     with ServerThread({"sim": sim}) as urls, _proxy_thread(urls["sim"], faults) as proxy_url:
@@ -242,8 +242,8 @@ def _serve(kind: str, upstream: str | None, faults: list[dict[str, Any]]) -> Non
 
     async def main() -> None:
         if kind == "sim":
-            from drillkit.demo.serving import HostedApp, bind_socket, serve_all, wait_started
             from drillkit.demo.sim import create_sim_app
+            from drillkit.net.serving import HostedApp, bind_socket, serve_all, wait_started
 
             hosted = [HostedApp("sim", create_sim_app(latency_scale=0), bind_socket())]
             serving = asyncio.create_task(serve_all(hosted, asyncio.Event()))

@@ -262,7 +262,7 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
 
 async def serve() -> None:
     """Serve the endpoint on an ephemeral loopback port; print its URL; run until terminated."""
-    from drillkit.demo.serving import bind_socket, socket_url
+    from drillkit.net.serving import bind_socket, socket_url
 
     sock = bind_socket()
     server = await asyncio.start_server(_answer, sock=sock)

@@ -339,8 +339,8 @@ def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None, a
       curl -s 127.0.0.1:8475/routes
     """
     signals.serving = True  # SIGTERM is a service manager's stop: exit 0, even while starting
-    from drillkit.demo.serving import HostedApp, bind_socket, serve_all, wait_started
     from drillkit.net import is_loopback_host
+    from drillkit.net.serving import HostedApp, bind_socket, serve_all, wait_started
     from drillkit.proxy.admin import LlmProxyServer, create_admin_app
     from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
 

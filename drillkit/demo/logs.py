@@ -3,7 +3,7 @@
 A traceback can quote what a request carried (an exception message with the question in it), so
 every record goes through the redaction policy on its way out, like everything else drillkit
 stores. uvicorn is told not to configure its own handlers (`log_config=None` in
-`drillkit.demo.serving`), so its records take this path too.
+`drillkit.net.serving`), so its records take this path too.
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ import httpx
 from drillkit import __version__, signals
 from drillkit.demo.chaos import DemoChaos
 from drillkit.demo.process import RunInfo, hold_lock, remove_run_info, write_run_info
-from drillkit.demo.serving import HostedApp, bind_socket, socket_url, start_all
 from drillkit.demo.workdir import write_manifest
 from drillkit.errors import ServiceError
+from drillkit.net.serving import HostedApp, bind_socket, socket_url, start_all
 
 DEFAULT_BASE_PORT = 8710
 HOST = "127.0.0.1"

@@ -13,7 +13,7 @@ HTTP contract (docs/demo.md):
   `{"error": {"code", "message"}, "trace_id"}`, also for an unknown path (404) or method (405).
 - `GET /metrics` Prometheus text (`drillkit.demo.metrics`), `GET /healthz`.
 - `/admin/*`: the levers (`drillkit.demo.admin`).  Every app of the demo refuses a `Host`
-  that is not loopback (or `--allow-host`) and a foreign `Origin` (`drillkit.demo.serving.loopback_only`).
+  that is not loopback (or `--allow-host`) and a foreign `Origin` (`drillkit.net.serving.loopback_only`).
 
 One answer: top-3 retrieval over the live corpus; if the question holds an order id
 (`drillkit.demo.context.ORDER_ID_RE`) the `order_status` tool is called (3 s timeout; a failure
@@ -48,7 +48,7 @@ from drillkit.demo.levers import Levers
 from drillkit.demo.metrics import ServiceMetrics
 from drillkit.demo.prompts import PromptError, PromptTemplates
 from drillkit.demo.router import Completion, Router, RouterError
-from drillkit.demo.serving import loopback_only
+from drillkit.net.serving import loopback_only
 
 CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]")
 TOOL_TIMEOUT_S = 3.0

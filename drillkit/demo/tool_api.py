@@ -31,7 +31,7 @@ from starlette.routing import Route
 
 from drillkit.demo.context import ORDER_ID_RE
 from drillkit.demo.files import WatchedFile
-from drillkit.demo.serving import loopback_only
+from drillkit.net.serving import loopback_only
 
 
 class OrdersUnavailable(Exception):

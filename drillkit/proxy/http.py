@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from drillkit.demo.serving import bind_socket
+from drillkit.net.serving import bind_socket
 from drillkit.faults.l7 import (
     RANK,
     Api,

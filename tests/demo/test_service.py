@@ -26,10 +26,10 @@ from drillkit.config.system import Provider
 from drillkit.demo.prompts import PromptError, PromptTemplates
 from drillkit.demo.router import Router, retry_after_seconds
 from drillkit.demo.service import create_service_app
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim.app import create_sim_app
 from drillkit.demo.tool_api import create_tool_app
 from drillkit.evals import load_suite, run_suite
+from drillkit.net.serving import ServerThread
 
 ASSETS = Path(drillkit.demo.__file__).parent / "assets"
 PINNED, NEWER, LITE = "sim-pro-2025-06", "sim-pro-2025-11", "sim-lite-2025-03"

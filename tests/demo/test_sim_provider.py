@@ -11,10 +11,10 @@ import openai
 import pytest
 
 from drillkit.demo.context import Document, document_block
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim import brain
 from drillkit.demo.sim.app import LATENCY_SCALE_ENV, create_sim_app, latency_scale_from_env
 from drillkit.demo.sim.models import LITE, MODELS, NEWER, PINNED
+from drillkit.net.serving import ServerThread
 
 SYSTEM = "Answer only from the context and cite document ids in square brackets.\n" + document_block(
     Document(

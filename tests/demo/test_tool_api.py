@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.tool_api import create_tool_app
+from drillkit.net.serving import ServerThread
 
 ASSET_ORDERS = Path(__file__).parents[2] / "drillkit" / "demo" / "assets" / "orders.json"
 

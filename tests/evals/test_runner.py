@@ -22,10 +22,10 @@ from starlette.routing import Route
 from drillkit.cli import cli
 from drillkit.cli.evals import _progress
 from drillkit.cli.options import Env
-from drillkit.demo.serving import ServerThread
 from drillkit.errors import InputError
 from drillkit.evals import EvalSuite, load_suite, run_suite
 from drillkit.evals.runner import is_loopback_url
+from drillkit.net.serving import ServerThread
 
 ANSWERS: dict[str, dict[str, Any]] = {
     f"q{i}": {"answer": f"Answer {i}: you have 30 days.", "citations": ["returns-policy"], "cost_usd": 0.0004}

@@ -13,9 +13,9 @@ from click.testing import CliRunner
 
 from drillkit.cli import cli
 from drillkit.cli.chaos import parse_settings
-from drillkit.demo.serving import ServerThread
 from drillkit.errors import InputError
 from drillkit.faults.backends import FaultRequest, LlmProxyBackend, ToxiproxyBackend, backend_for
+from drillkit.net.serving import ServerThread
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
 from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
 

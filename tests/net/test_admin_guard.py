@@ -27,9 +27,9 @@ from toxiproxy.api import APIConsumer
 import drillkit.net
 from drillkit.cli import cli
 from drillkit.demo.service import create_service_app
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.workdir import prepare_workdir, write_manifest
 from drillkit.net import AdminGuard, allowed_host, is_loopback_host, listen_refusal
+from drillkit.net.serving import ServerThread
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
 from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from drillkit.bench.http import bench_http
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim import create_sim_app
 from drillkit.demo.tool_api import create_tool_app
 from drillkit.faults.l7 import FAULT_TYPES, FaultSpecError, parse_fault_spec
+from drillkit.net.serving import ServerThread
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
 
 QUESTION = [{"role": "user", "content": "How many days do I have to return an item?"}]

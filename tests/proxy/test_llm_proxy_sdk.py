@@ -17,8 +17,8 @@ import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from drillkit.demo.serving import ServerThread
 from drillkit.demo.sim import MODELS, NEWER, PINNED, create_sim_app
+from drillkit.net.serving import ServerThread
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
 
 MESSAGES = [

@@ -13,7 +13,7 @@ import pytest
 import drillkit.faults.toxics as toxics
 import drillkit.proxy
 from drillkit.bench.tcp import bench_tcp
-from drillkit.demo.serving import ServerThread
+from drillkit.net.serving import ServerThread
 from drillkit.proxy import ToxiproxyServer, create_toxiproxy_app
 
 _names = itertools.count()

@@ -22,7 +22,7 @@ from toxiproxy.api import APIConsumer
 from toxiproxy.exceptions import InvalidToxic, NotFound, ProxyExists
 from toxiproxy.proxy import Proxy
 
-from drillkit.demo.serving import ServerThread
+from drillkit.net.serving import ServerThread
 from drillkit.proxy import ToxiproxyServer, create_toxiproxy_app
 
 _names = itertools.count()

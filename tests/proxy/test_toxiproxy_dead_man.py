@@ -20,9 +20,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from toxiproxy import Toxiproxy
 from toxiproxy.api import APIConsumer
 
-from drillkit.demo.serving import ServerThread
 from drillkit.faults.backends import FaultRequest, ToxiproxyBackend
 from drillkit.gameday import leftovers
+from drillkit.net.serving import ServerThread
 from drillkit.proxy import ToxiproxyServer, create_toxiproxy_app
 from drillkit.proxy.dead_man import REAP_INTERVAL_S
 

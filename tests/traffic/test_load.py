@@ -18,9 +18,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from drillkit.config.system import Slos, System
-from drillkit.demo.serving import ServerThread
 from drillkit.errors import InputError
 from drillkit.evals import EvalSuite
+from drillkit.net.serving import ServerThread
 from drillkit.traffic import (
     Breach,
     Detector,

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from drillkit.bench import load as bench
 from drillkit.cli import cli
-from drillkit.demo.serving import ServerThread, bind_socket, socket_url
+from drillkit.net.serving import ServerThread, bind_socket, socket_url
 from drillkit.proxy.http import encode_head, read_body, read_head
 from drillkit.traffic import LoadGenerator, Sample
 from drillkit.traffic.transport import (

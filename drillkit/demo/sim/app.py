@@ -4,7 +4,7 @@
 `POST /v1/messages`, `GET /v1/models[/{id}]` (OpenAI shape, or Anthropic shape when the request
 carries an `anthropic-version` header) and `GET /healthz`.  An unknown path (404) or method (405)
 is answered in the same API's error shape, chosen the same way.  Only loopback `Host` names are
-served (`drillkit.demo.serving.loopback_only`).  `SimEngine` is what both API modules share:
+served (`drillkit.net.serving.loopback_only`).  `SimEngine` is what both API modules share:
 turning a request into a `Completion` and pacing it by the model's latency profile.
 """
 
@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from drillkit.demo.serving import loopback_only
 from drillkit.demo.sim import anthropic_api, openai_api
 from drillkit.demo.sim.brain import (
     answer,
@@ -32,6 +31,7 @@ from drillkit.demo.sim.brain import (
     truncate_tokens,
 )
 from drillkit.demo.sim.models import MODELS, SimModel
+from drillkit.net.serving import loopback_only
 
 LATENCY_SCALE_ENV = "DRILLKIT_SIM_LATENCY_SCALE"
 TOKENS_PER_CHUNK = 3

@@ -26,7 +26,7 @@ import uvicorn
 from starlette.middleware import Middleware
 
 from drillkit.errors import ServiceError
-from drillkit.net import AdminGuard
+from drillkit.net.admin_guard import AdminGuard
 
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_S = 10.0

@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from drillkit.demo.serving import ServerThread, bind_socket
 from drillkit.errors import ServiceError
+from drillkit.net.serving import ServerThread, bind_socket
 
 
 def ok_app() -> Starlette:
