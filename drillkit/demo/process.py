@@ -29,18 +29,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
 
 from pydantic import BaseModel, ValidationError
 
 import drillkit
 from drillkit.demo.files import write_text_atomic
-from drillkit.errors import DrillkitError
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - not POSIX: fall back to pid checks alone
-    fcntl = None  # type: ignore[assignment]
+from drillkit.errors import DrillkitError, LockBusy
+from drillkit.net.filelock import LOCKING, FileLock  # without flock (not POSIX): pid checks alone
 
 
 class RunInfo(BaseModel):
@@ -116,23 +111,19 @@ def pid_alive(pid: int) -> bool:
 def lock_holder(workdir: Path) -> int | None:
     """The pid of the runner holding this workdir's lock, or None when no runner holds it."""
     path = lock_path(workdir)
-    if fcntl is None or not path.exists():
+    if not LOCKING or not path.exists():
         return None
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            text = f.read().strip()
-            return int(text) if text.isdigit() else -1
-        fcntl.flock(f, fcntl.LOCK_UN)
-    return None
+    try:
+        with FileLock(path, shared=True):
+            return None
+    except LockBusy as busy:
+        return int(busy.holder) if busy.holder.isdigit() else -1
 
 
 def runner_pid(workdir: Path) -> int | None:
     """The pid of the live runner serving `workdir` (starting or started), or None."""
     info = read_run_info(workdir)
-    if fcntl is not None and lock_path(workdir).exists():
+    if LOCKING and lock_path(workdir).exists():
         holder = lock_holder(workdir)
         if holder is None:
             return None  # nobody holds the lock: a pid in demo.json is stale (maybe reused)
@@ -153,16 +144,12 @@ def live_info(workdir: Path) -> RunInfo | None:
 
 
 @contextlib.contextmanager
-def hold_lock(workdir: Path, wait_s: float = 1.0) -> Iterator[IO[str]]:
+def hold_lock(workdir: Path, wait_s: float = 1.0) -> Iterator[FileLock]:
     """Hold the workdir's runner lock for the duration (DrillkitError if another runner has it)."""
     busy = f"another demo is already running for {workdir}; see `drillkit demo status`"
     # A prober (`lock_holder`) holds it for microseconds, another runner for good: wait a little.
-    with _exclusive(lock_path(workdir), wait_s, busy) as f:
-        f.seek(0)
-        f.truncate()
-        f.write(f"{os.getpid()}\n")
-        f.flush()
-        yield f
+    with _exclusive(lock_path(workdir), wait_s, busy, note=f"{os.getpid()}\n") as lock:
+        yield lock
 
 
 @contextlib.contextmanager
@@ -174,19 +161,14 @@ def start_lock(workdir: Path, wait_s: float) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _exclusive(path: Path, wait_s: float, busy: str) -> Iterator[IO[str]]:
+def _exclusive(path: Path, wait_s: float, busy: str, note: str | None = None) -> Iterator[FileLock]:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        deadline = time.monotonic() + wait_s
-        while fcntl is not None:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise DrillkitError(busy) from None
-                time.sleep(0.02)
-        yield f
+    try:
+        lock = FileLock(path, blocking=True, timeout=wait_s, note=note).acquire()
+    except LockBusy:
+        raise DrillkitError(busy) from None
+    with lock:
+        yield lock
 
 
 def spawn_runner(

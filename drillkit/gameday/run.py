@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import getpass
 import os
 import secrets
@@ -35,7 +34,7 @@ from typing import Any
 from drillkit import __version__, signals
 from drillkit.config.scenario import Scenario
 from drillkit.config.system import System, load_system
-from drillkit.errors import Aborted, DrillkitError, InputError
+from drillkit.errors import Aborted, DrillkitError, InputError, LockBusy
 from drillkit.faults.targets import open_backends, parse_target
 from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, StopDemo
@@ -45,6 +44,7 @@ from drillkit.gameday.summary import Summary
 from drillkit.journal import kinds
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
+from drillkit.net.filelock import FileLock
 from drillkit.traffic.slo import configured, effective_slos
 
 __all__ = ["Options", "run_gameday", "stdin_confirm"]
@@ -59,15 +59,12 @@ def run_lock(home: Path) -> Iterator[None]:
     """One game-day at a time per home: another run's faults and restores are not ours to touch."""
     path = home / "chaos" / "gameday.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            raise InputError(f"another game-day is running with this home ({f.read().strip()}); wait for it") from None
-        f.truncate(0)
-        f.write(f"pid {os.getpid()}")
-        f.flush()
+    try:
+        lock = FileLock(path, note=f"pid {os.getpid()}").acquire()
+    except LockBusy as busy:
+        message = f"another game-day is running with this home ({busy.holder}); wait for it"
+        raise LockBusy(message, busy.holder) from None
+    with lock:
         yield
 
 

@@ -14,7 +14,7 @@ On disk, under the drillkit home:
   Ed25519 on every append. Keep a copy of it (and the key fingerprint) outside the home: a later
   `drillkit evidence verify --checkpoint COPY` proves the ledger still extends it.
 
-`record` is safe for concurrent writers (an exclusive `flock` on `ledger.lock`) and idempotent:
+`record` is safe for concurrent writers (an exclusive `FileLock` on `ledger.lock`) and idempotent:
 recording the same id again with an unchanged journal returns the existing entry. When the journal
 has legitimately grown since (a resumed incident finished again) and still starts with exactly the
 recorded entries, a new entry is appended that `extends` the old one; a journal that no longer
@@ -23,10 +23,8 @@ matches what was recorded is left for `drillkit evidence verify` to report, neve
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -57,11 +55,7 @@ from drillkit.journal.signing import (
 )
 from drillkit.journal.verify import digest_journal, journal_lines
 from drillkit.journal.writer import TS_PATTERN, format_ts
-
-try:  # POSIX only; elsewhere concurrent recorders are not serialised
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from drillkit.net.filelock import FileLock
 
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
@@ -293,15 +287,9 @@ def _extends(journal: Path, previous: LedgerEntry, entries_now: int) -> bool:
     return merkle_root(lines[: previous.entries]).hex() == previous.merkle_root
 
 
-@contextlib.contextmanager
-def _locked(home: Path) -> Iterator[None]:
-    fd = os.open(Path(home) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # blocks: recording is short, and every run must get in
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def _locked(home: Path) -> FileLock:
+    # Blocks: recording is short, and every run must get in. (Not serialised where flock is missing.)
+    return FileLock(Path(home) / LOCK_FILE, blocking=True)
 
 
 def _append(path: Path, payload: bytes) -> None:

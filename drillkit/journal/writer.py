@@ -36,14 +36,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from drillkit.errors import DrillkitError, InputError
+from drillkit.errors import DrillkitError, InputError, LockBusy
 from drillkit.journal.canonical import ZERO_HASH, canonical_json, hash_canonical, jsonable, sha256_hex
 from drillkit.journal.kinds import JOURNAL_REPAIRED
-
-try:  # POSIX only; elsewhere a second writer is simply not detected
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
+from drillkit.net.filelock import lock_fd
 
 RedactFn = Callable[[dict[str, Any]], dict[str, Any]]  # e.g. drillkit.journal.redact.Redactor
 Clock = Callable[[], datetime]
@@ -192,11 +188,10 @@ class Journal:
     # -- internals ---------------------------------------------------------------------------
 
     def _lock_file(self) -> None:
-        if fcntl is None:
-            return
+        assert self._fd is not None
         try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            lock_fd(self._fd)  # exclusive, no wait; where flock is missing a second writer goes unseen
+        except LockBusy:
             raise JournalBusy(f"{self.path}: another drillkit process is writing this journal") from None
 
     def _resume(self) -> dict[str, Any] | None:
