@@ -240,67 +240,25 @@ def reset(env: Env, forget: bool) -> None:
     Also removes faults a killed game-day left on other fault servers (recorded in
     <home>/chaos/leftovers.json as they were injected).
     """
-    from drillkit.config.scenario import Step
-    from drillkit.gameday import leftovers
-    from drillkit.gameday.run import run_lock
-    from drillkit.traffic.steps import run_step
+    from drillkit.gameday.reset import reset_faults
 
-    system = env.load_system()
-
-    async def run(live_run: bool) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        if live_run:
-            # A running game-day owns its records: it removes its faults and restores when it ends.
-            result["note"] = {"reset": True, "text": "a game-day is running; its own records were left to it"}
-        elif forget:
-            faults, owed = leftovers.forget_all(env.home)
-            result["forgotten"] = {"faults": faults, "restores": owed, "reset": True}
-        removed, problems = ([], []) if live_run else await leftovers.clean(env.home)
-        for owed in [] if live_run else leftovers.read_pending(env.home):
-            # restores a killed game-day owed the system (e.g. a prompt it switched)
-            steps = [Step.model_validate(s) for s in owed.get("steps", [])]
-            env_vars = {"DRILLKIT_HOME": str(env.home)}
-            outcomes = [
-                await run_step(st.name, run=st.run, http=st.http, timeout=st.timeout, env=env_vars) for st in steps
-            ]
-            if all(o.ok for o in outcomes):
-                leftovers.paid_restore(env.home, str(owed.get("run_id")))
-                removed.append({"restored_for": owed.get("run_id"), "steps": [o.name for o in outcomes]})
-            else:
-                problems += [f"restore step {o.name!r} failed: {o.detail[:200]}" for o in outcomes if not o.ok]
-        if removed or problems:
-            result["leftovers"] = {"removed": removed, "problems": problems, "reset": not problems}
-        async with open_backends(system) as backends:
-            for key, backend in backends.items():
-                try:
-                    await backend.reset()
-                    result[key] = {"url": backend.url, "reset": True}
-                except DrillkitError as exc:
-                    result[key] = {"url": backend.url, "reset": False, "error": str(exc)}
-        return result
-
-    try:
-        with run_lock(env.home):
-            result = asyncio.run(run(live_run=False))
-    except InputError:  # the lock is held: a game-day is running with this home
-        result = asyncio.run(run(live_run=True))
+    report = asyncio.run(reset_faults(env.home, env.load_system(), forget=forget))
+    result = report.to_dict()
     if env.json:
         env.emit_json(result)
     else:
-        for key, r in result.items():
-            if key == "note":
-                env.out.print(escape(r["text"]))
-                continue
-            if key == "forgotten":
-                env.out.print(f"forgot {r['faults']} fault record(s) and {r['restores']} owed restore(s)")
-                continue
-            if key == "leftovers":
-                env.out.print(f"removed {len(r['removed'])} fault(s) left by killed runs")
-                for problem in r["problems"]:
-                    env.out.print(f"[red]could not remove[/] {escape(problem)}")
-                continue
-            state = "reset" if r["reset"] else f"[red]not reset[/]: {escape(r['error'])}"
-            env.out.print(f"{key.upper()} {escape(r['url'])}: {state}")
+        if report.game_day_running:
+            env.out.print(escape(result["note"]["text"]))
+        if report.forgotten is not None:
+            f = report.forgotten
+            env.out.print(f"forgot {f.faults} fault record(s) and {f.restores} owed restore(s)")
+        if "leftovers" in result:
+            env.out.print(f"removed {len(result['leftovers']['removed'])} fault(s) left by killed runs")
+            for problem in report.problems():
+                env.out.print(f"[red]could not remove[/] {escape(problem)}")
+        for key, layer in report.layers.items():
+            state = "reset" if layer.reset else f"[red]not reset[/]: {escape(layer.error or '')}"
+            env.out.print(f"{key.upper()} {escape(layer.url)}: {state}")
     failed = [key.upper() for key, r in result.items() if not r["reset"]]
     if failed:
         raise CheckFailed(f"{' and '.join(failed)} faults were not reset")

@@ -20,8 +20,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drillkit.errors import DrillkitError, InputError
 from drillkit.faults.backends import ActiveFault, FaultBackend, LlmProxyBackend, ToxiproxyBackend
@@ -81,34 +84,88 @@ def forget(home: Path, fault: ActiveFault) -> None:
         _write(home, kept)
 
 
-def _backend(entry: dict[str, Any]) -> FaultBackend:
-    return ToxiproxyBackend(entry["server"]) if entry["layer"] == "l4" else LlmProxyBackend(entry["server"])
+class FaultRecord(BaseModel):
+    """One entry of leftovers.json, as `record` writes it (`run_id` and `type` may be missing)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    run_id: str | None = None
+    layer: Literal["l4", "l7"]
+    server: str
+    target: str
+    name: str
+    type: str | None = None
 
 
-async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
-    """Remove every recorded fault; return (removed entries, problems).
+class MalformedRecord(BaseModel):
+    """An entry nothing can be done with (not a fault record): dropped by `sweep`."""
 
-    Entries whose server cannot be reached stay recorded (a problem); malformed entries are
-    dropped (nothing can be done with them) and count as removed.
+    model_config = ConfigDict(frozen=True)
+
+    malformed: Any
+
+
+class StuckRecord(BaseModel):
+    """A recorded fault `sweep` could not remove (its server unreachable or refusing): still recorded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    record: FaultRecord
+    error: str
+
+    def problem(self) -> str:
+        r = self.record
+        return f"{r.name} on {r.target} ({r.server}): {self.error}"
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """What `sweep` did with each record, in the file's order."""
+
+    removed: list[FaultRecord | MalformedRecord] = field(default_factory=list)  # gone now, records dropped
+    already_gone: list[FaultRecord] = field(default_factory=list)  # went by themselves: records dropped
+    stuck: list[StuckRecord] = field(default_factory=list)  # records kept
+
+
+def _backend(record: FaultRecord) -> FaultBackend:
+    return ToxiproxyBackend(record.server) if record.layer == "l4" else LlmProxyBackend(record.server)
+
+
+async def sweep(home: Path) -> Sweep:
+    """Remove every recorded fault from its server; rewrite the file with the records still stuck.
+
+    A fault already gone (a dead-man fault after its heartbeats stopped, or removed by hand) just
+    loses its record; malformed entries are dropped (nothing can be done with them) and count as
+    removed; an entry whose server cannot be asked stays recorded.
     """
-    removed, problems, kept = [], [], []
+    result = Sweep()
     for entry in read(home):
-        if not isinstance(entry, dict) or not {"layer", "server", "target", "name"} <= entry.keys():
-            removed.append({"malformed": entry})
-            continue
-        backend = _backend(entry)
         try:
-            if await backend.remove(entry["target"], entry["name"]):
-                removed.append(entry)
+            record = FaultRecord.model_validate(entry)
+        except ValidationError:
+            result.removed.append(MalformedRecord(malformed=entry))
+            continue
+        backend = _backend(record)
+        try:
+            if await backend.remove(record.target, record.name):
+                result.removed.append(record)
+            else:
+                result.already_gone.append(record)
         except DrillkitError as exc:
-            problems.append(f"{entry['name']} on {entry['target']} ({entry['server']}): {exc}")
-            kept.append(entry)
+            result.stuck.append(StuckRecord(record=record, error=str(exc)))
         finally:
             if isinstance(backend, LlmProxyBackend):
                 await backend.aclose()
     if leftovers_path(home).exists():
-        _write(home, kept)
-    return removed, problems
+        _write(home, [s.record.model_dump(mode="json", exclude_none=True) for s in result.stuck])
+    return result
+
+
+async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """`sweep`, as (removed entries, problems): for the journal of a game-day's preflight."""
+    swept = await sweep(home)
+    removed = [r.model_dump(mode="json", exclude_none=True) for r in swept.removed]
+    return removed, [s.problem() for s in swept.stuck]
 
 
 def forget_all(home: Path) -> tuple[int, int]:
