@@ -26,6 +26,10 @@ from drillkit.config.types import Duration
 from drillkit.faults.l7.base import Attributes, Exchange, Fault, Reply, ShortCircuit, error_reply
 from drillkit.faults.l7.http_error import format_seconds
 
+#: The clock budget windows are measured on (seconds, monotonic). A module attribute so that unit
+#: tests can move time on without waiting (tests/faults/test_l7_unit.py).
+clock = time.monotonic
+
 
 class RateLimitedAttributes(Attributes):
     retry_after: float = Field(default=1.0, ge=0, description="seconds; the wait advertised without a budget")
@@ -63,7 +67,7 @@ class RateLimitedFault(Fault, ShortCircuit):
         a: RateLimitedAttributes = self.attrs
         if a.requests_per_window is None and a.tokens_per_window is None:
             return self._reply(ex, "requests", a.retry_after, {"requests": (None, 0)})
-        now = time.monotonic()
+        now = clock()
         if self._window_start is None or now - self._window_start >= a.window:
             self._window_start, self._requests, self._tokens = now, 0, 0
         cost = estimate_tokens(ex) if a.tokens_per_window is not None else 0
