@@ -243,8 +243,10 @@ def _reply(body: bytes, close: bool) -> bytes:
 async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Answer every request on one connection with ANSWER (CPU_PATH: the CPU used so far)."""
     keep, last = _reply(ANSWER, False), _reply(ANSWER, True)
+    first = True
     try:
-        while (req := await read_head(reader, request=True)) is not None:
+        while (req := await read_head(reader, request=True, first=first)) is not None:
+            first = False  # later heads on a kept-alive connection take one read (see read_head)
             await read_body(reader, req, limit=1 << 20)
             close = req.wants_close()
             if req.first[1] == CPU_PATH:
