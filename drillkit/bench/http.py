@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from drillkit.proxy.http import encode_head, read_body, read_head
+from drillkit.net.http11 import encode_head, read_body, read_head
 
 PATH = "/v1/chat/completions"
 BODY = json.dumps(

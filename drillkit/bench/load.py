@@ -47,7 +47,7 @@ from typing import Any
 import httpx
 
 from drillkit.faults.l7.base import dumps
-from drillkit.proxy.http import BadMessage, encode_head, read_body, read_head
+from drillkit.net.http11 import BadMessage, encode_head, read_body, read_head
 from drillkit.traffic.load import LoadGenerator, Sample
 from drillkit.traffic.slo import percentile
 from drillkit.traffic.transport import Http11Transport, TransportError

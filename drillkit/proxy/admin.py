@@ -45,7 +45,8 @@ from drillkit import __version__
 from drillkit.errors import DrillkitError
 from drillkit.faults.l7 import Api, Fault, FaultSpecError, build_fault, parse_fault_spec
 from drillkit.net import AdminGuard, listen_refusal
-from drillkit.proxy.http import RouteMetrics, RouteProxy, UpstreamPool
+from drillkit.net.http11 import UpstreamPool
+from drillkit.proxy.http import RouteMetrics, RouteProxy
 
 DEFAULT_ADMIN_LISTEN = "127.0.0.1:8475"
 REAP_INTERVAL_S = 0.05

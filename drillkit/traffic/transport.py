@@ -43,7 +43,7 @@ import httpx
 
 from drillkit import __version__
 from drillkit.faults.l7.base import dumps, loads_or_none
-from drillkit.proxy.http import BadMessage, Message, UpstreamPool, encode_head, read_body, read_head
+from drillkit.net.http11 import BadMessage, Message, UpstreamPool, encode_head, read_body, read_head
 
 USER_AGENT = f"drillkit/{__version__}"
 

@@ -23,9 +23,9 @@ import h11
 import httpx
 import pytest
 
+from drillkit.net.http11 import MAX_BUFFERED, READ_LIMIT, BadMessage, iter_body, parse_head
 from drillkit.net.serving import ServerThread
 from drillkit.proxy.admin import LlmProxyServer, create_admin_app
-from drillkit.proxy.http import MAX_BUFFERED, READ_LIMIT, BadMessage, iter_body, parse_head
 
 H = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n"  # a request line and Host; cases add the rest
 G = b"GET /v1/models HTTP/1.1\r\nHost: x\r\n"

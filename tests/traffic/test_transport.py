@@ -20,8 +20,8 @@ from starlette.routing import Route
 
 from drillkit.bench import load as bench
 from drillkit.cli import cli
+from drillkit.net.http11 import encode_head, read_body, read_head
 from drillkit.net.serving import ServerThread, bind_socket, socket_url
-from drillkit.proxy.http import encode_head, read_body, read_head
 from drillkit.traffic import LoadGenerator, Sample
 from drillkit.traffic.transport import (
     USER_AGENT,
