@@ -1,11 +1,28 @@
-"""drillkit's shared networking pieces.
+"""drillkit's shared plumbing, below everything that serves or sends traffic.
 
-`AdminGuard` is the ASGI middleware every admin surface carries (Host, Origin and bearer-token
-checks, see `drillkit.net.admin_guard`); `listen_refusal` is the rule for listeners a request
-asks a server to open; `allowed_host` checks an ``--allow-host`` value. `drillkit.net.serving`
-hosts ASGI apps on loopback sockets (`bind_socket`, `HostedApp`, `serve_all`, `ServerThread`).
+- `drillkit.net.http11`: HTTP/1.1 framing, the strict parser and upstream pools (the LLM fault
+  proxy and the load generator).
+- `drillkit.net.admin_guard`: `AdminGuard`, the ASGI middleware every admin surface carries
+  (Host, Origin and bearer-token checks); `listen_refusal`, the rule for listeners a request asks
+  a server to open; `allowed_host`, the check of an ``--allow-host`` value.
+- `drillkit.net.serving`: ASGI apps hosted on loopback sockets (`bind_socket`, `HostedApp`,
+  `serve_all`, `ServerThread`).
+- `drillkit.net.filelock`: `FileLock` and `lock_fd`.
+
+The names below come from `admin_guard`, loaded on first use: the journal's file locks need no
+web framework (starlette costs ~80 ms to import).
 """
 
-from drillkit.net.admin_guard import AdminGuard, ErrorFactory, allowed_host, is_loopback_host, listen_refusal
+from __future__ import annotations
+
+from typing import Any
 
 __all__ = ["AdminGuard", "ErrorFactory", "allowed_host", "is_loopback_host", "listen_refusal"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from drillkit.net import admin_guard
+
+        return getattr(admin_guard, name)
+    raise AttributeError(f"module 'drillkit.net' has no attribute {name!r}")
