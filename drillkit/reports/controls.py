@@ -20,9 +20,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from drillkit.reports.evidence import parse_time
 from drillkit.reports.evidence_chart import seconds_label
-from drillkit.reports.evidence_model import PATHS, ControlRow
+from drillkit.reports.evidence_model import PATHS, ControlRow, parse_time
 
 if TYPE_CHECKING:
     from drillkit.reports.evidence_model import EvidenceReport

@@ -44,6 +44,7 @@ from drillkit.reports.evidence_model import (
     RollbackRow,
     RunRow,
     Totals,
+    parse_time,
 )
 from drillkit.reports.evidence_verify import Verification, verify_command, verify_home
 
@@ -55,16 +56,6 @@ def read_json_object(path: Path) -> dict[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def build_report(

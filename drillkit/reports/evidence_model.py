@@ -3,6 +3,7 @@ templates receive as `r`. Times are ISO 8601 UTC strings, durations seconds (Non
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -155,6 +156,17 @@ class EvidenceReport(BaseModel):
     chart: dict[str, Any] = {}
 
 
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time from a record (`Z` or an offset; naive means UTC), or None if it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 __all__ = [
     "EXTRA_PATHS",
     "OVERDUE_DAYS",
@@ -169,4 +181,5 @@ __all__ = [
     "RollbackRow",
     "RunRow",
     "Totals",
+    "parse_time",
 ]
