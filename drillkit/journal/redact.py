@@ -61,18 +61,24 @@ structurally, and its AWS/JWT/private-key plugins are single regexes (its JWT ma
 signature). The rules here are those regexes, tuned for prose and JSON, and cost ~50–150 µs for a
 journal entry carrying an answer (`tests/journal/test_redact.py` measures it); a 1 MB text takes
 ~0.3–0.4 s, linear in the number of matches.
+
+Where the rules live: `redact_patterns` (the built-in table, in the order above), `redact_rules`
+(the kinds of rule: card, AWS secret, IBAN and phone searches), `redact_checks` (the validators:
+IBAN registry and mod-97, Luhn and card prefixes, IP ranges). This module is the policy: key labels,
+placeholders and the `Redactor`.
 """
 
 from __future__ import annotations
 
 import bisect
 import functools
-import ipaddress
 import re
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from drillkit.journal.redact_checks import IBAN_LENGTHS, iban_ok, is_card_number, luhn_ok
+from drillkit.journal.redact_patterns import BUILTIN_RULES
+from drillkit.journal.redact_rules import Rule
 
 if TYPE_CHECKING:
     from drillkit.config.system import System
@@ -81,380 +87,6 @@ POLICY_VERSION = "drillkit-redact/1"
 
 #: A placeholder this module wrote: never redacted again.
 PLACEHOLDER = re.compile(r"<[a-z][a-z0-9_-]*:\d+>")
-
-Span = tuple[int, int]
-
-# -- the rules ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One way to find sensitive text. `find` yields (start, end) spans to replace with `<name:n>`.
-
-    `hint` is a cheap test that must be true for the rule to have any chance (skips the regex on
-    most strings); `near` is a loose, fast pattern: the strict one only runs where it matched (the
-    strict patterns' lookarounds are slow to try at every position of a long answer); `accept`
-    validates a match (Luhn, octet ranges); `group` is the part replaced.
-    """
-
-    name: str
-    pattern: re.Pattern[str]
-    group: int | str = 0
-    hint: Callable[[str], bool] | None = None
-    accept: Callable[[str], bool] | None = None
-    near: re.Pattern[str] | None = None
-
-    def find(self, text: str) -> Iterator[Span]:
-        if self.near is None:
-            yield from self._find(text, 0, len(text))
-            return
-        for candidate in self.near.finditer(text):
-            # Lookbehinds see before `pos`; give the lookaheads two characters past the candidate.
-            yield from self._find(text, candidate.start(), min(len(text), candidate.end() + 2))
-
-    def _find(self, text: str, pos: int, endpos: int) -> Iterator[Span]:
-        for m in self.pattern.finditer(text, pos, endpos):
-            if m.group(self.group) is None:
-                continue
-            start, end = m.span(self.group)
-            if start < end and (self.accept is None or self.accept(m.group(self.group))):
-                yield start, end
-
-
-class CardRule(Rule):
-    """Card numbers: a run of digit groups (spaces or dashes between), Luhn-valid, with a network
-    prefix. A longer run (a table of numbers) is searched for consecutive groups that make one."""
-
-    def _find(self, text: str, pos: int, endpos: int) -> Iterator[Span]:
-        for m in self.pattern.finditer(text, pos, endpos):
-            if m.end() - m.start() < 13:  # fewer than 13 digits: not a card (most matches)
-                continue
-            groups = [(g.start(), g.end()) for g in re.finditer(r"\d+", m.group())]
-            base = m.start()
-            i = 0
-            while i < len(groups):
-                for j in range(min(len(groups), i + 8) - 1, i - 1, -1):  # longest first
-                    digits = "".join(m.group()[s:e] for s, e in groups[i : j + 1])
-                    if is_card_number(digits):
-                        yield base + groups[i][0], base + groups[j][1]
-                        i = j
-                        break
-                i += 1
-
-
-#: Where a token may start: not right after a letter or digit, except right after an escape (`\n`,
-#: `\t`) in text that carries an encoded JSON document: `…\nAKIA…` starts a key id, `…nAKIA…` does not.
-_START = r"(?:(?<![A-Za-z0-9])|(?<=\\[nrt]))"
-
-
-@dataclass(frozen=True)
-class AwsSecretRule(Rule):
-    """AWS secret access keys: 40 characters of `[A-Za-z0-9/+]`. Labelled (`aws_secret_access_key = …`,
-    `SecretAccessKey: …`, `"SecretAccessKey": "…"`, `AWS Secret Access Key [None]: …`): any such value,
-    hex included. Unlabelled: only within `_AWS_NEAR` characters of an access key id (AKIA/ASIA/ABIA/
-    ACCA, as `aws configure`, `create-access-key --output text` or a credentials CSV print them), and
-    only with upper and lower case letters, a digit, `/` or `+`, and a non-hex letter: a git SHA-1
-    (40 hex digits) next to a key id is kept."""
-
-    key_id: re.Pattern[str] | None = None
-    candidate: re.Pattern[str] | None = None
-
-    def find(self, text: str) -> Iterator[Span]:
-        if "ecret" in text or "ECRET" in text:
-            yield from self._find(text, 0, len(text))  # the labelled pattern
-        if self.key_id is None or self.candidate is None:
-            return
-        for key in self.key_id.finditer(text):
-            # Candidates that start within _AWS_NEAR characters of the key id, either side. `endpos`
-            # leaves one character after the last possible candidate: its lookahead sees real text.
-            last = key.end() + _AWS_NEAR
-            for m in self.candidate.finditer(text, max(0, key.start() - _AWS_NEAR), last + 41):
-                if m.start() <= last and _mixed_secret(m.group()):
-                    yield m.span()
-
-
-_AWS_NEAR = 200
-_HEX_CHARS = frozenset("0123456789abcdefABCDEF")
-
-
-def _mixed_secret(value: str) -> bool:
-    upper = lower = other = non_hex = False
-    for ch in value:
-        if ch.isupper():
-            upper = True
-        elif ch.islower():
-            lower = True
-        else:
-            other = True
-        if ch not in _HEX_CHARS:
-            non_hex = True
-    return upper and lower and other and non_hex
-
-
-@dataclass(frozen=True)
-class IbanRule(Rule):
-    """IBANs (ISO 13616): a country code, two check digits and the BBAN, written in groups of four or
-    not. A candidate is cut to its country's registered length (the run may go on with other
-    numbers), must end there, and must pass the mod-97 check. `near` finds where one may start."""
-
-    def find(self, text: str) -> Iterator[Span]:
-        candidates = self.near.finditer(text) if self.near is not None else self.pattern.finditer(text)
-        for candidate in candidates:
-            m = self.pattern.match(text, candidate.start())
-            if m is None:
-                continue
-            run = m.group()
-            length = IBAN_LENGTHS.get(run[:2].upper())
-            if length is None:
-                continue
-            count, end = 0, None
-            for i, ch in enumerate(run):
-                if ch != " ":
-                    count += 1
-                    if count == length:
-                        end = i + 1
-                        break
-            if end is None or (end < len(run) and run[end] != " "):
-                continue
-            if iban_ok(run[:end]):
-                yield m.start(), m.start() + end
-
-
-@dataclass(frozen=True)
-class PhoneRule(Rule):
-    """Formatted phone numbers (`pattern`), and bare digit runs (7–15 digits) only where a phone word
-    labels them (`labelled`: `phone: 4155552671`, `call me at …`, `4155552671 (mobile)`)."""
-
-    labelled: re.Pattern[str] | None = None
-
-    def find(self, text: str) -> Iterator[Span]:
-        yield from super().find(text)
-        if self.labelled is None:
-            return
-        # Where a phone word starts: found in the lower-cased text (a case-insensitive scan is ~8×
-        # slower), then the strict pattern is tried there on the text itself.
-        lowered = text.lower()
-        # ("İ".lower() is two characters: when lowering shifts positions, scan case-insensitively.)
-        same = len(lowered) == len(text)
-        words = _PHONE_WORD_NEAR.finditer(lowered) if same else _PHONE_WORD_NEAR_I.finditer(text)
-        for word in words:
-            m = self.labelled.match(text, word.start())
-            if m is not None:
-                yield m.span(1)
-        for label in _PHONE_SUFFIX.finditer(text):  # 4155552671 (mobile)
-            m = _DIGITS_BEFORE.search(text, max(0, label.start() - 32), label.start())
-            if m is not None:
-                yield m.span(1)
-
-
-# ISO 13616 IBAN lengths by country (SWIFT IBAN registry; territories that use their own code
-# with their parent's format are listed with it: AX → FI, GF/GP/MQ/RE/… → FR, IM/JE/GG → GB).
-IBAN_LENGTHS: dict[str, int] = {
-    "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BI": 27,
-    "BR": 29, "BY": 28, "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DJ": 27, "DK": 18, "DO": 28,
-    "EE": 20, "EG": 29, "ES": 24, "FI": 18, "FK": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23,
-    "GL": 18, "GR": 27, "GT": 28, "HN": 28, "HR": 21, "HU": 28, "IE": 22, "IL": 23, "IQ": 23, "IS": 26,
-    "IT": 27, "JO": 30, "KW": 30, "KZ": 20, "LB": 28, "LC": 32, "LI": 21, "LT": 20, "LU": 20, "LV": 21,
-    "LY": 25, "MC": 27, "MD": 24, "ME": 22, "MK": 19, "MN": 20, "MR": 27, "MT": 31, "MU": 30, "NI": 28,
-    "NL": 18, "NO": 15, "OM": 23, "PK": 24, "PL": 28, "PS": 29, "PT": 25, "QA": 29, "RO": 24, "RS": 22,
-    "RU": 33, "SA": 24, "SC": 31, "SD": 18, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "SO": 23, "ST": 25,
-    "SV": 28, "TL": 23, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "VG": 24, "XK": 20, "YE": 30,
-    "AX": 18, "GF": 27, "GP": 27, "MQ": 27, "RE": 27, "PF": 27, "TF": 27, "YT": 27, "NC": 27, "BL": 27,
-    "MF": 27, "PM": 27, "WF": 27, "IM": 22, "JE": 22, "GG": 22,
-}  # fmt: skip
-
-
-def iban_ok(text: str) -> bool:
-    """A valid IBAN (spaces ignored): registered country and length, check digits 02–98, mod 97 = 1."""
-    iban = text.replace(" ", "").upper()
-    if IBAN_LENGTHS.get(iban[:2]) != len(iban) or not iban[2:4].isdigit() or not "02" <= iban[2:4] <= "98":
-        return False
-    if not iban[4:].isalnum() or not iban.isascii():
-        return False
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = ord(ch) - 48
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-# Card networks' prefixes (IIN ranges): Visa 4; Mastercard 51–55, 2221–2720; Amex 34, 37;
-# Discover 6011, 64, 65; JCB 35; Diners 30, 36, 38, 39; UnionPay 62; Maestro 50, 56–58, 67.
-_IIN = re.compile(r"4|5[0-8]|2[2-7]|3[0456789]|6[0-9]")
-
-
-def is_card_number(digits: str) -> bool:
-    return 13 <= len(digits) <= 19 and _IIN.match(digits) is not None and luhn_ok(digits)
-
-
-def _ipv4_ok(text: str) -> bool:
-    octets = text.split(".")
-    if any(len(o) > 1 and o[0] == "0" for o in octets) or any(int(o) > 255 for o in octets):
-        return False
-    address = ipaddress.IPv4Address(text)
-    return not (address.is_loopback or address.is_unspecified)
-
-
-def _ipv6_ok(text: str) -> bool:
-    try:
-        address = ipaddress.IPv6Address(text)
-    except ValueError:
-        return False
-    return not (address.is_loopback or address.is_unspecified)
-
-
-def _phone_ok(text: str) -> bool:
-    return 8 <= sum(map(str.isdigit, text)) <= 15
-
-
-_DIGIT = re.compile(r"\d")
-
-
-def _has_digit(text: str) -> bool:
-    return _DIGIT.search(text) is not None
-
-
-_SECRET_WORDS = (
-    r"password|passwd|passphrase|secret|client[_-]?secret|secret[_-]?key|private[_-]?key|api[_-]?key|apikey"
-    r"|x-api-key|access[_-]?token|refresh[_-]?token|auth[_-]?token|id[_-]?token|session[_-]?token|token"
-    r"|(?:aws[_-]?)?secret[_-]?access[_-]?key|authorization"
-)
-
-_AWS_KEY_PREFIXES = ("AKIA", "ASIA", "ABIA", "ACCA", "AROA", "AIDA")
-
-# Phone words that label a bare digit run (a bare run is a phone number only next to one of them).
-_PHONE_WORDS = (
-    r"(?:mobile[_ -]?|cell[_ -]?|home[_ -]?|work[_ -]?|contact[_ -]?)?(?:tele)?phone(?:[_ -]?(?:number|no|num|nr))?"
-    r"|tel|mobile|mob|cell|cellphone|fax|sms|whatsapp|handy"
-    r"|(?:call|text|ring|reach)\s+(?:me|us|him|her|them|back)(?:\s+(?:at|on))?|call\s+(?:at|on)"
-)
-_PHONE_WORD_NEAR = re.compile(r"phone|tel|mob|cell|fax|sms|whatsapp|handy|call|text|ring|reach")
-_PHONE_WORD_NEAR_I = re.compile(_PHONE_WORD_NEAR.pattern, re.IGNORECASE)  # when lower() changes the length
-_PHONE_SUFFIX = re.compile(r"\((?i:mobile|mob|cell|phone|tel|home|work|fax|landline)\)")
-_DIGITS_BEFORE = re.compile(r"(?<![\w.+-])(\d{7,15})\s*\Z")
-# Between the word and the number: punctuation, `number`, `is`, `at`, `on`, `my`, … (at most 6).
-_PHONE_GAP = r"(?:[\s:=#\"'()\-]|\.(?!\d)|\b(?:number|no|num|nr|is|at|on|my|our|his|her|their)\b\.?){0,6}"
-
-_DOTTED = re.compile(r"\.\d{1,3}\.\d")  # starts with a literal: sre skips to each "." fast
-_API_KEY_PREFIXES = ("sk-", "k_live_", "k_test_", "gh", "github_pat_", "glpat-", "xox", "AIza", "hf_")
-
-BUILTIN_RULES: tuple[Rule, ...] = (
-    Rule(
-        "private_key",
-        re.compile(
-            r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|\Z)"
-            r"|(?:[A-Za-z0-9+/=]{16,}\r?\n)+-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
-            re.DOTALL,
-        ),
-        hint=lambda t: "PRIVATE KEY" in t,
-    ),
-    Rule(
-        "jwt",
-        re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
-        hint=lambda t: "eyJ" in t,
-    ),
-    Rule(
-        "bearer",
-        re.compile(r"(?i:\bbearer)\s+((?=[A-Za-z0-9._~+/=-]*[0-9._~+/=-])[A-Za-z0-9._~+/=-]{8,})"),
-        group=1,
-        hint=lambda t: "earer" in t or "EARER" in t,
-    ),
-    Rule(
-        "credentials",
-        re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://([^/\s:@]+:[^/\s@]+)@"),
-        group=1,
-        hint=lambda t: "://" in t,
-    ),
-    AwsSecretRule(
-        "aws_secret",
-        re.compile(
-            r"(?i:(?<![A-Za-z0-9])(?:aws[_ -]?secret[_ -]?(?:access[_ -]?)?|secret[_ -]?access[_ -]?)key)"
-            r"[\"']?(?:\s*\[[^\]\n]{0,20}\])?"
-            r"\s*(?:[:=]|\bis\b)?\s*[\"']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"
-        ),
-        group=1,
-        key_id=re.compile(rf"{_START}(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{{16}}(?![A-Za-z0-9])"),
-        candidate=re.compile(r"(?:(?<![A-Za-z0-9/+=])|(?<=\\[nrt]))[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"),
-        hint=lambda t: "ecret" in t or "ECRET" in t or any(p in t for p in _AWS_KEY_PREFIXES[:4]),
-    ),
-    Rule(
-        "secret",
-        re.compile(
-            rf"(?i)(?<![\w-])(?:{_SECRET_WORDS})[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest)\s+)?"
-            r"([^\s\"'&,;<>]{4,})"
-        ),
-        group=1,
-        hint=lambda t: (
-            ("=" in t or ":" in t) and any(w in t.lower() for w in ("pass", "secret", "key", "token", "auth"))
-        ),
-    ),
-    Rule(
-        "api_key",
-        re.compile(
-            r"(?<![\w-])(?:sk-[A-Za-z0-9_-]{16,}|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}|gh[pousr]_[A-Za-z0-9]{30,}"
-            r"|github_pat_[A-Za-z0-9_]{30,}|glpat-[A-Za-z0-9_-]{20,}|xox[abposr]-[A-Za-z0-9-]{10,}"
-            r"|AIza[0-9A-Za-z_-]{35}|hf_[A-Za-z0-9]{30,})"
-        ),
-        hint=lambda t: any(p in t for p in _API_KEY_PREFIXES),
-    ),
-    Rule(
-        "aws_key",
-        re.compile(rf"{_START}(?:AKIA|ASIA|ABIA|ACCA|AROA|AIDA)[A-Z0-9]{{16}}(?![A-Za-z0-9])"),
-        hint=lambda t: any(p in t for p in _AWS_KEY_PREFIXES),
-    ),
-    Rule(
-        "email",
-        re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])"),
-        hint=lambda t: "@" in t,
-    ),
-    IbanRule(
-        "iban",
-        re.compile(rf"{_START}[A-Z]{{2}}\d\d(?: ?[A-Z0-9]{{4}}){{2,7}}(?: ?[A-Z0-9]{{1,4}})?"),
-        hint=_has_digit,
-        near=re.compile(r"[A-Z]{2}\d\d"),  # short: a failed candidate must not swallow the next one
-    ),
-    CardRule(
-        "card",
-        re.compile(r"(?<![\w.,+-])\d+(?:[ -]\d+)*(?![\w]|[.,]\d)"),
-        hint=_has_digit,
-        near=re.compile(r"\d(?:[ -]?\d){12,}"),
-    ),
-    PhoneRule(
-        "phone",
-        re.compile(
-            r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?![\w]|[.-]\d)"
-            r"|(?<![\w.+-])(?:\(\d{3}\)[ .-]?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w]|[.-]\d)"
-            r"|(?<![\w.+-])0\d{1,4}[ -]\d{3,4}[ -]\d{3,4}(?![\w]|[.-]\d)"
-            r"|(?<![\w.+-])(?<!\d )0[1-9]\d{1,3}[ -]\d{5,8}(?![\w]|[.-]\d)"  # 030 12345678, 07911 123456
-        ),
-        hint=_has_digit,
-        accept=_phone_ok,
-        near=re.compile(r"[+(\d][\d ().-]{7,}\d"),
-        labelled=re.compile(
-            rf"(?i)(?<![A-Za-z0-9])(?:{_PHONE_WORDS})(?![A-Za-z0-9]){_PHONE_GAP}(?<![\w.+-])(\d{{7,15}})(?![\w]|[.,-]\d)"
-        ),
-    ),
-    Rule(
-        "ipv4",
-        re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d)"),
-        hint=lambda t: t.count(".") >= 3 and _DOTTED.search(t) is not None,
-        accept=_ipv4_ok,
-        near=re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}"),
-    ),
-    Rule(
-        "ipv6",
-        re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?![\w:])"),
-        hint=lambda t: t.count(":") >= 2,
-        accept=_ipv6_ok,
-    ),
-)
 
 # -- keys whose values are replaced whole ------------------------------------------------------
 
@@ -603,4 +235,15 @@ class Redactor:
         return token
 
 
-__all__ = ["BUILTIN_RULES", "PLACEHOLDER", "POLICY_VERSION", "Redactor", "Rule", "is_card_number", "key_label"]
+__all__ = [
+    "BUILTIN_RULES",
+    "IBAN_LENGTHS",
+    "PLACEHOLDER",
+    "POLICY_VERSION",
+    "Redactor",
+    "Rule",
+    "iban_ok",
+    "is_card_number",
+    "key_label",
+    "luhn_ok",
+]
