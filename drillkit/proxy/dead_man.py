@@ -44,8 +44,16 @@ REAP_INTERVAL_S = 0.05
 Clock = Callable[[], float]
 
 
-def _iso(wall: float) -> str:
+def iso_time(wall: float) -> str:
+    """A wall-clock time as the admin APIs report it (ISO 8601, milliseconds, `Z`)."""
     return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def dead_man_deadline(since: float, last_heartbeat: float | None, interval: float) -> float:
+    """When a dead-man fault added (or changed) at `since` goes: `interval` after the later of
+    `since` and the last heartbeat. The one rule of both fault servers (this switch and
+    `drillkit.proxy.llm_server`)."""
+    return max(since, last_heartbeat or since) + interval
 
 
 class DeadManSwitch:
@@ -101,11 +109,11 @@ class DeadManSwitch:
                 "proxy": proxy,
                 "toxic": toxic,
                 "heartbeat_interval": spec.heartbeat_interval,
-                "deadline": _iso(self._deadline(spec, since) + offset),
+                "deadline": iso_time(self._deadline(spec, since) + offset),
             }
             for (proxy, toxic), (spec, since) in self._armed.items()
         ]
-        last = _iso(self.last_heartbeat + offset) if self.last_heartbeat is not None else None
+        last = iso_time(self.last_heartbeat + offset) if self.last_heartbeat is not None else None
         return {"last_heartbeat": last, "dead_man_toxics": watched}
 
     async def reap(self) -> list[tuple[str, str]]:
@@ -130,7 +138,7 @@ class DeadManSwitch:
         return gone
 
     def _deadline(self, spec: ToxicSpec, since: float) -> float:
-        return max(since, self.last_heartbeat or since) + spec.heartbeat_interval
+        return dead_man_deadline(since, self.last_heartbeat, spec.heartbeat_interval)
 
     def _dead_man_toxics(self) -> Iterator[tuple[tuple[str, str], ToxicSpec]]:
         for proxy_name, proxy in self._proxies().items():
@@ -147,4 +155,4 @@ class DeadManSwitch:
         self._armed = armed
 
 
-__all__ = ["REAP_INTERVAL_S", "Clock", "DeadManSwitch"]
+__all__ = ["REAP_INTERVAL_S", "Clock", "DeadManSwitch", "dead_man_deadline", "iso_time"]

@@ -17,7 +17,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
@@ -27,6 +26,7 @@ from drillkit.errors import DrillkitError
 from drillkit.faults.l7 import Api, Fault, FaultSpecError, build_fault, parse_fault_spec
 from drillkit.net import listen_refusal
 from drillkit.net.http11 import UpstreamPool
+from drillkit.proxy.dead_man import dead_man_deadline, iso_time
 from drillkit.proxy.http import RouteMetrics, RouteProxy
 
 REAP_INTERVAL_S = 0.05
@@ -80,9 +80,7 @@ def _bad_request(exc: ValidationError) -> AdminError:
 
 
 def _iso(wall: float | None) -> str | None:
-    if wall is None:
-        return None
-    return datetime.fromtimestamp(wall, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if wall is None else iso_time(wall)
 
 
 @dataclass
@@ -345,8 +343,7 @@ class LlmProxyServer:
         return {"last_heartbeat": last, "dead_man_faults": watched}
 
     def _dead_man_deadline(self, live: LiveFault) -> float:
-        start = max(live.created, self.last_heartbeat or live.created)
-        return start + live.spec.heartbeat_interval
+        return dead_man_deadline(live.created, self.last_heartbeat, live.spec.heartbeat_interval)
 
     def reap(self) -> list[tuple[str, str]]:
         """Remove faults past their ttl or dead-man deadline; returns (route, fault) removed."""
