@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,17 @@ def drillkit(home: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
+@contextlib.contextmanager
+def killed_after(proc: subprocess.Popen[str]) -> Iterator[subprocess.Popen[str]]:
+    """`proc` inside the block; killed after it if a failed assertion left it running."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
 def stop_demo(home: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "drillkit", "demo", "down"], env=env_for(home), capture_output=True, timeout=60
@@ -48,13 +61,11 @@ def test_a_game_day_stopped_at_any_moment_exits_3_with_one_line(
 ) -> None:
     proc = drillkit(tmp_path, "gameday", "run", "silent-model-swap", "--auto", "--no-live", "--latency-scale", "0")
     try:
-        time.sleep(after_s)
-        proc.send_signal(sig)
-        _, err = proc.communicate(timeout=60)
+        with killed_after(proc):
+            time.sleep(after_s)
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
         stop_demo(tmp_path)
     assert proc.returncode == 3, err
     assert "Traceback" not in err and "internal error" not in err, err
@@ -90,15 +101,12 @@ def _wait_line(proc: subprocess.Popen[str], needle: str, timeout: float = 30) ->
 
 
 def test_chaos_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    proc = drillkit(tmp_path, "chaos", "serve", "--toxiproxy", "127.0.0.1:0", "--llm-proxy", "127.0.0.1:0")
-    try:
+    with killed_after(
+        drillkit(tmp_path, "chaos", "serve", "--toxiproxy", "127.0.0.1:0", "--llm-proxy", "127.0.0.1:0")
+    ) as proc:
         _wait_line(proc, "LLM proxy admin")
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
 
@@ -114,14 +122,9 @@ def test_chaos_serve_stopped_while_starting_exits_0(tmp_path: Path) -> None:
 
 
 def test_demo_in_the_foreground_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    proc = drillkit(tmp_path, "demo", "up", "--foreground", "--port", "0", "--latency-scale", "0")
-    try:
+    with killed_after(drillkit(tmp_path, "demo", "up", "--foreground", "--port", "0", "--latency-scale", "0")) as proc:
         _wait_line(proc, "serving in the foreground", timeout=60)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
