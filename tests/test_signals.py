@@ -111,7 +111,7 @@ def test_chaos_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
 
 
-def test_chaos_serve_stopped_while_starting_exits_0(tmp_path: Path) -> None:
+def test_chaos_serve_stopped_while_starting_exits_cleanly(tmp_path: Path) -> None:
     proc = drillkit(tmp_path, "chaos", "serve", "--toxiproxy", "127.0.0.1:0", "--llm-proxy", "127.0.0.1:0")
     time.sleep(0.3)  # still importing
     proc.send_signal(signal.SIGTERM)
