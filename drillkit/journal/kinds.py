@@ -1,47 +1,28 @@
-"""The journal entry kinds drillkit writes (DESIGN §6). Kinds are free strings; these are the known ones.
+"""The kind names of `drillkit.journal.events`, as constants (kept for code written against them).
 
-Readers (reviews, evidence reports) match on these names, so spell them from here, never inline.
+The registry and the models are in `drillkit.journal.events`; spell a kind from there.
 """
 
 from __future__ import annotations
 
-RUN_STARTED = "run.started"
-PHASE = "phase"
-FAULT_INJECTED = "fault.injected"
-FAULT_REMOVED = "fault.removed"
-WINDOW = "window"
-SLO_BREACH = "slo.breach"
-DETECTED = "detected"
-ROLLBACK_STARTED = "rollback.started"
-ROLLBACK_STEP = "rollback.step"
-ROLLBACK_FINISHED = "rollback.finished"
-RECOVERED = "recovered"
-VERIFY = "verify"
-GUARDRAIL_TRIPPED = "guardrail.tripped"
-RUN_FINISHED = "run.finished"
-#: The five inputs' fingerprints (compact: per component ok, gaps, digest, one line) and a diff
-#: (DiffReport JSON plus `against`: "baseline" — the home's last known good — or "preflight").
-FINGERPRINT = "fingerprint"
-DIFF = "diff"
-#: Written by the journal itself when reopening cut off a partial last line a crash left behind.
-JOURNAL_REPAIRED = "journal.repaired"
+from drillkit.journal import events
 
-KINDS = (
-    RUN_STARTED,
-    PHASE,
-    FAULT_INJECTED,
-    FAULT_REMOVED,
-    WINDOW,
-    SLO_BREACH,
-    DETECTED,
-    ROLLBACK_STARTED,
-    ROLLBACK_STEP,
-    ROLLBACK_FINISHED,
-    RECOVERED,
-    VERIFY,
-    GUARDRAIL_TRIPPED,
-    RUN_FINISHED,
-    JOURNAL_REPAIRED,
-    FINGERPRINT,
-    DIFF,
-)
+RUN_STARTED = events.RunStarted.KIND
+PHASE = events.Phase.KIND
+FAULT_INJECTED = events.FaultInjected.KIND
+FAULT_REMOVED = events.FaultRemoved.KIND
+WINDOW = events.Window.KIND
+SLO_BREACH = events.SloBreach.KIND
+DETECTED = events.Detected.KIND
+ROLLBACK_STARTED = events.RollbackStarted.KIND
+ROLLBACK_STEP = events.RollbackStep.KIND
+ROLLBACK_FINISHED = events.RollbackFinished.KIND
+RECOVERED = events.Recovered.KIND
+VERIFY = events.Verify.KIND
+GUARDRAIL_TRIPPED = events.GuardrailTripped.KIND
+RUN_FINISHED = events.RunFinished.KIND
+FINGERPRINT = events.Fingerprint.KIND
+DIFF = events.Diff.KIND
+JOURNAL_REPAIRED = events.JournalRepaired.KIND
+
+KINDS = events.KINDS

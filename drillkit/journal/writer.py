@@ -38,7 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.errors import DrillkitError, InputError, LockBusy
 from drillkit.journal.canonical import ZERO_HASH, canonical_json, hash_canonical, jsonable, sha256_hex
-from drillkit.journal.kinds import JOURNAL_REPAIRED
+from drillkit.journal.events import Event, JournalRepaired, parse
 from drillkit.net.filelock import lock_fd
 
 RedactFn = Callable[[dict[str, Any]], dict[str, Any]]  # e.g. drillkit.journal.redact.Redactor
@@ -74,6 +74,11 @@ class JournalEntry(BaseModel):
     @property
     def time(self) -> datetime:
         return datetime.fromisoformat(self.ts)
+
+    @property
+    def event(self) -> Event:
+        """The entry's data as its kind's model (`drillkit.journal.events`)."""
+        return parse(self.kind, self.data)
 
 
 def format_ts(moment: datetime) -> str:
@@ -128,7 +133,7 @@ class Journal:
             self._fd = None
             raise
         if repaired is not None:
-            self.append(JOURNAL_REPAIRED, repaired)
+            self.append(JournalRepaired.KIND, repaired)
 
     # -- public ------------------------------------------------------------------------------
 
@@ -168,6 +173,12 @@ class Journal:
             self._write(line + b"\n")
             self._seq, self._head = entry.seq, sha256_hex(line)
         return entry
+
+    def record(self, event: Event) -> JournalEntry:
+        """`append` a typed event under its registered kind."""
+        if not event.KIND:
+            raise ValueError(f"{type(event).__name__} is not a registered journal kind")
+        return self.append(event.KIND, event.data())
 
     async def append_async(self, kind: str, data: Any = None) -> JournalEntry:
         """`append` from a coroutine: the write and fsync run in a worker thread, not on the loop."""
