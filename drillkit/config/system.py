@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
-from drillkit.config.types import MAX_DURATION_S, Argv, Duration, HttpStatus, ManifestPath, Probability, Strict
+from drillkit.config.types import (
+    MAX_DURATION_S,
+    Argv,
+    Duration,
+    Headers,
+    HttpStatus,
+    ManifestPath,
+    Probability,
+    Strict,
+)
 
 if TYPE_CHECKING:
     from drillkit.config.loader import SourceMap
@@ -18,9 +27,43 @@ Cost = Literal["none", "low", "medium", "high"]
 COMPONENTS = ("model", "prompt", "retrieval", "tools", "inputs")
 
 
+#: The service's wire format (DESIGN §9.1): `json` is drillkit's own ({question} → {answer, model,
+#: provider, cost_usd}); the other two are the OpenAI chat-completions and Anthropic messages shapes.
+ServiceApi = Literal["json", "openai-chat", "anthropic-messages"]
+_API_ALIASES = {"openai": "openai-chat", "anthropic": "anthropic-messages"}
+_POINTER = r"^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|/.*|)$"
+
+
+class ResponseMap(Strict):
+    """Where a response keeps what drillkit reads: a JSON Pointer (RFC 6901) into the body, or
+    `header:NAME` for a response header. Unset fields use the api's own place (`answer` of
+    `openai-chat` is `/choices/0/message/content`)."""
+
+    answer: str | None = Field(default=None, pattern=_POINTER)
+    served_model: str | None = Field(default=None, pattern=_POINTER)
+    provider: str | None = Field(default=None, pattern=_POINTER)
+    cost_usd: str | None = Field(default=None, pattern=_POINTER)
+
+
 class Service(Strict):
     url: HttpUrl
     timeout: Duration = 30.0
+    api: ServiceApi = "json"
+    #: The model name sent in each request body (`openai-chat`, `anthropic-messages`).
+    model: str | None = None
+    headers: Headers = {}
+    response: ResponseMap = ResponseMap()
+
+    @field_validator("api", mode="before")
+    @classmethod
+    def _alias(cls, v: object) -> object:
+        return _API_ALIASES.get(v, v) if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _model_for_chat_apis(self) -> Service:
+        if self.api != "json" and not self.model:
+            raise ValueError(f"api {self.api} sends a model name in each request: give service.model")
+        return self
 
 
 class Provider(Strict):
@@ -28,6 +71,7 @@ class Provider(Strict):
     api: Api = "openai"
     model: str
     api_key_env: str | None = None
+    headers: Headers = {}
     timeout: Duration = 10.0  # per attempt, before the caller falls back to the next provider
 
 
@@ -126,6 +170,7 @@ class Chaos(Strict):
 
 class Tool(Strict):
     base_url: HttpUrl
+    headers: Headers = {}
 
 
 class RedactionRule(Strict):

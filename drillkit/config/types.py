@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import os
 import posixpath
 import re
+from collections.abc import Mapping
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+
+from drillkit.errors import InputError
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -106,3 +110,49 @@ class Strict(BaseModel):
     # allow_inf_nan=False: `.nan` and `.inf` are never a valid number in a file (a NaN compares
     # false with every threshold, so an SLO or rate given as NaN would silently never trip).
     model_config = ConfigDict(extra="forbid", populate_by_name=True, allow_inf_nan=False)
+
+
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 token
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _header_map(value: Any) -> Any:
+    if isinstance(value, dict):
+        for name, text in value.items():
+            if not isinstance(name, str) or not _HEADER_NAME.match(name):
+                raise ValueError(f"not a valid HTTP header name: {name!r}")
+            if not isinstance(text, str):
+                raise ValueError(f"header {name}: expected a string (got {type(text).__name__})")
+            if any(c in text for c in "\r\n\x00"):
+                raise ValueError(f"header {name}: a value may not hold CR, LF or NUL")
+    return value
+
+
+#: Request headers from a file. `${VAR}` in a value is read from the environment when the header
+#: is used (`expand_headers`), so a file can name a secret without holding it.
+Headers = Annotated[dict[str, str], BeforeValidator(_header_map)]
+
+
+def header_vars(headers: dict[str, str]) -> set[str]:
+    """The environment variables the headers name (`${VAR}`)."""
+    return {m.group(1) for value in headers.values() for m in _VAR.finditer(value)}
+
+
+def expand_headers(headers: dict[str, str], field: str, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The headers with every `${VAR}` replaced from the environment.
+
+    A variable that is not set is bad input (`InputError`, exit 2) naming the field and the
+    variable, never the value. The expanded values are secrets: callers send them and keep them
+    out of everything they write (journals, summaries, reports, logs).
+    """
+    source = os.environ if env is None else env
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        missing = sorted({m.group(1) for m in _VAR.finditer(value)} - set(source))
+        if missing:
+            raise InputError(
+                f"{field}.{name}: the environment variable {missing[0]} is not set "
+                f"(the header names ${{{missing[0]}}}; export it before running drillkit)"
+            )
+        out[name] = _VAR.sub(lambda m: source[m.group(1)], value)
+    return out

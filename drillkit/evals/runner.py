@@ -24,6 +24,7 @@ import httpx
 from drillkit.errors import InputError
 from drillkit.evals.assertions import AssertionResult, check
 from drillkit.evals.suite import Assertion, Case, EvalSuite
+from drillkit.evals.wire import Wire
 
 #: Called after each case finishes with (that case's result, cases done, cases selected).
 ProgressCallback = Callable[["CaseResult", int, int], None]
@@ -195,13 +196,17 @@ async def run_suite(
     threshold: float = DEFAULT_THRESHOLD,
     client: httpx.AsyncClient | None = None,
     progress: ProgressCallback | None = None,
+    wire: Wire | None = None,
 ) -> SuiteResult:
     """POST each selected case's input as JSON to `service_url`, at most `concurrency` at a time.
 
     `timeout` (seconds) bounds each request. `tags` selects cases carrying any of them (all cases
     when empty); no matching case is an `InputError`. A given `client` is used as is and left
-    open; otherwise one is made and closed here. Results keep the suite's case order.
+    open; otherwise one is made and closed here. Results keep the suite's case order. `wire` is
+    the service's wire format (`Wire.of(system)`: api, headers, where the answer and cost are);
+    drillkit's own `json` shape when not given.
     """
+    wire = wire or Wire()
     if concurrency < 1:
         raise InputError(f"concurrency must be ≥ 1 (got {concurrency})")
     cases = suite.select(tags)
@@ -213,7 +218,7 @@ async def run_suite(
     async def one(http: httpx.AsyncClient, case: Case) -> CaseResult:
         nonlocal done
         async with gate:
-            result = await run_case(http, suite, case, service_url, timeout)
+            result = await run_case(http, suite, case, service_url, timeout, wire)
         done += 1
         if progress is not None:
             progress(result, done, len(cases))
@@ -238,12 +243,14 @@ async def run_suite(
 
 
 async def run_case(
-    http: httpx.AsyncClient, suite: EvalSuite, case: Case, service_url: str, timeout: float
+    http: httpx.AsyncClient, suite: EvalSuite, case: Case, service_url: str, timeout: float, wire: Wire | None = None
 ) -> CaseResult:
     """Post one case and judge its response; failures to get a JSON response are recorded, not raised."""
+    wire = wire or Wire()
     started = time.perf_counter()
     try:
-        response = await http.post(service_url, json=case.payload, timeout=timeout)
+        body, headers = wire.body(case.payload), wire.request_headers()
+        response = await http.post(service_url, json=body, headers=headers, timeout=timeout)
     except httpx.TimeoutException as exc:
         kind: ErrorKind = "connect" if isinstance(exc, httpx.ConnectTimeout) else "timeout"
         return CaseResult(case, error=f"no response within {timeout:g} s ({type(exc).__name__})", error_kind=kind)
@@ -261,8 +268,9 @@ async def run_case(
     except (json.JSONDecodeError, UnicodeDecodeError):
         result.error, result.error_kind = f"response is not JSON: {_brief(response.text)}", "body"
         return result
-    result.answer = body.get("answer") if isinstance(body, dict) else None
-    result.checks = [Check(a, check(a, body, latency_ms)) for a in suite.assertions_for(case)]
+    reply = wire.read(body, response.headers)
+    result.answer = reply.judged.get("answer")
+    result.checks = [Check(a, check(a, reply.judged, latency_ms)) for a in suite.assertions_for(case)]
     return result
 
 
