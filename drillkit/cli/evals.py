@@ -18,6 +18,7 @@ from drillkit.cli.validate import validate_files
 from drillkit.errors import CheckFailed, InputError, ServiceError
 from drillkit.evals.runner import DEFAULT_THRESHOLD, CaseResult, ProgressCallback, SuiteResult, run_suite
 from drillkit.evals.suite import EvalSuite, load_suite
+from drillkit.evals.wire import Wire
 
 
 @click.group("eval")
@@ -77,6 +78,7 @@ def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], th
     if threshold is None:
         threshold = system.slos.eval_pass_rate if system.slos.eval_pass_rate is not None else DEFAULT_THRESHOLD
     url = str(system.service.url)
+    wire = Wire.of(system)  # before any request: an unset ${VAR} in service.headers is exit 2
     total = len(loaded.select(tags))
 
     with _progress(env, total) as advance:
@@ -89,6 +91,7 @@ def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], th
                 tags=tags,
                 threshold=threshold,
                 progress=advance,
+                wire=wire,
             )
         )
     if result.unreachable:

@@ -101,7 +101,7 @@ class Wire:
     api: str = "json"
     model: str | None = None
     #: Sent with every request; `${VAR}` expanded. Secrets: never stored.
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     #: `service.response`: field → JSON Pointer or `header:NAME`.
     response: Mapping[str, str] = field(default_factory=dict)
     #: model → (USD per million input tokens, per million output tokens)
