@@ -89,9 +89,22 @@ def cli(debug: bool) -> None:
 
 
 def _register() -> None:
-    from drillkit.cli import bench, chaos, demo, evals, evidence, fingerprint, gameday, review, runbook, system, triage
+    from drillkit.cli import (
+        bench,
+        chaos,
+        demo,
+        evals,
+        evidence,
+        fingerprint,
+        gameday,
+        review,
+        runbook,
+        schema,
+        system,
+        triage,
+    )
 
-    for module in (system, demo, evals, chaos, gameday, runbook, triage, fingerprint, review, evidence, bench):
+    for module in (system, demo, evals, chaos, gameday, runbook, triage, fingerprint, review, evidence, bench, schema):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath, PureWindowsPath
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from drillkit.errors import InputError
 
@@ -52,7 +52,20 @@ def format_duration(seconds: float) -> str:
 
 
 #: Seconds, written in files as `500ms`, `5s`, `2m`.
-Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "title": "Duration",
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": MAX_DURATION_S},
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*(ms|s|m|h)?\s*$"},
+            ],
+        }
+    ),
+]
 
 
 def _argv(value: Any) -> Any:
