@@ -19,6 +19,7 @@ from drillkit.runbooks import (
     AutoResponder,
     IncidentSummary,
     Responder,
+    Session,
     TerminalResponder,
     find_runbook,
     resume_incident,
@@ -64,38 +65,8 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
       drillkit triage --resume 20261128T101500Z-ai-output-incident-3f2a
     """
     console = env.err if env.json else env.out
-    responder: Responder
-    if auto:
-        responder = AutoResponder(console, quiet=env.json)
-    else:
-        if not sys.stdin.isatty():
-            raise InputError("interactive triage needs a terminal on stdin; use --auto to run the checks unattended")
-        responder = TerminalResponder(console)
-
-    if resume_id is not None:
-        if runbook_ref is not None or title is not None:
-            raise InputError("--resume continues the incident's own runbook and title; drop --runbook/--title")
-        session = resume_incident(
-            env.home,
-            resume_id,
-            responder=responder,
-            load_runbook=find_runbook,
-            load_system=load_system,
-            system_path=env.system_path() if env.system_arg else None,
-        )
-    else:
-        system_path = env.system_path()
-        system = load_system(system_path)
-        runbook_path, runbook = find_runbook(runbook_ref or DEFAULT_RUNBOOK)
-        session = start_incident(
-            home=env.home,
-            system=system,
-            system_path=system_path,
-            runbook=runbook,
-            runbook_path=runbook_path,
-            responder=responder,
-            title=title,
-        )
+    responder = _responder(console, auto=auto, quiet=env.json)
+    session = _open_session(env, responder, runbook_ref=runbook_ref, resume_id=resume_id, title=title)
     verb = "resuming" if resume_id else "incident"
     console.print(
         f"[bold]{verb} {escape(session.incident_id)}[/]  runbook {escape(session.runbook.id)} · "
@@ -105,7 +76,50 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
         summary = asyncio.run(session.run())
     except KeyboardInterrupt:
         raise Aborted(f"interrupted; the incident stays open: drillkit triage --resume {session.incident_id}") from None
+    _print_outcome(env, console, session, summary)
+    _exit_for(summary, session.dir)
 
+
+def _responder(console: Console, *, auto: bool, quiet: bool) -> Responder:
+    """Nobody under --auto; otherwise the person at the terminal (InputError when stdin is none)."""
+    if auto:
+        return AutoResponder(console, quiet=quiet)
+    if not sys.stdin.isatty():
+        raise InputError("interactive triage needs a terminal on stdin; use --auto to run the checks unattended")
+    return TerminalResponder(console)
+
+
+def _open_session(
+    env: Env, responder: Responder, *, runbook_ref: str | None, resume_id: str | None, title: str | None
+) -> Session:
+    """The incident `--resume` names, reopened, or a new one on the system's manifest and the runbook."""
+    if resume_id is not None:
+        if runbook_ref is not None or title is not None:
+            raise InputError("--resume continues the incident's own runbook and title; drop --runbook/--title")
+        return resume_incident(
+            env.home,
+            resume_id,
+            responder=responder,
+            load_runbook=find_runbook,
+            load_system=load_system,
+            system_path=env.system_path() if env.system_arg else None,
+        )
+    system_path = env.system_path()
+    system = load_system(system_path)
+    runbook_path, runbook = find_runbook(runbook_ref or DEFAULT_RUNBOOK)
+    return start_incident(
+        home=env.home,
+        system=system,
+        system_path=system_path,
+        runbook=runbook,
+        runbook_path=runbook_path,
+        responder=responder,
+        title=title,
+    )
+
+
+def _print_outcome(env: Env, console: Console, session: Session, summary: IncidentSummary) -> None:
+    """summary.json as written (--json) or the short report; a warning when the ledger refused it."""
     written = json.loads((session.dir / "summary.json").read_text(encoding="utf-8"))
     if env.json:
         env.emit_json(written)
@@ -116,13 +130,17 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
             f"[yellow]warning:[/] incident {escape(summary.incident_id)} is not in the evidence ledger: "
             f"{escape(session.ledger_error)}; once fixed: drillkit evidence record {escape(str(session.dir))}"
         )
+
+
+def _exit_for(summary: IncidentSummary, directory: Path) -> None:
+    """Exit 0 (resolved) by returning; 3 (paused, closed unresolved) or 1 (left open) by raising."""
     if summary.finished_at is None:
         raise Aborted(f"paused; resume with: drillkit triage --resume {summary.incident_id}")
     if summary.outcome == "aborted":
         raise Aborted(f"incident {summary.incident_id} closed without a resolution")
     if summary.outcome == "open":
         state = f"envelope {_envelope(summary)}, changed: {_changed(summary)}"
-        raise CheckFailed(f"incident left open ({state}); record in {session.dir}")
+        raise CheckFailed(f"incident left open ({state}); record in {directory}")
 
 
 def _report(console: Console, summary: IncidentSummary, directory: Path) -> None:

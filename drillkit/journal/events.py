@@ -404,6 +404,10 @@ class IncidentStarted(Event):
     system: str | None = None
     operator: str | None = None
     mode: str | None = None
+    drillkit: str | None = None
+    redaction: Any = None
+    runbook_file: str | None = None
+    system_file: str | None = None
 
     def describe(self) -> str:
         return f"Triage started by {self.operator} (runbook {self.runbook}, {self.mode})"
@@ -449,6 +453,12 @@ class StepFinished(Event):
 @kind("step.skipped")
 class StepSkipped(Event):
     step: str | None = None
+    title: str | None = None
+    type: str | None = None
+    outcome: str | None = None
+    detail: str | None = None
+    started_at: str | None = None
+    duration_s: Number | None = None
     next: str | None = None
 
     def describe(self) -> str:
@@ -473,6 +483,7 @@ class EvalResult(Event):
     failed: int | None = None
     by_tag: dict[str, Any] = {}
     suite: str | None = None
+    duration_s: Number | None = None
     failing: list[str] = []
 
     def describe(self) -> str:
@@ -485,7 +496,8 @@ class RevertPlan(Event):
     order: list[str] = []
     lines: list[str] = []
     entries: list[Any] = []
-    unknown: list[str] = []
+    unknown: dict[str, str] = {}  # component -> why the diff could not tell
+    accepted: str | None = None
 
     def describe(self) -> str:
         return f"Revert plan: {' → '.join(self.order) or 'nothing to revert'}"
@@ -497,6 +509,8 @@ class EvidenceHold(Event):
     components: list[str] = []
     traffic_minutes: Number | None = None
     files: dict[str, Any] = {}
+    snapshot_taken_at: str | None = None
+    failed: dict[str, str] = {}
 
     def describe(self) -> str:
         return f"Evidence held: {', '.join(self.components)}"

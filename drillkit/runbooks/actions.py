@@ -15,16 +15,17 @@ user-visible cost and its expected duration. The rollback is timed and journaled
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
 from drillkit.config.runbook import EvidenceHoldAction, NoteAction, RevertPlanAction, RollbackAction, RunbookStep
 from drillkit.config.system import Rollback
-from drillkit.runbooks import record as rec
+from drillkit.journal.events import Note, RollbackFinished, RollbackStarted
 from drillkit.runbooks.evidence import hold_evidence
+from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.plan import RevertPlan, plan_reverts
-from drillkit.runbooks.session import StepResult
+from drillkit.traffic.steps import StepResult as StepRun
 from drillkit.traffic.steps import run_step
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def revert_plan(session: Session, action: RevertPlanAction) -> StepResult:
         else:
             plan = _reorder(session, plan)
     session.plan = plan
-    session.log(rec.REVERT_PLAN, plan.to_journal())
+    session.emit(plan.to_event())
     if not plan.entries:
         return StepResult("fail", "nothing changed that a revert could undo", plan.to_journal())
     return StepResult("pass", "revert order: " + ", ".join(plan.order), {"order": plan.order})
@@ -127,30 +128,36 @@ async def rollback(session: Session, action: RollbackAction) -> StepResult:
         )
     if action.confirm and not responder.confirm(f"Roll back [bold]{escape(component)}[/] now: {escape(how)} ({cost})?"):
         return StepResult("skipped", f"rollback of {component} declined", {"component": component})
-    session.attempted.append(component)
-    started = {"component": component, **({"run": list(rb.run)} if rb.run else {})}
-    if rb.http is not None:
-        started["http"] = {"method": rb.http.method, "url": str(rb.http.url)}
-    session.log(rec.ROLLBACK_STARTED, started)
-    timeout = max(MIN_ROLLBACK_TIMEOUT_S, rb.expected_s * ROLLBACK_TIMEOUT_FACTOR)
-    done = await run_step(f"rollback {component}", run=rb.run, http=rb.http, timeout=timeout)
-    finished = {
-        "component": component,
-        "ok": done.ok,
-        "duration_s": done.duration_s,
-        "expected_s": rb.expected_s,
-        "user_visible_cost": rb.user_visible_cost,
-        "output": done.detail,
-    }
-    session.log(rec.ROLLBACK_FINISHED, finished)
-    session.rolled_back.append(finished)
-    session.snapshot = None  # the system changed: the held snapshot no longer describes it
+    done, finished = await _roll_back(session, component, rb)
     pace = "within" if done.duration_s <= rb.expected_s else "over"
     state = "ok" if done.ok else "FAILED"
     detail = f"{component}: {how} → {state} in {done.duration_s:.1f}s ({pace} the expected {rb.expected_s:g}s)"
     if not done.ok:
         detail += f": {done.detail.strip().splitlines()[-1][:200] if done.detail.strip() else ''}"
     return StepResult("pass" if done.ok else "fail", detail, finished)
+
+
+async def _roll_back(session: Session, component: str, rb: Rollback) -> tuple[StepRun, dict[str, Any]]:
+    """Run the designed rollback, timed and journaled as it starts and as it ends (the entry's data)."""
+    session.attempted.append(component)
+    command: dict[str, Any] = {"run": list(rb.run)} if rb.run else {}
+    if rb.http is not None:
+        command["http"] = {"method": rb.http.method, "url": str(rb.http.url)}
+    session.emit(RollbackStarted(component=component, **command))
+    timeout = max(MIN_ROLLBACK_TIMEOUT_S, rb.expected_s * ROLLBACK_TIMEOUT_FACTOR)
+    done = await run_step(f"rollback {component}", run=rb.run, http=rb.http, timeout=timeout)
+    finished = RollbackFinished(
+        component=component,
+        ok=done.ok,
+        duration_s=done.duration_s,
+        expected_s=rb.expected_s,
+        user_visible_cost=rb.user_visible_cost,
+        output=done.detail,
+    )
+    session.emit(finished)
+    session.rolled_back.append(finished.data())
+    session.snapshot = None  # the system changed: the held snapshot no longer describes it
+    return done, session.rolled_back[-1]
 
 
 def _held(session: Session) -> bool:
@@ -164,7 +171,7 @@ def note(session: Session, step: RunbookStep, action: NoteAction) -> StepResult:
     text = session.responder.text(prompt).strip()
     if not text:
         return StepResult("skipped", "no note written")
-    session.log(rec.NOTE, {"step": step.id, "text": text})
+    session.emit(Note(step=step.id, text=text))
     session.notes.append({"step": step.id, "text": text})
     return StepResult("pass", text)
 

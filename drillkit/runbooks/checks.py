@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
 from drillkit.errors import InputError
-from drillkit.runbooks import record as rec
+from drillkit.journal.events import Diff, EvalResult
+from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.probes import run_command, run_http, run_promql
-from drillkit.runbooks.session import StepResult
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,7 +95,7 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
         "duration_s": round(result.duration_s, 3),
         "failing": [c.case.id for c in result.cases if not c.passed],
     }
-    session.log(rec.EVAL, data)
+    session.emit(EvalResult(**data))
     session.envelope = "pass" if result.inside_envelope else "fail"
     worst = sorted(by_tag.items(), key=lambda kv: kv[1]["pass_rate"])[:2]
     tags = ", ".join(f"{tag} {t['pass_rate']:.0%}" for tag, t in worst if t["pass_rate"] < 1)
@@ -131,7 +131,7 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
     else:
         report = await diff_live(system, session.home, components=wanted)
     session.diff = report
-    session.log(rec.DIFF, {**report.to_json(), "reused_evidence_snapshot": reusable})
+    session.emit(Diff(**report.to_json(), reused_evidence_snapshot=reusable))
     changed, unknown = report.changed, report.unknown
     parts = []
     for name in changed:

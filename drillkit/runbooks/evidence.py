@@ -29,8 +29,8 @@ import httpx
 
 from drillkit.config.runbook import EvidenceHoldAction
 from drillkit.evals.runner import is_loopback_url
-from drillkit.runbooks import record as rec
-from drillkit.runbooks.session import StepResult
+from drillkit.journal.events import EvidenceHold
+from drillkit.runbooks.outcome import StepResult
 
 if TYPE_CHECKING:
     from drillkit.runbooks.session import Session
@@ -75,7 +75,7 @@ async def hold_evidence(session: Session, action: EvidenceHoldAction) -> StepRes
         "snapshot_taken_at": snapshot.taken_at,
         "failed": failed,
     }
-    session.log(rec.EVIDENCE_HOLD, data)
+    session.emit(EvidenceHold(**data))
     detail = f"held {', '.join(held) or 'no component'} and {len(files)} file(s) in {folder}"
     if failed:
         detail += "; could not fingerprint " + ", ".join(f"{c} ({e})" for c, e in failed.items())

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from drillkit.components.types import COMPONENTS, ComponentDiff, DiffReport
 from drillkit.config.system import Rollback
+from drillkit.journal import events
 
 COST_WEIGHT = {"none": 0.0, "low": 1.0, "medium": 2.0, "high": 4.0}
 INPUTS_RELEVANCE_WHEN_FAILING = 0.3
@@ -80,6 +81,10 @@ class RevertPlan(BaseModel):
             "accepted": self.accepted,
         }
 
+    def to_event(self) -> events.RevertPlan:
+        """`to_journal` as the journal's typed event."""
+        return events.RevertPlan(**self.to_journal())
+
     @classmethod
     def from_journal(cls, data: dict[str, Any]) -> RevertPlan:
         return cls(
@@ -87,6 +92,11 @@ class RevertPlan(BaseModel):
             unknown=data.get("unknown", {}),
             accepted=data.get("accepted", "auto"),
         )
+
+    @classmethod
+    def from_event(cls, event: events.RevertPlan) -> RevertPlan:
+        """The plan a `revert_plan` entry recorded (what `replay` hands a resumed session)."""
+        return cls.from_journal(event.data())
 
     def reordered(self, order: list[str]) -> RevertPlan:
         """The same entries in the responder's order (which must name exactly the same components)."""

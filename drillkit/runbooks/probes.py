@@ -23,7 +23,7 @@ import httpx
 
 from drillkit.config.runbook import CommandCheck, HttpCheck, PromqlCheck
 from drillkit.evals.runner import is_loopback_url
-from drillkit.runbooks.session import StepResult
+from drillkit.runbooks.outcome import StepResult
 from drillkit.traffic.steps import run_step
 
 OPS: dict[str, Callable[[float, float], bool]] = {

@@ -1,22 +1,31 @@
 """The incident record: `<home>/incidents/<id>/journal.jsonl` + `summary.json`, and reading it back.
 
 The format is agreed with the review and evidence readers (`drillkit review draft`,
-`drillkit evidence`); keep these kinds and keys, add fields rather than rename them:
+`drillkit evidence`); keep these kinds and keys, add fields rather than rename them. Each kind is
+a model in `drillkit.journal.events` (the one registry that spells the kinds), named here after
+the arrow; writers journal the model (`Session.emit`), readers match on `JournalEntry.event`:
 
     incident.started  {incident_id, runbook, title, system, operator, mode, drillkit, redaction,
-                       runbook_file, system_file}
-    incident.resumed  {after_seq, step}                  a crashed or paused session picked up again
-    step.started      {step, title, type}
-    step.finished     {step, title, type, outcome, detail, duration_s, next, result}
-    step.skipped      {step, next}        step.back {step, next}
-    eval              {pass_rate, threshold, inside_envelope, total, failed, by_tag}
-    diff              the DiffReport JSON (`drillkit diff --json`)
-    revert_plan       {order, lines, entries, unknown}
-    rollback.started  {component, run | http}
+                       runbook_file, system_file}                                  → IncidentStarted
+    incident.resumed  {after_seq, step}    a crashed or paused session picked up → IncidentResumed
+    step.started      {step, title, type}                                        → StepStarted
+    step.finished     {step, title, type, outcome, detail, started_at, duration_s, next, result}
+                                                                                 → StepFinished
+    step.skipped      {step, title, type, outcome, detail, started_at, duration_s, next}
+                                                                                 → StepSkipped
+    step.back         {step, next}                                               → StepBack
+    eval              {pass_rate, threshold, inside_envelope, total, failed, by_tag, suite,
+                       duration_s, failing}                                      → EvalResult
+    diff              the DiffReport JSON (`drillkit diff --json`), reused_evidence_snapshot
+                                                                                 → Diff
+    revert_plan       {order, lines, entries, unknown, accepted}                 → RevertPlan
+    rollback.started  {component, run | http}                                    → RollbackStarted
     rollback.finished {component, ok, duration_s, expected_s, user_visible_cost, output}
-    evidence.hold     {path, components, traffic_minutes, files}
-    note              {step, text}
-    incident.finished {envelope, changed, revert_order, outcome}
+                                                                                 → RollbackFinished
+    evidence.hold     {path, components, traffic_minutes, files, snapshot_taken_at, failed}
+                                                                                 → EvidenceHold
+    note              {step, text}                                               → Note
+    incident.finished {envelope, changed, revert_order, outcome}                 → IncidentFinished
 
 `next` on step entries is the step the session goes to afterwards: it is what makes a session
 resumable from its journal alone (`replay`). `summary.json` carries the `drillkit triage --json`
@@ -37,21 +46,20 @@ from pydantic import BaseModel
 
 from drillkit.components.types import DiffReport
 from drillkit.journal import JournalEntry
-
-INCIDENT_STARTED = "incident.started"
-INCIDENT_RESUMED = "incident.resumed"
-INCIDENT_FINISHED = "incident.finished"
-STEP_STARTED = "step.started"
-STEP_FINISHED = "step.finished"
-STEP_SKIPPED = "step.skipped"
-STEP_BACK = "step.back"
-EVAL = "eval"
-DIFF = "diff"
-REVERT_PLAN = "revert_plan"
-ROLLBACK_STARTED = "rollback.started"
-ROLLBACK_FINISHED = "rollback.finished"
-EVIDENCE_HOLD = "evidence.hold"
-NOTE = "note"
+from drillkit.journal.events import (
+    Diff,
+    EvalResult,
+    IncidentFinished,
+    IncidentStarted,
+    Note,
+    RevertPlan,
+    RollbackFinished,
+    RollbackStarted,
+    StepBack,
+    StepFinished,
+    StepSkipped,
+    StepStarted,
+)
 
 Outcome = Literal["resolved", "open", "aborted"]
 Envelope = Literal["pass", "fail"]
@@ -117,13 +125,13 @@ class IncidentSummary(BaseModel):
 class Replay(BaseModel):
     """What a journal says about a session so far: enough to rebuild its state and carry on."""
 
-    started: dict[str, Any]
+    started: IncidentStarted
     started_at: str
     finished: bool = False
     next_step: str | None = None  # None: start at the runbook's first step
     envelope: Envelope | None = None
     diff: DiffReport | None = None
-    plan: dict[str, Any] | None = None
+    plan: RevertPlan | None = None
     attempted: list[str] = []
     rolled_back: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
@@ -138,75 +146,69 @@ def replay(entries: list[JournalEntry]) -> Replay:
     The next step is the `next` of the last step entry; a step that started but never finished
     (the crash came mid-step) is run again.
     """
-    if not entries or entries[0].kind != INCIDENT_STARTED:
-        raise ValueError("not an incident journal: the first entry is not incident.started")
-    state = Replay(started=dict(entries[0].data), started_at=entries[0].ts)
-    open_step: dict[str, Any] | None = None
-    for e in entries:
-        d = e.data
-        state.last_seq = e.seq
-        if e.kind == STEP_STARTED:
-            open_step = {**d, "ts": e.ts}
-            state.next_step = d["step"]
-        elif e.kind == STEP_FINISHED:
-            open_step = None
-            state.history.append(d["step"])
-            state.next_step = d.get("next")
-            state.steps.append(_record(d, e.ts, d.get("outcome", "error")))
-        elif e.kind == STEP_SKIPPED:
-            state.history.append(d["step"])
-            state.next_step = d.get("next")
-            state.steps.append(_record(d, e.ts, "skipped"))
-        elif e.kind == STEP_BACK:
-            if state.history:
-                state.history.pop()
-            state.next_step = d.get("next")
-        elif e.kind == EVAL:
-            state.envelope = "pass" if d.get("inside_envelope") else "fail"
-        elif e.kind == DIFF:
-            state.diff = DiffReport.model_validate(d)
-        elif e.kind == REVERT_PLAN:
-            state.plan = dict(d)
-        elif e.kind == ROLLBACK_STARTED:
-            state.attempted.append(d["component"])
-        elif e.kind == ROLLBACK_FINISHED:
-            state.rolled_back.append(dict(d))
-        elif e.kind == NOTE:
-            state.notes.append({**d, "ts": e.ts})
-        elif e.kind == INCIDENT_FINISHED:
-            state.finished = True
+    started = entries[0].event if entries else None
+    if not isinstance(started, IncidentStarted):
+        raise ValueError(f"not an incident journal: the first entry is not {IncidentStarted.KIND}")
+    state = Replay(started=started, started_at=entries[0].ts)
+    open_step: str | None = None  # the step that started and has not finished yet
+    for entry in entries:
+        state.last_seq = entry.seq
+        match entry.event:
+            case StepStarted(step=step):
+                open_step = state.next_step = _step_id(step)
+            case StepFinished() as ev:
+                open_step = None
+                state.history.append(_step_id(ev.step))
+                state.next_step = ev.next
+                state.steps.append(_record(ev, entry.ts, ev.outcome or "error"))
+            case StepSkipped() as ev:
+                state.history.append(_step_id(ev.step))
+                state.next_step = ev.next
+                state.steps.append(_record(ev, entry.ts, "skipped"))
+            case StepBack(next=target):
+                if state.history:
+                    state.history.pop()
+                state.next_step = target
+            case EvalResult(inside_envelope=inside):
+                state.envelope = "pass" if inside else "fail"
+            case Diff() as ev:
+                state.diff = DiffReport.model_validate(ev.data())
+            case RevertPlan() as ev:
+                state.plan = ev
+            case RollbackStarted(component=component):
+                state.attempted.append(_step_id(component))
+            case RollbackFinished() as ev:
+                state.rolled_back.append(ev.data())
+            case Note() as ev:
+                state.notes.append({**ev.data(), "ts": entry.ts})
+            case IncidentFinished():
+                state.finished = True
     if open_step is not None:
-        state.next_step = open_step["step"]
+        state.next_step = open_step
     return state
 
 
-def _record(data: dict[str, Any], ts: str, outcome: str) -> StepRecord:
+def _step_id(value: str | None) -> str:
+    """A step id (or component) the entry must name: a journal without one is not a session's."""
+    if value is None:
+        raise ValueError("a step entry names no step")
+    return value
+
+
+def _record(ev: StepFinished | StepSkipped, ts: str, outcome: str) -> StepRecord:
+    step = _step_id(ev.step)
     return StepRecord(
-        step=data["step"],
-        title=data.get("title", data["step"]),
-        type=data.get("type", ""),
+        step=step,
+        title=step if ev.title is None else ev.title,
+        type=ev.type or "",
         outcome=outcome,
-        started_at=data.get("started_at", ts),
-        duration_s=float(data.get("duration_s", 0.0)),
-        detail=data.get("detail", ""),
+        started_at=ev.started_at or ts,
+        duration_s=float(ev.duration_s or 0.0),
+        detail=ev.detail or "",
     )
 
 
 __all__ = [
-    "DIFF",
-    "EVAL",
-    "EVIDENCE_HOLD",
-    "INCIDENT_FINISHED",
-    "INCIDENT_RESUMED",
-    "INCIDENT_STARTED",
-    "NOTE",
-    "REVERT_PLAN",
-    "ROLLBACK_FINISHED",
-    "ROLLBACK_STARTED",
-    "STEP_BACK",
-    "STEP_FINISHED",
-    "STEP_SKIPPED",
-    "STEP_STARTED",
     "IncidentSummary",
     "Replay",
     "StepRecord",

@@ -4,7 +4,8 @@
     summary = await session.run()          # -> IncidentSummary (also <incident>/summary.json)
 
 One step at a time: the responder is offered the step (`run`, `skip`, `back`, `note`, `quit`);
-running it runs its check, then its action (`drillkit.runbooks.checks`, `.actions`); the outcome
+running it runs its check, then its action (`drillkit.runbooks.checks`, `.actions`, which the
+session receives as its `Runners` rather than imports: they read the session); the outcome
 picks the next step (`next[outcome]`, else `next.default`, else the following step, `end`
 finishes). Every step is journaled as it starts and as it ends, with the step that comes next,
 so a session killed at any point resumes from its journal alone: a step that started but never
@@ -20,6 +21,7 @@ Ctrl-C, a crash: no `incident.finished`, resumable), or when it looped for `MAX_
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,10 +32,11 @@ from drillkit.components.types import DiffReport, Snapshot
 from drillkit.config.runbook import END, Runbook, RunbookStep
 from drillkit.config.system import System
 from drillkit.journal import Journal
+from drillkit.journal.events import Event, IncidentFinished, Note, StepBack, StepFinished, StepSkipped, StepStarted
 from drillkit.journal.writer import format_ts
-from drillkit.runbooks import record as rec
+from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.plan import RevertPlan
-from drillkit.runbooks.record import IncidentSummary, Outcome, StepRecord
+from drillkit.runbooks.record import Envelope, IncidentSummary, Outcome, StepRecord, incidents_dir
 from drillkit.runbooks.redaction import Redaction
 from drillkit.runbooks.responder import Responder
 
@@ -43,13 +46,16 @@ MAX_STEPS = 50
 MEASURING = ("eval", "diff", "slo", "http", "command", "promql")
 
 
-@dataclass
-class StepResult:
-    """What a check or an action came to: the outcome `next` branches on, one line, the details."""
+#: Runs a step's check or its action against the session: `checks.run_check`, `actions.run_action`.
+Runner = Callable[["Session", RunbookStep], Awaitable[StepResult]]
 
-    outcome: str
-    detail: str = ""
-    result: dict[str, Any] | None = None
+
+@dataclass(frozen=True)
+class Runners:
+    """What runs a step's check and its action (`drillkit.runbooks.incident` gives the real ones)."""
+
+    check: Runner
+    action: Runner
 
 
 class Paused(Exception):
@@ -73,6 +79,7 @@ class Session:
         runbook: Runbook,
         runbook_path: Path,
         responder: Responder,
+        runners: Runners,
         journal: Journal,
         redaction: Redaction,
         title: str,
@@ -82,12 +89,13 @@ class Session:
     ) -> None:
         self.home = home
         self.incident_id = incident_id
-        self.dir = rec.incidents_dir(home) / incident_id
+        self.dir = incidents_dir(home) / incident_id
         self.system = system
         self.system_path = system_path
         self.runbook = runbook
         self.runbook_path = runbook_path
         self.responder = responder
+        self.runners = runners
         self.journal = journal
         self.redaction = redaction
         self.title = title
@@ -95,7 +103,7 @@ class Session:
         self.mode = mode
         self.started_at = started_at
         # What the checks found so far (rebuilt by `resume` from the journal).
-        self.envelope: rec.Envelope | None = None
+        self.envelope: Envelope | None = None
         self.diff: DiffReport | None = None
         self.snapshot: Snapshot | None = None  # the evidence hold's, reused by a diff until the system changes
         self.snapshot_at = 0.0  # time.monotonic() when it was taken
@@ -112,8 +120,9 @@ class Session:
 
     # -- running -----------------------------------------------------------------------------
 
-    def log(self, kind: str, data: dict[str, Any]) -> None:
-        self.journal.append(kind, data)
+    def emit(self, event: Event) -> None:
+        """Journal one typed event (`drillkit.journal.events`) through the session's redaction."""
+        self.journal.record(event)
 
     async def run(self) -> IncidentSummary:
         """Walk the runbook from where the session stands; always leaves summary.json behind."""
@@ -166,7 +175,7 @@ class Session:
         return choice
 
     def _note(self, step_id: str, text: str) -> None:
-        self.log(rec.NOTE, {"step": step_id, "text": text})
+        self.emit(Note(step=step_id, text=text))
         self.notes.append({"step": step_id, "text": text, "ts": now()})
 
     def _back(self, step: RunbookStep) -> str:
@@ -174,7 +183,7 @@ class Session:
             self.responder.say("[yellow]already at the first step[/]")
             return step.id
         target = self.history.pop()
-        self.log(rec.STEP_BACK, {"step": step.id, "next": target})
+        self.emit(StepBack(step=step.id, next=target))
         return target
 
     def _skip(self, step: RunbookStep) -> str:
@@ -188,23 +197,20 @@ class Session:
             duration_s=0.0,
             detail="skipped by the responder",
         )
-        self.log(rec.STEP_SKIPPED, {**record.model_dump(), "next": target})
+        self.emit(StepSkipped(**record.model_dump(), next=target))
         self.steps.append(record)
         self.history.append(step.id)
         self.responder.finished(record)
         return target
 
     async def _run_step(self, step: RunbookStep) -> str:
-        from drillkit.runbooks.actions import run_action
-        from drillkit.runbooks.checks import run_check
-
         started_at, t0 = now(), time.monotonic()
-        self.log(rec.STEP_STARTED, {"step": step.id, "title": step.title, "type": step.type})
+        self.emit(StepStarted(step=step.id, title=step.title, type=step.type))
         result = StepResult("pass", "guidance only")
         if step.check is not None:
-            result = await _guarded(run_check(self, step))
+            result = await _guarded(self.runners.check(self, step))
         if step.action is not None and result.outcome not in ("error", "skipped"):
-            done = await _guarded(run_action(self, step))
+            done = await _guarded(self.runners.action(self, step))
             if step.check is None:
                 result = done
             else:
@@ -221,7 +227,7 @@ class Session:
             detail=result.detail,
         )
         target = self.next_of(step, result.outcome)
-        self.log(rec.STEP_FINISHED, {**record.model_dump(), "next": target, "result": result.result or {}})
+        self.emit(StepFinished(**record.model_dump(), next=target, result=result.result or {}))
         self.steps.append(record)
         self.history.append(step.id)
         self.next_step = target
@@ -242,14 +248,10 @@ class Session:
     def _finish(self) -> None:
         self.finished_at = now()
         self.next_step = END
-        self.log(
-            rec.INCIDENT_FINISHED,
-            {
-                "envelope": self.envelope,
-                "changed": self.changed,
-                "revert_order": self.revert_order,
-                "outcome": self.outcome,
-            },
+        self.emit(
+            IncidentFinished(
+                envelope=self.envelope, changed=self.changed, revert_order=self.revert_order, outcome=self.outcome
+            )
         )
 
     @property
@@ -333,4 +335,4 @@ def now() -> str:
     return format_ts(datetime.now(UTC))
 
 
-__all__ = ["MAX_STEPS", "MEASURING", "Paused", "Session", "StepResult"]
+__all__ = ["MAX_STEPS", "MEASURING", "Paused", "Runner", "Runners", "Session", "StepResult"]
