@@ -56,44 +56,63 @@ def proxy(env: Env, rate: int, seconds: float, rounds: int, megabytes: int, laye
     if env.json:
         env.emit_json(results)
         return
+    env.out.print(_proxy_table(results))
+
+
+def _proxy_table(results: dict[str, Any]) -> Table:
+    """`bench proxy`'s results, one row per measure: direct, through the proxy, what it adds."""
     table = Table("layer", "measure", "direct", "through proxy", "added / ratio", title="drillkit bench proxy")
     if "l7" in results:
-        r = results["l7"]
-        for q in ("p50", "p99"):
-            table.add_row(
-                "L7 LLM proxy",
-                f"latency {q} at {r['rate']}/s",
-                f"{r['direct'][f'{q}_ms']:.3f} ms",
-                f"{r['proxy'][f'{q}_ms']:.3f} ms",
-                f"+{r['added'][f'{q}_ms']:.3f} ms",
-            )
-        table.add_row(
-            "L7 LLM proxy",
+        for row in _l7_rows(results["l7"]):
+            table.add_row("L7 LLM proxy", *row)
+    if "l4" in results:
+        for row in _l4_rows(results["l4"]):
+            table.add_row("L4 Toxiproxy", *row)
+    return table
+
+
+def _l7_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = [
+        (
+            f"latency {q} at {r['rate']}/s",
+            f"{r['direct'][f'{q}_ms']:.3f} ms",
+            f"{r['proxy'][f'{q}_ms']:.3f} ms",
+            f"+{r['added'][f'{q}_ms']:.3f} ms",
+        )
+        for q in ("p50", "p99")
+    ]
+    rows.append(
+        (
             "achieved rate (errors)",
             f"{r['direct']['achieved_rps']:.1f}/s ({r['direct']['errors']})",
             f"{r['proxy']['achieved_rps']:.1f}/s ({r['proxy']['errors']})",
             "",
         )
-    if "l4" in results:
-        r = results["l4"]
-        for kind, label in (("echo", f"{r['echo']['payload_bytes']} B echo"), ("connect", "new connection")):
-            for q in ("p50", "p99"):
-                table.add_row(
-                    "L4 Toxiproxy",
-                    f"{label} {q}",
-                    f"{r[kind][f'direct_{q}_ms']:.3f} ms",
-                    f"{r[kind][f'proxy_{q}_ms']:.3f} ms",
-                    f"+{r[kind][f'added_{q}_ms']:.3f} ms",
-                )
-        t = r["throughput"]
-        table.add_row(
-            "L4 Toxiproxy",
+    )
+    return rows
+
+
+def _l4_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows = [
+        (
+            f"{label} {q}",
+            f"{r[kind][f'direct_{q}_ms']:.3f} ms",
+            f"{r[kind][f'proxy_{q}_ms']:.3f} ms",
+            f"+{r[kind][f'added_{q}_ms']:.3f} ms",
+        )
+        for kind, label in (("echo", f"{r['echo']['payload_bytes']} B echo"), ("connect", "new connection"))
+        for q in ("p50", "p99")
+    ]
+    t = r["throughput"]
+    rows.append(
+        (
             f"throughput ({t['megabytes']} MB)",
             f"{t['direct_mb_s']:.0f} MB/s",
             f"{t['proxy_mb_s']:.0f} MB/s",
             f"{t['proxy_mb_s'] / t['direct_mb_s']:.2f}×",
         )
-    env.out.print(table)
+    )
+    return rows
 
 
 @bench.command("load")

@@ -22,25 +22,34 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from drillkit.demo.levers import LeverError
-
-if TYPE_CHECKING:
-    from drillkit.demo.service import DemoService
+from drillkit.config.system import System
+from drillkit.demo.corpus import LiveCorpus
+from drillkit.demo.levers import LeverError, Levers
+from drillkit.demo.router import Router
 
 Handler = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger(__name__)
 
 
+class LeverHolder(Protocol):
+    """What the levers act on: the parts of a `drillkit.demo.service.DemoService` this API uses."""
+
+    system: System
+    levers: Levers
+    corpus: LiveCorpus
+    router: Router | None
+
+
 class AdminApi:
     """The `/admin` endpoints of one `DemoService`."""
 
-    def __init__(self, service: DemoService) -> None:
+    def __init__(self, service: LeverHolder) -> None:
         self.service = service
 
     def routes(self) -> list[Route]:
@@ -180,4 +189,4 @@ async def _field(request: Request, name: str, *, nullable: bool = False) -> Any:
     return value.strip()
 
 
-__all__ = ["AdminApi", "describe_state", "guarded", "read_json_object"]
+__all__ = ["AdminApi", "LeverHolder", "describe_state", "guarded", "read_json_object"]

@@ -149,6 +149,16 @@ def _refuse_foreign_manifest(path: Path) -> None:
             raise InputError(f"{path}: not written by `drillkit demo up`; choose another --workdir for the demo")
 
 
+#: The demo's service level objectives (DESIGN.md §5 `slos`).
+SLOS = {
+    "latency_p95_ms": 800,
+    "latency_p99_ms": 1500,
+    "error_rate": 0.02,
+    "eval_pass_rate": 0.9,
+    "cost_per_request_usd": 0.002,
+}
+
+
 def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] | None = None) -> dict[str, Any]:
     """The demo's System manifest as data.
 
@@ -168,18 +178,6 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
         "fallback": front.get("fallback", base["fallback"]),
         "tool": front.get(ORDER_TOOL, base["tool"]),
     }
-
-    def ctl(*args: str) -> list[str]:
-        # Absolute --workdir: rollbacks run from whatever folder the engine happens to be in.
-        return ["drillkit", "demo", "ctl", *args, "--workdir", str(workdir)]
-
-    def active(pointer: str) -> dict[str, str]:
-        # The service's lever state names the live model, prompt and corpus versions.
-        return _Flow(url=f"{base['service']}/admin/state", pointer=pointer)
-
-    def rollback(argv: list[str], cost: str, expected_s: int) -> dict[str, Any]:
-        return _Flow(run=argv, user_visible_cost=cost, expected_s=expected_s)
-
     return {
         "apiVersion": "drillkit/v1",
         "kind": "System",
@@ -191,38 +189,59 @@ def manifest_data(workdir: Path, urls: dict[str, str], fronted: dict[str, str] |
             "fallback": {"base_url": f"{reach['fallback']}/v1", "api": "openai", "model": LITE},
         },
         "tools": {ORDER_TOOL: {"base_url": reach["tool"]}},
-        "components": {
-            "model": {"pinned": PINNED, "canaries": "evals/canaries.yaml", "active": active("/models")},
-            "prompt": {"path": "prompts/", "active": active("/prompt/active")},
-            "retrieval": {"path": "corpus/", "active": active("/corpus/active")},
-            "tools": {"contracts": "tools.yaml"},
-            "inputs": {"sample": "inputs/sample.jsonl"},
-        },
-        "slos": {
-            "latency_p95_ms": 800,
-            "latency_p99_ms": 1500,
-            "error_rate": 0.02,
-            "eval_pass_rate": 0.9,
-            "cost_per_request_usd": 0.002,
-        },
+        "components": _components(f"{base['service']}/admin/state"),
+        "slos": dict(SLOS),
         "evals": "evals/suite.yaml",
-        "pricing": {
-            ALIAS: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
-            PINNED: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
-            NEWER: {"input_per_mtok": 3.0, "output_per_mtok": 15.0},
-            LITE: {"input_per_mtok": 0.25, "output_per_mtok": 1.25},
-        },
-        "rollbacks": {
-            "model": rollback(ctl("pin", PINNED), "low", 5),
-            "prompt": rollback(ctl("prompt", "previous"), "none", 5),
-            "retrieval": rollback(ctl("corpus", "previous"), "high", 30),
-            "provider": rollback(ctl("route", "fallback"), "low", 5),
-        },
+        "pricing": _pricing(),
+        "rollbacks": _rollbacks(workdir),
         "rto_target": "5m",
         "chaos": {
             "toxiproxy": base.get("toxiproxy", "embedded"),
             "llm_proxy": base.get("llm_proxy", "embedded"),
         },
+    }
+
+
+def _components(state_url: str) -> dict[str, Any]:
+    """The five components; the service's lever state (`state_url`) names the live model, prompt
+    and corpus versions."""
+
+    def active(pointer: str) -> dict[str, str]:
+        return _Flow(url=state_url, pointer=pointer)
+
+    return {
+        "model": {"pinned": PINNED, "canaries": "evals/canaries.yaml", "active": active("/models")},
+        "prompt": {"path": "prompts/", "active": active("/prompt/active")},
+        "retrieval": {"path": "corpus/", "active": active("/corpus/active")},
+        "tools": {"contracts": "tools.yaml"},
+        "inputs": {"sample": "inputs/sample.jsonl"},
+    }
+
+
+def _pricing() -> dict[str, dict[str, float]]:
+    """USD per million tokens of every sim model (the alias and both versions cost the same)."""
+    pro = {"input_per_mtok": 3.0, "output_per_mtok": 15.0}
+    return {
+        ALIAS: dict(pro),
+        PINNED: dict(pro),
+        NEWER: dict(pro),
+        LITE: {"input_per_mtok": 0.25, "output_per_mtok": 1.25},
+    }
+
+
+def _rollbacks(workdir: Path) -> dict[str, Any]:
+    """One `drillkit demo ctl` lever per component; an absolute `--workdir`, as rollbacks run from
+    whatever folder the engine happens to be in."""
+
+    def rollback(args: list[str], cost: str, expected_s: int) -> dict[str, Any]:
+        argv = ["drillkit", "demo", "ctl", *args, "--workdir", str(workdir)]
+        return _Flow(run=argv, user_visible_cost=cost, expected_s=expected_s)
+
+    return {
+        "model": rollback(["pin", PINNED], "low", 5),
+        "prompt": rollback(["prompt", "previous"], "none", 5),
+        "retrieval": rollback(["corpus", "previous"], "high", 30),
+        "provider": rollback(["route", "fallback"], "low", 5),
     }
 
 

@@ -168,18 +168,11 @@ def record(
     if kind not in ("run", "incident"):
         raise ValueError(f"ledger kind must be 'run' or 'incident', got {kind!r}")
     summary_file = journal.parent / "summary.json"
-    # The file, when written, has passed the redaction policy and is what verify will compare:
-    # facts and digest come from it, so nothing unredacted reaches the ledger.
-    summary_data = jsonable(_read_json(summary_file)) if summary_file.exists() else None
-    if not isinstance(summary_data, dict):
-        summary_data = jsonable(summary)
+    summary_data = _summary_data(summary_file, summary)
     home.mkdir(parents=True, exist_ok=True)
     with _locked(home):
         signer = signing_key(home, key)
-        path = ledger_path(home)
-        lines, tail = journal_lines(path) if path.exists() else ([], b"")
-        entries = _parse_lines(path, lines)
-        _check_signed(home, lines, signer)
+        lines, tail, entries = _read_signed(home, signer)
         previous = latest_by_id(entries).get(ident)
         digest = digest_journal(journal)
         if previous is not None:
@@ -187,11 +180,7 @@ def record(
                 raise InputError(f"{ident}: already recorded in the ledger as a {previous.kind}, not a {kind}")
             if not _extends(journal, previous, digest.entries):
                 return previous  # unchanged (idempotent), or no longer matching: verify reports it
-        if not lines and not checkpoint_path(home).exists():
-            # Sign the empty ledger first: from now on a missing checkpoint can only mean deletion.
-            write_checkpoint(home, [], signer)
-        if tail:  # a crash mid-append left half a line: drop it, no checkpoint ever covered it
-            _truncate(path, sum(len(line) + 1 for line in lines))
+        _prepare_append(home, lines, tail, signer)
         entry = LedgerEntry(
             seq=len(lines) + 1,
             ts=format_ts(datetime.now(UTC)),
@@ -209,9 +198,35 @@ def record(
             prev=sha256_hex(lines[-1]) if lines else ZERO_HASH,
         )
         line = entry.canonical()
-        _append(path, line + b"\n")
+        _append(ledger_path(home), line + b"\n")
         write_checkpoint(home, [*lines, line], signer)
     return entry
+
+
+def _summary_data(summary_file: Path, summary: dict[str, Any] | BaseModel) -> Any:
+    """The summary a ledger entry digests. The file, when written, has passed the redaction policy
+    and is what verify will compare: facts and digest come from it, so nothing unredacted reaches
+    the ledger; `summary` only when there is no such file (or it is not a JSON object)."""
+    data = jsonable(_read_json(summary_file)) if summary_file.exists() else None
+    return data if isinstance(data, dict) else jsonable(summary)
+
+
+def _read_signed(home: Path, signer: SigningKey) -> tuple[list[bytes], bytes, list[LedgerEntry]]:
+    """The ledger's complete lines, a torn last line (b"" when none) and the parsed entries; a
+    LedgerError when a line does not parse or the ledger no longer matches its signed checkpoint."""
+    path = ledger_path(home)
+    lines, tail = journal_lines(path) if path.exists() else ([], b"")
+    entries = _parse_lines(path, lines)
+    _check_signed(home, lines, signer)
+    return lines, tail, entries
+
+
+def _prepare_append(home: Path, lines: list[bytes], tail: bytes, signer: SigningKey) -> None:
+    if not lines and not checkpoint_path(home).exists():
+        # Sign the empty ledger first: from now on a missing checkpoint can only mean deletion.
+        write_checkpoint(home, [], signer)
+    if tail:  # a crash mid-append left half a line: drop it, no checkpoint ever covered it
+        _truncate(ledger_path(home), sum(len(line) + 1 for line in lines))
 
 
 def _parse_lines(path: Path, lines: list[bytes]) -> list[LedgerEntry]:

@@ -4,17 +4,14 @@
 `POST /v1/messages`, `GET /v1/models[/{id}]` (OpenAI shape, or Anthropic shape when the request
 carries an `anthropic-version` header) and `GET /healthz`.  An unknown path (404) or method (405)
 is answered in the same API's error shape, chosen the same way.  Only loopback `Host` names are
-served (`drillkit.net.serving.loopback_only`).  `SimEngine` is what both API modules share:
-turning a request into a `Completion` and pacing it by the model's latency profile.
+served (`drillkit.net.serving.loopback_only`).  `SimEngine` (`drillkit.demo.sim.engine`) is what
+both API modules share: turning a request into a `Completion` and pacing it by the model's
+latency profile.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,104 +20,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from drillkit.demo.sim import anthropic_api, openai_api
-from drillkit.demo.sim.brain import (
-    answer,
-    content_text,
-    count_tokens,
-    split_chunks,
-    truncate_tokens,
+from drillkit.demo.sim.engine import (
+    LATENCY_SCALE_ENV,
+    TOKENS_PER_CHUNK,
+    Completion,
+    Finish,
+    SimEngine,
+    latency_scale_from_env,
 )
-from drillkit.demo.sim.models import MODELS, SimModel
+from drillkit.demo.sim.models import MODELS
 from drillkit.net.serving import loopback_only
-
-LATENCY_SCALE_ENV = "DRILLKIT_SIM_LATENCY_SCALE"
-TOKENS_PER_CHUNK = 3
-
-Finish = Literal["stop", "length", "stop_sequence"]
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A finished generation: text after stop/length cuts, why it ended, and token usage."""
-
-    model: SimModel
-    text: str
-    finish: Finish
-    stop_sequence: str | None
-    prompt_tokens: int
-    completion_tokens: int
-
-    def chunks(self) -> list[tuple[str, int]]:
-        """Stream deltas of a few tokens each, as (text, n_tokens); they join to `text`."""
-        return split_chunks(self.text, TOKENS_PER_CHUNK)
-
-
-class SimEngine:
-    """Shared by the API modules: generation and latency pacing for one app instance.
-
-    `latency_scale` multiplies every sleep; 0 means no sleeping at all.
-    """
-
-    def __init__(self, name: str, latency_scale: float) -> None:
-        self.name = name
-        self.latency_scale = max(0.0, latency_scale)
-
-    def complete(
-        self,
-        model: SimModel,
-        system_text: str,
-        messages: Sequence[Mapping[str, Any]],
-        max_tokens: int | None = None,
-        stop: Sequence[str] = (),
-    ) -> Completion:
-        """Answer `messages`; prompt tokens count `system_text` plus every non-system message."""
-        text = answer(model, system_text, messages)
-        finish: Finish = "stop"
-        hit: str | None = None
-        hits = [(text.find(s), s) for s in stop if s and s in text]
-        if hits:
-            index, hit = min(hits)
-            text, finish = text[:index], "stop_sequence"
-        text, was_cut = truncate_tokens(text, max_tokens)
-        if was_cut:
-            hit, finish = None, "length"
-        prompt = count_tokens(system_text) + sum(
-            count_tokens(content_text(m.get("content")))
-            for m in messages
-            if m.get("role") not in ("system", "developer")
-        )
-        return Completion(model, text, finish, hit, prompt, count_tokens(text))
-
-    async def _sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            await asyncio.sleep(seconds)
-
-    async def wait_first_token(self, model: SimModel) -> float:
-        """Sleep the model's time to first token; returns the seconds slept."""
-        seconds = model.ttft_s(self.latency_scale)
-        await self._sleep(seconds)
-        return seconds
-
-    async def wait_tokens(self, model: SimModel, tokens: int) -> None:
-        """Sleep the time `model` takes to produce `tokens` more output tokens."""
-        await self._sleep(model.generation_s(tokens, self.latency_scale))
-
-    async def wait_whole(self, completion: Completion) -> float:
-        """Sleep a whole non-streaming response's time; returns the seconds slept."""
-        seconds = completion.model.total_s(completion.completion_tokens, self.latency_scale)
-        await self._sleep(seconds)
-        return seconds
-
-
-def latency_scale_from_env(default: float = 1.0) -> float:
-    """The latency scale from `DRILLKIT_SIM_LATENCY_SCALE` (unset or empty: `default`)."""
-    raw = os.environ.get(LATENCY_SCALE_ENV, "").strip()
-    if not raw:
-        return default
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        raise ValueError(f"{LATENCY_SCALE_ENV} must be a number, got {raw!r}") from None
 
 
 def create_sim_app(
@@ -170,3 +79,14 @@ async def _route_error(request: Request, exc: Exception) -> Response:
         response = openai_api.error_response(exc.status_code, message, code=code)
     response.headers.update(exc.headers or {})
     return response
+
+
+__all__ = [
+    "LATENCY_SCALE_ENV",
+    "TOKENS_PER_CHUNK",
+    "Completion",
+    "Finish",
+    "SimEngine",
+    "create_sim_app",
+    "latency_scale_from_env",
+]

@@ -12,16 +12,14 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from drillkit.demo.sim.brain import content_text
+from drillkit.demo.sim.engine import Completion, SimEngine
 from drillkit.demo.sim.models import SimModel, get_model
-
-if TYPE_CHECKING:
-    from drillkit.demo.sim.app import Completion, SimEngine
 
 _FINISH = {"stop": "stop", "stop_sequence": "stop", "length": "length"}
 
