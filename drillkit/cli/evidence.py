@@ -211,7 +211,7 @@ def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None) -> 
     """
     from drillkit.journal.verify import verify_chain
     from drillkit.journal.writer import Journal, JournalBusy
-    from drillkit.reports.evidence import read_json_object
+    from drillkit.reports.summaries import read_json_object
 
     targets = [Path(f) for f in folders]
     if all_:

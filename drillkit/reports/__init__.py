@@ -8,7 +8,14 @@ with a file of the same name in `<home>/templates/` or a folder given with `--te
 - `evidence`: the rollback-evidence report for risk and compliance readers (`drillkit evidence report`),
   with `evidence_verify` (`drillkit evidence verify`), `evidence_chart` and `controls` (the mapping to
   regulatory clauses).
-- `review`: post-incident review drafts (`drillkit review draft`), with `review_facts`, `review_run`,
-  `review_incident` and `review_timeline`.
+- `review`: post-incident review drafts (`drillkit review draft`): `review_model` (the facts as
+  data), `review_facts` (collecting them from a record), `review_run` and `review_incident` (one
+  function per section), `review_sections` (the typed record and the sections both kinds build)
+  and `review_timeline` (each event's own sentence, `drillkit.journal.events`).
+- `summaries`: a record's summary.json read with its writer's model (`gameday.summary.Summary`,
+  `runbooks.record.IncidentSummary`), tolerating older and partial files.
 - `markdown`: the one Markdown escaping rule and template environment both reports use.
+
+Journal entries are read typed (`JournalEntry.event`, matched on the model's class): no module
+here spells a journal kind.
 """

@@ -21,15 +21,21 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from drillkit import __version__
 from drillkit.config.system import System
+from drillkit.errors import InputError
+from drillkit.journal.events import Event, EvidenceHold, RollbackFinished, RunStarted, parse
 from drillkit.journal.ledger import LedgerEntry, home_relative, latest_by_id, read_ledger
 from drillkit.journal.signing import short_fingerprint
 from drillkit.journal.verify import digest_journal
+from drillkit.reports.controls import assess_controls
+from drillkit.reports.evidence_chart import build_chart
+from drillkit.reports.evidence_gaps import find_gaps
 from drillkit.reports.evidence_model import (
     EXTRA_PATHS,
     OVERDUE_DAYS,
@@ -47,15 +53,7 @@ from drillkit.reports.evidence_model import (
     parse_time,
 )
 from drillkit.reports.evidence_verify import Verification, verify_command, verify_home
-
-
-def read_json_object(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file, or None when it is missing or not an object."""
-    try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+from drillkit.reports.summaries import IncidentRecord, RunRecord, lenient, read_json_object
 
 
 def build_report(
@@ -67,10 +65,6 @@ def build_report(
     verification: Verification | None = None,
 ) -> EvidenceReport:
     """Collect everything the report shows (see the module doc for the rules)."""
-    from drillkit.reports.controls import assess_controls
-    from drillkit.reports.evidence_chart import build_chart
-    from drillkit.reports.evidence_gaps import find_gaps
-
     home = Path(home).absolute()
     now = datetime.now(UTC)
     until = until or now
@@ -110,110 +104,127 @@ def build_report(
 
 
 def _runs(home: Path, recorded: dict[str, LedgerEntry]) -> list[RunRow]:
-    rows = []
-    for folder in sorted(p for p in (home / "runs").glob("*") if (p / "journal.jsonl").exists()):
-        summary = read_json_object(folder / "summary.json")
-        entry = recorded.get(folder.name)
-        data = {**(summary or _run_started(folder / "journal.jsonl")), **(entry.facts if entry else {})}
-        layer = str(data.get("layer") or "")
-        start = _at(data.get("started_at"))
-        ttr, rto = _num(data.get("ttr_s")), _num(data.get("rto_target_s"))
-        rows.append(
-            RunRow(
-                id=folder.name,
-                started_at=start.isoformat(timespec="seconds") if start else None,
-                date=start.date().isoformat() if start else "",
-                scenario=str(data.get("scenario") or ""),
-                title=str(data.get("title") or ""),
-                path=layer,
-                path_label={**PATHS, **EXTRA_PATHS}.get(layer, layer or "unknown"),
-                severity=str(data.get("severity") or ""),
-                system=str(data.get("system") or ""),
-                operator=str(data.get("operator") or ""),
-                mode=str(data.get("rollback_mode") or data.get("mode") or ""),
-                ttd_s=_num(data.get("ttd_s")),
-                rollback_s=_num(data.get("rollback_s")),
-                ttr_s=ttr,
-                rto_target_s=rto,
-                within_rto=(ttr <= rto) if ttr is not None and rto is not None else None,
-                verdict=str(data.get("verdict") or "incomplete") if summary or entry else "incomplete",
-                reasons=[str(r) for r in (summary or {}).get("reasons", [])][:5],
-                journal=home_relative(home, folder / "journal.jsonl"),
-                journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
-                recorded=entry is not None,
-            )
-        )
-    return sorted(rows, key=lambda r: r.started_at or "")
+    folders = sorted(p for p in (home / "runs").glob("*") if (p / "journal.jsonl").exists())
+    return sorted((_run_row(home, folder, recorded.get(folder.name)) for folder in folders),
+                  key=lambda r: r.started_at or "")  # fmt: skip
+
+
+def _run_row(home: Path, folder: Path, entry: LedgerEntry | None) -> RunRow:
+    """A run's row: its summary (what a run killed before writing one still tells: its run.started
+    entry), with what the ledger recorded winning over it."""
+    summary = read_json_object(folder / "summary.json")
+    run = lenient(RunRecord, {**(summary or _run_started(folder / "journal.jsonl")), **(entry.facts if entry else {})})
+    start = _at(run.started_at)
+    ttr, rto = run.ttr_s, run.rto_target_s
+    return RunRow(
+        id=folder.name,
+        started_at=start.isoformat(timespec="seconds") if start else None,
+        date=start.date().isoformat() if start else "",
+        scenario=run.scenario or "",
+        title=run.title or "",
+        path=run.layer or "",
+        path_label={**PATHS, **EXTRA_PATHS}.get(run.layer or "", run.layer or "unknown"),
+        severity=run.severity or "",
+        system=run.system or "",
+        operator=run.operator or "",
+        mode=run.rollback_mode or "",
+        ttd_s=run.ttd_s,
+        rollback_s=run.rollback_s,
+        ttr_s=ttr,
+        rto_target_s=rto,
+        within_rto=(ttr <= rto) if ttr is not None and rto is not None else None,
+        verdict=(run.verdict or "incomplete") if summary or entry else "incomplete",
+        reasons=(run.reasons or [])[:5],
+        journal=home_relative(home, folder / "journal.jsonl"),
+        journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
+        recorded=entry is not None,
+    )
 
 
 def _run_started(journal: Path) -> dict[str, Any]:
-    """What a run without a summary (killed mid-run) still tells: its run.started entry."""
-    try:
-        with journal.open("rb") as f:
-            first = json.loads(f.readline())
-        return {**first["data"], "started_at": first["ts"]} if first.get("kind") == "run.started" else {}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
+    """What a run killed before its summary still tells, in the summary's keys: its first entry,
+    run.started (the rollback mode among them, and its time as the run's start)."""
+    match _first_event(journal):
+        case (ts, RunStarted(mode=mode) as started):
+            return {**started.data(), "rollback_mode": mode, "started_at": ts}
+    return {}
 
 
 def _incidents(home: Path, recorded: dict[str, LedgerEntry]) -> list[IncidentRow]:
-    rows = []
-    for folder in sorted(p for p in (home / "incidents").glob("*") if (p / "journal.jsonl").exists()):
-        summary = read_json_object(folder / "summary.json") or {}
-        entry = recorded.get(folder.name)
-        data = {**summary, **(entry.facts if entry else {})}
-        rollbacks, held = _incident_journal(folder / "journal.jsonl")
-        start = _at(data.get("started_at"))
-        rows.append(
-            IncidentRow(
-                id=folder.name,
-                started_at=start.isoformat(timespec="seconds") if start else None,
-                date=start.date().isoformat() if start else "",
-                runbook=str(data.get("runbook") or ""),
-                title=str(data.get("title") or ""),
-                system=str(data.get("system") or ""),
-                operator=str(data.get("operator") or ""),
-                outcome=str(data.get("outcome") or "open"),
-                envelope=data.get("envelope") if isinstance(data.get("envelope"), str) else None,
-                changed=[str(c) for c in data.get("changed") or []],
-                revert_order=[str(c) for c in data.get("revert_order") or []],
-                rollbacks=rollbacks,
-                evidence_held=held,
-                journal=home_relative(home, folder / "journal.jsonl"),
-                journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
-                recorded=entry is not None,
-            )
-        )
-    return sorted(rows, key=lambda r: r.started_at or "")
+    folders = sorted(p for p in (home / "incidents").glob("*") if (p / "journal.jsonl").exists())
+    return sorted((_incident_row(home, folder, recorded.get(folder.name)) for folder in folders),
+                  key=lambda r: r.started_at or "")  # fmt: skip
+
+
+def _incident_row(home: Path, folder: Path, entry: LedgerEntry | None) -> IncidentRow:
+    summary = read_json_object(folder / "summary.json") or {}
+    incident = lenient(IncidentRecord, {**summary, **(entry.facts if entry else {})})
+    rollbacks, held = _incident_journal(folder / "journal.jsonl")
+    start = _at(incident.started_at)
+    return IncidentRow(
+        id=folder.name,
+        started_at=start.isoformat(timespec="seconds") if start else None,
+        date=start.date().isoformat() if start else "",
+        runbook=incident.runbook or "",
+        title=incident.title or "",
+        system=incident.system or "",
+        operator=incident.operator or "",
+        outcome=incident.outcome or "open",
+        envelope=incident.envelope,
+        changed=incident.changed or [],
+        revert_order=incident.revert_order or [],
+        rollbacks=rollbacks,
+        evidence_held=held,
+        journal=home_relative(home, folder / "journal.jsonl"),
+        journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
+        recorded=entry is not None,
+    )
 
 
 def _incident_journal(journal: Path) -> tuple[list[RollbackRow], bool]:
     """The rollbacks an incident actually ran, and whether evidence was held before them."""
     rollbacks, held = [], False
+    for _ts, event in _events(journal):
+        match event:
+            case EvidenceHold():
+                held = True
+            case RollbackFinished(component=component, ok=ok, duration_s=duration_s, expected_s=expected_s):
+                rollbacks.append(
+                    RollbackRow(component=component or "?", ok=ok, duration_s=duration_s, expected_s=expected_s)
+                )
+    return rollbacks, held
+
+
+def _events(journal: Path) -> Iterator[tuple[str, Event]]:
+    """Each entry's time and typed event; a line that is not an entry is skipped (the integrity
+    section reports it)."""
     try:
         lines = journal.read_bytes().splitlines()
     except OSError:
-        return [], False
+        return
     for raw in lines:
-        try:
-            entry = json.loads(raw)
-        except ValueError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        data = entry.get("data") if isinstance(entry.get("data"), dict) else {}
-        if entry.get("kind") == "evidence.hold":
-            held = True
-        elif entry.get("kind") == "rollback.finished":
-            rollbacks.append(
-                RollbackRow(
-                    component=str(data.get("component") or "?"),
-                    ok=data.get("ok") if isinstance(data.get("ok"), bool) else None,
-                    duration_s=_num(data.get("duration_s")),
-                    expected_s=_num(data.get("expected_s")),
-                )
-            )
-    return rollbacks, held
+        parsed = _event(raw)
+        if parsed is not None:
+            yield parsed
+
+
+def _first_event(journal: Path) -> tuple[str, Event] | None:
+    try:
+        with journal.open("rb") as f:
+            return _event(f.readline())
+    except OSError:
+        return None
+
+
+def _event(raw: bytes) -> tuple[str, Event] | None:
+    try:
+        entry = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
+        return None
+    data = entry.get("data")
+    return str(entry.get("ts") or ""), parse(entry["kind"], data if isinstance(data, dict) else {})
 
 
 # -- derived tables ----------------------------------------------------------------------------
@@ -302,8 +313,6 @@ def _period(since: datetime | None, until: datetime) -> Period:
 
 
 def _ledger_or_empty(home: Path) -> list[LedgerEntry]:
-    from drillkit.errors import InputError
-
     try:
         return read_ledger(home, skip_invalid=True)
     except InputError:
@@ -311,8 +320,6 @@ def _ledger_or_empty(home: Path) -> list[LedgerEntry]:
 
 
 def _digest(journal: Path) -> str | None:
-    from drillkit.errors import InputError
-
     try:
         return digest_journal(journal).merkle_root
     except InputError:
@@ -328,10 +335,6 @@ def _in(started_at: str | None, since: datetime | None, until: datetime) -> bool
     if moment is None:
         return since is None  # undated (a run killed before it started): only in "everything"
     return (since is None or moment >= since) and moment <= until
-
-
-def _num(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 __all__ = [

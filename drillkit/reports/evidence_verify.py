@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from drillkit.errors import InputError
 from drillkit.journal.canonical import sha256_hex
+from drillkit.journal.events import EvidenceHold, parse
 from drillkit.journal.ledger import (
     LedgerEntry,
     checkpoint_path,
@@ -233,17 +234,17 @@ def _check_summary(home: Path, rel: str, entry: LedgerEntry, findings: Findings)
 
 def _check_held_files(home: Path, journal: Path, lines: list[bytes], findings: Findings) -> None:
     """An `evidence.hold` entry lists each held file's SHA-256: the files must still match it."""
+    marker = f'"{EvidenceHold.KIND}"'.encode()
     for n, raw in enumerate(lines, 1):
-        if b'"evidence.hold"' not in raw:
+        if marker not in raw:
             continue
-        try:
-            data = json.loads(raw)["data"]
-            folder, files = Path(data["path"]), dict(data.get("files") or {})
-        except (ValueError, KeyError, TypeError):
+        hold = _hold(raw)
+        if hold is None or hold.path is None:
             continue
+        folder = Path(hold.path)
         if not folder.is_dir():  # the home was moved: the hold sits next to the journal
             folder = journal.parent / "evidence" / folder.name
-        for name, meta in files.items():
+        for name, meta in hold.files.items():
             path = folder / name
             frel = home_relative(home, path)
             try:
@@ -255,6 +256,17 @@ def _check_held_files(home: Path, journal: Path, lines: list[bytes], findings: F
                 findings.error(
                     frel, "edited", f"edited after it was held as evidence ({home_relative(home, journal)} line {n})"
                 )
+
+
+def _hold(raw: bytes) -> EvidenceHold | None:
+    """The line's evidence hold, typed; None when the line is not one (or not an entry at all)."""
+    try:
+        entry = json.loads(raw)
+        kind, data = entry["kind"], entry["data"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    event = parse(kind, data) if isinstance(kind, str) and isinstance(data, dict) else None
+    return event if isinstance(event, EvidenceHold) else None
 
 
 def _check_unrecorded(home: Path, journal: Path, findings: Findings) -> int:

@@ -28,6 +28,7 @@ from markupsafe import Markup
 
 from drillkit.data import shipped_dir
 from drillkit.errors import InputError
+from drillkit.journal.events import format_seconds  # the one definition: the timeline's sentences use it too
 
 _SPACE = re.compile(r"\s+")
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -64,17 +65,6 @@ def block(value: Any) -> Markup:
 def strong(value: Any) -> Markup:
     """Escaped text in bold."""
     return Markup(f"**{md_escape(value)}**")
-
-
-def format_seconds(value: float | None, digits: int = 1) -> str:
-    """`2.4 s`, `1.5 min`, `2.0 h`; `—` when nothing was measured."""
-    if value is None:
-        return "—"
-    if abs(value) < 60:
-        return f"{value:.{digits}f} s"
-    if abs(value) < 3600:
-        return f"{value / 60:.{digits}f} min"
-    return f"{value / 3600:.{digits}f} h"
 
 
 def template_environment(home: Path | None, templates: Path | None, *, html: bool) -> jinja2.Environment:

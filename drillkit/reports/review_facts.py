@@ -1,28 +1,32 @@
-"""Collecting a review's facts from a record, and what the run and incident collectors share.
+"""Collecting a review's facts from a record.
 
     review = collect(home, "run", home / "runs" / run_id)     # a redacted `Review`
 
 The definitions of the numbers are in `review_run` (game-day runs) and `review_incident` (triage
-incidents). Whatever the kind: the journal's chain is verified, its head and the ledger entry
-that recorded it are looked up, and the finished facts pass the redaction policy again (the
-record's system manifest rules included, when the manifest can still be found).
+incidents), built from the sections in `review_sections`. Whatever the kind: the journal's chain
+is verified, its head and the ledger entry that recorded it are looked up, and the finished facts
+pass the redaction policy again (the record's system manifest rules included, when the manifest
+can still be found).
 """
 
 from __future__ import annotations
 
-import json
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from drillkit.config.loader import load_model
+from drillkit.config.scenario import Scenario
+from drillkit.config.system import load_system
 from drillkit.errors import InputError
+from drillkit.journal import ledger
+from drillkit.journal.events import Event, EvidenceHold, IncidentStarted, RunStarted
 from drillkit.journal.redact import Redactor
 from drillkit.journal.verify import read_journal, verify_chain
-from drillkit.journal.writer import JournalEntry
-from drillkit.reports.review import Evidence, Kind, Layer, LedgerPosition, Review
-
-COMPONENT_LAYER = {"model": "model", "provider": "model", "prompt": "prompt", "retrieval": "retrieval",
-                   "tools": "tools", "inputs": "inputs"}  # fmt: skip
+from drillkit.reports.review_incident import incident_review
+from drillkit.reports.review_model import Evidence, Kind, LedgerPosition, Review
+from drillkit.reports.review_run import run_review
+from drillkit.reports.review_sections import Record
+from drillkit.reports.summaries import incident_summary, read_json_object, run_summary
 
 
 def collect(home: Path, kind: Kind, folder: Path) -> Review:
@@ -30,42 +34,16 @@ def collect(home: Path, kind: Kind, folder: Path) -> Review:
     entries = read_journal(journal)
     if not entries:
         raise InputError(f"{journal}: the journal is empty")
-    summary = _read_json(folder / "summary.json")
-    if kind == "run":
-        from drillkit.reports.review_run import run_review
-
-        review = run_review(entries, summary)
-    else:
-        from drillkit.reports.review_incident import incident_review
-
-        review = incident_review(entries, summary)
-    review.evidence = _evidence(home, folder, entries, summary)
-    redactor = Redactor.for_system(_system(home, entries))
+    record = Record(entries)
+    data = read_json_object(folder / "summary.json")
+    review = run_review(record, run_summary(data)) if kind == "run" else incident_review(record, incident_summary(data))
+    review.evidence = _evidence(home, folder, record, has_summary=bool(data))
+    redactor = Redactor.for_system(_system(home, record))
     return Review.model_validate(redactor(review.model_dump(mode="json")))
 
 
-def diff_findings(layers: dict[str, Layer], data: dict[str, Any], against: str) -> None:
-    if data.get("error"):
-        layers["operations"].findings.append(f"Five-input diff {against} could not run: {data['error']}")
-        return
-    for name, c in (data.get("components") or {}).items():
-        layer = layers[COMPONENT_LAYER.get(name, "operations")]
-        changed = c.get("changed")
-        if changed is True:
-            layer.changed = True
-            layer.findings.append(
-                f"Changed {against}: {c.get('summary', '')} (confidence {c.get('confidence', 0):.0%})"
-            )
-        elif changed is None:
-            layer.changed = layer.changed or None
-            layer.findings.append(f"Unknown {against}: {c.get('reason') or c.get('summary') or 'no data'}")
-        else:
-            layer.changed = bool(layer.changed)
-            layer.findings.append(f"Unchanged {against}: {c.get('summary', '')}")
-
-
-def _evidence(home: Path, folder: Path, entries: list[JournalEntry], summary: dict[str, Any]) -> Evidence:
-    journal = folder / "journal.jsonl"
+def _evidence(home: Path, folder: Path, record: Record, *, has_summary: bool) -> Evidence:
+    journal, entries, start = folder / "journal.jsonl", record.entries, record.events[0]
     problems = verify_chain(journal)
     ev = Evidence(
         journal=_relative(home, journal),
@@ -73,20 +51,30 @@ def _evidence(home: Path, folder: Path, entries: list[JournalEntry], summary: di
         head=entries[-1].hash,
         chain_ok=not problems,
         chain_problems=[str(p) for p in problems],
-        summary_file=_relative(home, folder / "summary.json") if summary else None,
-        redaction=(entries[0].data.get("redaction") if entries else None),
-        holds=[str(e.data.get("path")) for e in entries if e.kind == "evidence.hold"],
+        summary_file=_relative(home, folder / "summary.json") if has_summary else None,
+        redaction=_redaction(start),
+        holds=[str(hold.path) for hold in record.all(EvidenceHold)],
     )
-    ev.ledger = _ledger_position(home, entries)
+    ev.ledger = _ledger_position(home, record)
     return ev
 
 
-def _ledger_position(home: Path, entries: list[JournalEntry]) -> LedgerPosition | None:
-    """Where the record sits in `<home>/ledger.jsonl` (its latest entry), if it was recorded."""
-    from drillkit.journal import ledger
+def _redaction(start: Event) -> Any:
+    """The redaction policy the record was written under (its first entry names it)."""
+    match start:
+        case RunStarted(redaction=policy) | IncidentStarted(redaction=policy):
+            return policy
+    return None
 
-    ident = entries[0].data.get("run_id") or entries[0].data.get("incident_id")
-    if not ident or not ledger.ledger_path(home).exists():
+
+def _ledger_position(home: Path, record: Record) -> LedgerPosition | None:
+    """Where the record sits in `<home>/ledger.jsonl` (its latest entry), if it was recorded."""
+    match record.events[0]:
+        case RunStarted(run_id=str() as ident) | IncidentStarted(incident_id=str() as ident) if ident:
+            pass
+        case _:
+            return None
+    if not ledger.ledger_path(home).exists():
         return None
     try:
         recorded = ledger.read_ledger(home)
@@ -102,7 +90,7 @@ def _ledger_position(home: Path, entries: list[JournalEntry]) -> LedgerPosition 
         ts=entry.ts,
         merkle_root=entry.merkle_root,
         journal_head=entry.journal_head,
-        matches_journal=entry.journal_head == entries[-1].hash,
+        matches_journal=entry.journal_head == record.entries[-1].hash,
     )
     try:
         checkpoint = ledger.read_checkpoint(ledger.checkpoint_path(home))
@@ -112,28 +100,10 @@ def _ledger_position(home: Path, entries: list[JournalEntry]) -> LedgerPosition 
     return position
 
 
-def _system(home: Path, entries: list[JournalEntry]) -> Any:
+def _system(home: Path, record: Record) -> Any:
     """The record's system manifest, when it can still be found (for its extra redaction rules)."""
-    from drillkit.config.system import load_system
-
-    data = entries[0].data
-    candidates = [data.get("system_file")]
-    if data.get("scenario_file"):
-        try:
-            from drillkit.config.loader import load_model
-            from drillkit.config.scenario import Scenario
-
-            path = Path(data["scenario_file"])
-            scenario = load_model(path, Scenario)
-            system = Path(scenario.system)
-            demo = home / "demo" / "drillkit.yaml"
-            candidates.append(
-                str(demo if scenario.system == "demo" else system if system.is_absolute() else path.parent / system)
-            )
-        except (InputError, OSError, ValueError):
-            pass
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
+    for candidate in _manifests(home, record.events[0]):
+        if Path(candidate).is_file():
             try:
                 return load_system(candidate)
             except InputError:
@@ -141,33 +111,22 @@ def _system(home: Path, entries: list[JournalEntry]) -> Any:
     return None
 
 
-def first(entries: list[JournalEntry], kind: str) -> dict[str, Any] | None:
-    e = first_entry(entries, kind)
-    return None if e is None else e.data
-
-
-def first_entry(entries: list[JournalEntry], kind: str) -> JournalEntry | None:
-    return next((e for e in entries if e.kind == kind), None)
-
-
-def last(entries: list[JournalEntry], kind: str) -> dict[str, Any] | None:
-    return next((e.data for e in reversed(entries) if e.kind == kind), None)
-
-
-def between(a: JournalEntry, b: JournalEntry) -> float:
-    return round((b.time - a.time).total_seconds(), 3)
-
-
-def ts_of(e: JournalEntry | None) -> str | None:
-    return None if e is None else e.ts
-
-
-def clock(ts: str) -> str:
-    return datetime.fromisoformat(ts).strftime("%H:%M:%S")
-
-
-def first_line(text: Any) -> str:
-    return str(text or "").strip().splitlines()[0][:200] if str(text or "").strip() else ""
+def _manifests(home: Path, start: Event) -> list[str]:
+    """Where the manifest may be: an incident names its file, a run its scenario's (which names the system)."""
+    match start:
+        case IncidentStarted(system_file=str() as system_file) if system_file:
+            return [system_file]
+        case RunStarted(scenario_file=str() as scenario_file) if scenario_file:
+            try:
+                path = Path(scenario_file)
+                scenario = load_model(path, Scenario)
+            except (InputError, OSError, ValueError):
+                return []
+            system = Path(scenario.system)
+            if scenario.system == "demo":
+                return [str(home / "demo" / "drillkit.yaml")]
+            return [str(system if system.is_absolute() else path.parent / system)]
+    return []
 
 
 def _relative(home: Path, path: Path) -> str:
@@ -175,11 +134,3 @@ def _relative(home: Path, path: Path) -> str:
         return str(path.resolve().relative_to(home.resolve()))
     except ValueError:
         return str(path)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -507,3 +507,45 @@ def test_a_breach_that_cost_less_is_not_reported_as_a_negative_extra_cost(home: 
     review.impact.served_during_breach = {"by_provider": {"primary": 93}}
     assert "as the answers reported it (answers that named no provider or model are not counted): by provider " \
         "`primary` 93." in render(review, home=home)  # fmt: skip
+
+
+def test_the_timeline_says_what_each_event_says(tmp_path: Path) -> None:
+    """Every row is the event's own sentence (`drillkit.journal.events`, the live view's too): the
+    reasons a run finished with, what preflight cleaned up, a fault lost; an entry no model reads
+    (a newer kind, data its model refuses) shows its kind."""
+    home = tmp_path / "home"
+    run_dir = home / "runs" / RUN_ID
+    run_dir.mkdir(parents=True)
+    with Journal(run_dir / "journal.jsonl", fsync=False, clock=Clock(T0)) as j:
+        j.append("run.started", {"run_id": RUN_ID, "scenario": "swap-test", "operator": "alice", "mode": "auto"})
+        j.append("leftovers.removed", {"faults": [{"name": "old"}]})
+        j.append("fault.injected", {"type": "latency", "name": "slow-primary", "at_s": 0})  # no target
+        j.append("fault.lost", {"faults": ["slow-primary"]})
+        j.append("detected", {"ttd_s": "soon", "slos": ["error_rate"]})
+        j.append("some.future.kind", {"x": 1})
+        j.append("run.finished", {"verdict": "fail", "reasons": ["not detected", "recovery not within 25s"]})
+    f = facts(home, RUN_ID)
+    assert [row["event"] for row in f["timeline"]] == [
+        "Game-day swap-test started by alice (auto rollback)",
+        "Faults an earlier run left behind removed: 1",
+        "Fault injected: latency on slow-primary",
+        "Fault lost before the rollback: slow-primary",
+        "detected",
+        "some.future.kind",
+        "Run finished: fail: not detected; recovery not within 25s",
+    ]
+    assert f["detection"]["ttd_s"] is None and f["detection"]["how"].startswith("not detected")
+
+
+def test_an_old_or_partial_summary_is_read_for_what_it_has(home: Path) -> None:
+    # No contract keys but a few, and a number written as a string: read field by field, not a crash.
+    (home / "runs" / RUN_ID / "summary.json").write_text(
+        json.dumps({"run_id": RUN_ID, "verdict": "fail", "layer": "prompt", "ttd_s": "2.6", "reasons": ["slow"]})
+    )
+    f = facts(home, RUN_ID)
+    assert (f["outcome"], f["layer"], f["title"]) == ("fail", "prompt", "Silent swap <script>x</script>")
+    assert f["resolution"]["rollback_s"] is None and f["resolution"]["rto_target_s"] is None  # not in the summary
+    ops = {layer["key"]: layer for layer in f["layers"]}["operations"]["findings"]
+    assert "Reason the verdict records: slow" in ops and not any(x.startswith("Detection:") for x in ops)
+    assert "slow" in f["went_poorly"]
+    assert "## Contributing factors" in drillkit(home, "review", "draft", RUN_ID).stdout
