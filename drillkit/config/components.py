@@ -14,17 +14,22 @@ from drillkit.config.types import Duration, HttpStatus, Strict
 
 
 class Message(Strict):
-    role: Literal["system", "user", "assistant"]
-    content: str
+    """One chat message of a canary."""
+
+    role: Literal["system", "user", "assistant"] = Field(description="Who speaks: `system`, `user` or `assistant`.")
+    content: str = Field(description="The message's text.")
 
 
 class Canary(Strict):
     """One canary: `prompt` (a single user message) or `messages`; sent at temperature 0."""
 
-    id: str
-    prompt: str | None = None
-    messages: list[Message] | None = None
-    max_tokens: int = Field(default=256, ge=1, le=4096)
+    id: str = Field(
+        description="A lower-case id, unique in the file; each answer is compared with the baseline answer of the same "
+        "id."
+    )
+    prompt: str | None = Field(default=None, description="The prompt, sent as a single user message.")
+    messages: list[Message] | None = Field(default=None, description="A whole chat instead of `prompt`.")
+    max_tokens: int = Field(default=256, ge=1, le=4096, description="The most tokens a provider may answer with.")
 
     @field_validator("id")
     @classmethod
@@ -44,9 +49,11 @@ class Canary(Strict):
 
 
 class Canaries(Strict):
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["Canaries"]
-    canaries: list[Canary] = Field(min_length=1)
+    """A canaries file, named by the manifest's `components.model.canaries`."""
+
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["Canaries"] = Field(description="Always `Canaries`.")
+    canaries: list[Canary] = Field(min_length=1, description="The canaries, sent to every probed provider.")
 
     @model_validator(mode="after")
     def _unique(self) -> Canaries:
@@ -61,14 +68,21 @@ class Canaries(Strict):
 class Endpoint(Strict):
     """One contract test: a request to the tool and what its answer must look like."""
 
-    name: str
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
-    path: str = Field(pattern=r"^/")
-    json_body: Any = Field(default=None, alias="json")
-    headers: dict[str, str] = {}
-    expect_status: HttpStatus | list[HttpStatus] = 200
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    timeout: Duration = 5.0
+    name: str = Field(description="Names the test in fingerprints and diffs.")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(default="GET", description="The HTTP method.")
+    path: str = Field(pattern=r"^/", description="The path, appended to the tool's `base_url` from the manifest.")
+    json_body: Any = Field(default=None, alias="json", description="A JSON body to send; default: no body.")
+    headers: dict[str, str] = Field(default={}, description="Request headers, sent as written.")
+    expect_status: HttpStatus | list[HttpStatus] = Field(
+        default=200,
+        description="The status code(s) the tool must answer; an unexpected 502 or 504 means unreachable, not a break.",
+    )
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="A JSON Schema the response body must satisfy; the body's shape is recorded either way.",
+    )
+    timeout: Duration = Field(default=5.0, description="How long to wait for the answer; no answer means unreachable.")
 
     @field_validator("schema_")
     @classmethod
@@ -85,10 +99,16 @@ class Endpoint(Strict):
 
 
 class ToolContract(Strict):
-    endpoints: list[Endpoint] = Field(min_length=1)
+    """What one tool promises."""
+
+    endpoints: list[Endpoint] = Field(min_length=1, description="The contract tests to run against the tool.")
 
 
 class ToolContracts(Strict):
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["ToolContracts"]
-    tools: dict[str, ToolContract] = Field(min_length=1)
+    """A tool contracts file, named by the manifest's `components.tools.contracts`."""
+
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["ToolContracts"] = Field(description="Always `ToolContracts`.")
+    tools: dict[str, ToolContract] = Field(
+        min_length=1, description="Contracts by tool name; each name needs a `tools.<name>.base_url` in the manifest."
+    )

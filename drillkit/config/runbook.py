@@ -36,18 +36,32 @@ ComponentName = Literal["model", "prompt", "retrieval", "tools", "inputs"]
 class EvalCheck(Strict):
     """The eval suite against the live service: pass inside the envelope, fail outside, error unreachable."""
 
-    type: Literal["eval"]
-    suite: str | None = None  # default: the manifest's `evals`; relative to the manifest's folder
-    threshold: float | None = Field(default=None, ge=0, le=1)  # default: slos.eval_pass_rate
-    tags: list[str] = []
-    concurrency: int = Field(default=8, ge=1, le=MAX_CONCURRENCY)
+    type: Literal["eval"] = Field(description="`eval`: run the eval suite.")
+    suite: str | None = Field(
+        default=None,
+        description="The eval suite file; default: the manifest's `evals`. Relative to the manifest's folder.",
+    )
+    threshold: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Weighted pass rate that counts as inside the envelope; default: `slos.eval_pass_rate`, else 0.9.",
+    )
+    tags: list[str] = Field(default=[], description="Run only the cases carrying any of these tags; empty: all cases.")
+    concurrency: int = Field(
+        default=8, ge=1, le=MAX_CONCURRENCY, description="How many cases are sent to the service at once."
+    )
 
 
 class DiffCheck(Strict):
     """The five-input diff against the last known good: pass nothing changed, fail something did."""
 
-    type: Literal["diff"]
-    components: list[ComponentName] = Field(default=list(COMPONENTS), min_length=1)
+    type: Literal["diff"] = Field(description="`diff`: compare the five inputs with the last known good.")
+    components: list[ComponentName] = Field(
+        default=list(COMPONENTS),
+        min_length=1,
+        description="The components to fingerprint and compare; those the manifest does not configure are skipped.",
+    )
 
 
 class SloCheck(Strict):
@@ -55,10 +69,12 @@ class SloCheck(Strict):
     the manifest's SLOs — all of them, or only those named in `slos` (e.g. `[cost_per_request_usd]`
     for a cost question)."""
 
-    type: Literal["slo"]
-    duration: Duration = 10.0
-    rate: float = Field(default=5, gt=0, le=MAX_RATE)
-    slos: list[SloName] = []
+    type: Literal["slo"] = Field(description="`slo`: send probe traffic and judge it against the SLOs.")
+    duration: Duration = Field(
+        default=10.0, description="How long to send probe traffic (> 0); it is judged as one window."
+    )
+    rate: float = Field(default=5, gt=0, le=MAX_RATE, description="Probe requests per second.")
+    slos: list[SloName] = Field(default=[], description="Judge only these SLOs; empty: every SLO the manifest sets.")
 
     @field_validator("duration")
     @classmethod
@@ -69,35 +85,54 @@ class SloCheck(Strict):
 
 
 class HttpCheck(Strict):
-    type: Literal["http"]
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
-    url: HttpUrl
-    expect_status: HttpStatus | list[HttpStatus] = 200
-    timeout: Duration = 10.0
+    """One HTTP request (no body): pass on an expected status, fail on another, error when nothing answers."""
+
+    type: Literal["http"] = Field(description="`http`: send one HTTP request.")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = Field(
+        default="GET", description="The HTTP method."
+    )
+    url: HttpUrl = Field(description="The URL to request.")
+    expect_status: HttpStatus | list[HttpStatus] = Field(
+        default=200, description="The status code(s) that pass; any other status fails."
+    )
+    timeout: Duration = Field(default=10.0, description="How long to wait for an answer; no answer is an `error`.")
 
 
 class CommandCheck(Strict):
-    type: Literal["command"]
-    run: Argv
-    expect_exit: int = Field(default=0, ge=0, le=255)
-    timeout: Duration = 60.0
+    """A command: pass on the expected exit code, fail on another, error when it cannot run or times out."""
+
+    type: Literal["command"] = Field(description="`command`: run a command.")
+    run: Argv = Field(description="The command, as an argv list (never a shell string).")
+    expect_exit: int = Field(default=0, ge=0, le=255, description="The exit code that passes.")
+    timeout: Duration = Field(
+        default=60.0, description="How long the command may run before it is killed (an `error`)."
+    )
 
 
 class PromqlCheck(Strict):
     """An instant query against a Prometheus HTTP API; pass when every sample satisfies `op value`."""
 
-    type: Literal["promql"]
-    url: HttpUrl  # the Prometheus base URL (…/api/v1/query is appended)
-    query: str = Field(min_length=1)
-    op: Literal["<", "<=", ">", ">=", "==", "!="] = "<"
-    value: float
-    timeout: Duration = 10.0
+    type: Literal["promql"] = Field(description="`promql`: query Prometheus.")
+    url: HttpUrl = Field(
+        description="The Prometheus (or Thanos, Mimir) base URL; `/api/v1/query` is appended unless it is there."
+    )
+    query: str = Field(min_length=1, description="The PromQL instant query; no samples in the answer is an `error`.")
+    op: Literal["<", "<=", ">", ">=", "==", "!="] = Field(
+        default="<", description="How each sample is compared with `value`."
+    )
+    value: float = Field(description="The number each sample is compared with.")
+    timeout: Duration = Field(default=10.0, description="How long to wait for Prometheus; no answer is an `error`.")
 
 
 class AskCheck(Strict):
-    type: Literal["ask"]
-    question: str | None = None
-    choices: list[str] = Field(min_length=2)
+    """A question to the responder; the chosen answer is the step's outcome (skipped under `--auto`)."""
+
+    type: Literal["ask"] = Field(description="`ask`: ask the responder.")
+    question: str | None = Field(default=None, description="The question; default: the step's title.")
+    choices: list[str] = Field(
+        min_length=2,
+        description="The answers offered (at least two, unique); each is an outcome `next` can branch on.",
+    )
 
     @field_validator("choices")
     @classmethod
@@ -124,16 +159,22 @@ Check = Annotated[
 class RevertPlanAction(Strict):
     """Rank the changed components; with `confirm` the responder accepts or reorders the plan."""
 
-    type: Literal["revert_plan"]
-    confirm: bool = True
+    type: Literal["revert_plan"] = Field(description="`revert_plan`: rank what to roll back first.")
+    confirm: bool = Field(
+        default=True,
+        description="Ask the responder to accept the order or type another (interactive sessions only).",
+    )
 
 
 class RollbackAction(Strict):
     """Run `rollbacks.<component>` from the manifest, timed. Never run by `--auto`."""
 
-    type: Literal["rollback"]
-    component: str | None = None  # None: the next component of the revert plan not yet rolled back
-    confirm: bool = True
+    type: Literal["rollback"] = Field(description="`rollback`: run a designed rollback.")
+    component: str | None = Field(
+        default=None,
+        description="The `rollbacks` key to run; default: the next component of the revert plan not yet rolled back.",
+    )
+    confirm: bool = Field(default=True, description="Ask the responder before running it.")
 
     @field_validator("component")
     @classmethod
@@ -146,15 +187,21 @@ class EvidenceHoldAction(Strict):
     before anything changes. drillkit keeps no request log: `traffic_minutes` is recorded as the window
     of the service's own logs the responder is to preserve; nothing of that window is copied."""
 
-    type: Literal["evidence_hold"]
-    traffic_minutes: float = Field(default=15, ge=0, le=7 * 24 * 60)
+    type: Literal["evidence_hold"] = Field(description="`evidence_hold`: freeze the evidence before any change.")
+    traffic_minutes: float = Field(
+        default=15,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Minutes of the service's own logs the responder is to preserve; recorded in the hold, nothing is "
+        "copied.",
+    )
 
 
 class NoteAction(Strict):
     """Ask the responder for a note (`text` is the prompt); skipped under `--auto`."""
 
-    type: Literal["note"]
-    text: str | None = None
+    type: Literal["note"] = Field(description="`note`: ask the responder for a note.")
+    text: str | None = Field(default=None, description="The prompt shown when asking for the note; default: `note`.")
 
 
 Action = Annotated[
@@ -164,12 +211,21 @@ Action = Annotated[
 
 
 class RunbookStep(Strict):
-    id: str
-    title: str = Field(min_length=1)
-    guidance: str | None = None
-    check: Check | None = None
-    action: Action | None = None
-    next: dict[str, str] = {}
+    """One step: an optional check, then an optional action, then a branch on the outcome."""
+
+    id: str = Field(description="A lower-case id, unique in the runbook; what `next` targets (`end` is reserved).")
+    title: str = Field(min_length=1, description="The question or task of the step, shown to the responder.")
+    guidance: str | None = Field(default=None, description="Markdown shown to the responder with the step.")
+    check: Check | None = Field(
+        default=None,
+        description="What the step checks; its outcome (`pass`, `fail`, `error`, or an `ask` choice) is the step's.",
+    )
+    action: Action | None = Field(default=None, description="What the step does, after its check if it has one.")
+    next: dict[str, str] = Field(
+        default={},
+        description="Outcome → step id or `end`; an outcome not listed follows `default`, else the next step in the "
+        "file.",
+    )
 
     @field_validator("id")
     @classmethod
@@ -200,13 +256,24 @@ class RunbookStep(Strict):
 
 
 class Runbook(CrossChecked, Strict):
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["Runbook"]
-    id: str
-    title: str = Field(min_length=1)
-    description: str | None = None
-    applies_to: list[Literal["model", "prompt", "retrieval", "tools", "inputs", "provider"]] = []
-    steps: list[RunbookStep] = Field(min_length=1)
+    """An executable runbook: steps run from the first, each branching on its outcome."""
+
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["Runbook"] = Field(description="Always `Runbook`.")
+    id: str = Field(
+        description="A lower-case id; `drillkit triage --runbook ID` finds a shipped runbook by it, and incidents "
+        "record it."
+    )
+    title: str = Field(
+        min_length=1,
+        description="What the runbook is for; the incident's title unless `triage --title` gives one; listed by "
+        "`runbook list`.",
+    )
+    description: str | None = Field(default=None, description="Markdown shown by `drillkit runbook show`.")
+    applies_to: list[Literal["model", "prompt", "retrieval", "tools", "inputs", "provider"]] = Field(
+        default=[], description="The layers this runbook is for; listed by `drillkit runbook list`."
+    )
+    steps: list[RunbookStep] = Field(min_length=1, description="The steps, in file order (at least one).")
 
     @field_validator("id")
     @classmethod

@@ -51,20 +51,52 @@ def check_id(value: str) -> str:
 
 
 class Traffic(Strict):
-    rate: float = Field(default=10, gt=0, le=MAX_RATE, description="requests per second, open loop")
-    concurrency: int = Field(default=64, ge=1, le=MAX_CONCURRENCY)
-    inputs: str = "system"
+    """The load sent to the service for the whole run, and judged window by window against the SLOs."""
+
+    rate: float = Field(
+        default=10,
+        gt=0,
+        le=MAX_RATE,
+        description="Requests per second, open loop: sent on schedule whatever the service does.",
+    )
+    concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=MAX_CONCURRENCY,
+        description="Most requests in flight at once; beyond it requests queue, and one queued too long is dropped "
+        "(an error).",
+    )
+    inputs: str = Field(
+        default="system",
+        description="`system` (the manifest's `components.inputs.sample`) or a JSON-lines file of request bodies, "
+        "looked up next to the scenario first.",
+    )
 
 
 class Timeline(Strict):
-    warmup: Duration = 5.0
-    window: Duration = 1.0
-    max_duration: Duration = 120.0
+    """The run's clock: warmup, the SLO window, how many windows make a breach or a recovery, the time limit."""
+
+    warmup: Duration = Field(
+        default=5.0,
+        description="Traffic before the first fault; a system already breaching an SLO at its end aborts the run.",
+    )
+    window: Duration = Field(default=1.0, description="Length of each SLO window the traffic is judged in (> 0).")
+    max_duration: Duration = Field(
+        default=120.0,
+        description="Time limit from the start of traffic: reaching it aborts the run; every fault must start and end "
+        "within it.",
+    )
     bad_windows: int = Field(
-        default=2, ge=1, le=1000, description="consecutive breaching windows that count as a breach"
+        default=2,
+        ge=1,
+        le=1000,
+        description="Consecutive breaching windows that declare a breach (the detection).",
     )
     healthy_windows: int = Field(
-        default=3, ge=1, le=1000, description="consecutive healthy windows that count as recovered"
+        default=3,
+        ge=1,
+        le=1000,
+        description="Consecutive healthy windows, after the rollback began, that declare recovery.",
     )
 
     @model_validator(mode="after")
@@ -75,25 +107,68 @@ class Timeline(Strict):
 
 
 class FaultMatch(Strict):
-    """Which requests an LLM fault applies to (globs); unset fields match everything."""
+    """Which requests an LLM fault applies to; every field given must fit, unset fields match everything."""
 
-    method: str | list[str] | None = None
-    path: str | None = None
-    model: str | None = None
+    method: str | list[str] | None = Field(
+        default=None, description="HTTP method, or a list of them (case-insensitive; not a glob)."
+    )
+    path: str | None = Field(default=None, description="Glob on the request path without the query, e.g. `/v1/chat/*`.")
+    model: str | None = Field(
+        default=None,
+        description="Glob on the request body's `model`; a request without one never matches.",
+    )
 
 
 class Fault(Strict):
-    type: str
-    name: str | None = None
-    target: str | None = None
-    at: Duration = 0.0
-    duration: Duration | None = None
-    toxicity: Probability = 1.0
-    stream: Literal["upstream", "downstream"] | None = None
-    attributes: dict[str, Any] = {}
-    match: FaultMatch | None = None
-    run: Argv | None = None
-    http: HttpCall | None = None
+    """One fault: a network (L4) toxic, an LLM (L7) fault, a `change` through the system's levers, or an
+    `input_shift` of the traffic."""
+
+    type: str = Field(
+        description="An L4 type (`latency`, `down`, …), an L7 type (`http_error`, `model_swap`, …), `change` or "
+        "`input_shift`."
+    )
+    name: str | None = Field(
+        default=None,
+        description="A name unique in the scenario; on the fault server it defaults to the type (L4: "
+        "`<type>_<stream>`).",
+    )
+    target: str | None = Field(
+        default=None,
+        description="`provider:<name>` or `tool:<name>` from the manifest; needed by L4 and L7 faults, refused by "
+        "`input_shift`.",
+    )
+    at: Duration = Field(
+        default=0.0,
+        description="When to inject it, counted from the end of the warmup; the first fault in place starts the TTD "
+        "and TTR clocks.",
+    )
+    duration: Duration | None = Field(
+        default=None,
+        description="How long the fault stays (L4, L7, `input_shift`); unset: until cleanup. One that ends before "
+        "recovery fails the run.",
+    )
+    toxicity: Probability = Field(
+        default=1.0,
+        description="Probability (0–1) the fault acts on each connection (L4) or request (L7); for `input_shift`, "
+        "the share of requests drawn from the new mix.",
+    )
+    stream: Literal["upstream", "downstream"] | None = Field(
+        default=None,
+        description="L4 only: the direction the toxic acts on, `upstream` (requests) or `downstream` (responses, the "
+        "default).",
+    )
+    attributes: dict[str, Any] = Field(
+        default={},
+        description="The fault type's own settings, e.g. `{latency: 2000}` or `{serve_model: …}`, checked by the fault "
+        "server; `input_shift`: `{inputs: FILE}`.",
+    )
+    match: FaultMatch | None = Field(
+        default=None, description="L7 only: which requests the fault acts on; unset: all of them."
+    )
+    run: Argv | None = Field(
+        default=None, description="`change` only: the command (argv list) that makes the change; or give `http`."
+    )
+    http: HttpCall | None = Field(default=None, description="`change` only: the HTTP request that makes the change.")
 
     @field_validator("type")
     @classmethod
@@ -145,10 +220,15 @@ class Fault(Strict):
 class Step(Strict):
     """One action: an argv list or an HTTP call."""
 
-    name: str
-    run: Argv | None = None
-    http: HttpCall | None = None
-    timeout: Duration = 60.0
+    name: str = Field(description="What the step does, as shown and journalled.")
+    run: Argv | None = Field(
+        default=None,
+        description="The command (argv list; a first word `drillkit` runs this drillkit); give `run` or `http`.",
+    )
+    http: HttpCall | None = Field(default=None, description="An HTTP request instead of a command.")
+    timeout: Duration = Field(
+        default=60.0, description="How long the step may take before it is cut and counted as failed."
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> Step:
@@ -158,10 +238,25 @@ class Step(Strict):
 
 
 class RollbackPlan(Strict):
-    mode: Literal["auto", "manual"] = "auto"
-    decide_after: Duration = 0.0
-    instructions: str | None = None
-    steps: list[Step] = []
+    """How the rollback is done once the breach is detected, and timed; the fault stays injected throughout."""
+
+    mode: Literal["auto", "manual"] = Field(
+        default="auto",
+        description="`auto`: drillkit runs the steps. `manual`: an operator rolls back and presses Enter; drillkit "
+        "times it. `--auto`/`--manual` override.",
+    )
+    decide_after: Duration = Field(
+        default=0.0,
+        description="`auto` only: a simulated decision delay between detection and the first step (counts in TTR, not "
+        "in the rollback time).",
+    )
+    instructions: str | None = Field(
+        default=None, description="Text shown to the operator of a `manual` rollback, above the steps."
+    )
+    steps: list[Step] = Field(
+        default=[],
+        description="Run in order by `auto` (stopping at the first failure); listed for the operator in `manual`.",
+    )
 
     @model_validator(mode="after")
     def _auto_needs_steps(self) -> RollbackPlan:
@@ -179,10 +274,23 @@ class Expect(Strict):
     `detect_within`; no rollback is run.
     """
 
-    detect_within: Duration | None = None
-    recover_within: Duration | None = None
-    breach: list[SloName] = []
-    absorb: bool = False
+    detect_within: Duration | None = Field(
+        default=None,
+        description="Longest time from injection to a declared breach (with `absorb`: how long nothing may breach); "
+        "unset: until `max_duration`.",
+    )
+    recover_within: Duration | None = Field(
+        default=None,
+        description="Longest time from injection to declared recovery (the TTR); unset: until `max_duration`.",
+    )
+    breach: list[SloName] = Field(
+        default=[], description="SLOs that must be among those breached at detection; empty: any breach will do."
+    )
+    absorb: bool = Field(
+        default=False,
+        description="Rehearse a fault the system should ride through: any SLO breach within `detect_within` fails the "
+        "run; no rollback is run.",
+    )
 
     @model_validator(mode="after")
     def _absorb_breaches_nothing(self) -> Expect:
@@ -192,34 +300,82 @@ class Expect(Strict):
 
 
 class Verify(Strict):
-    evals: bool = True
-    fingerprint: dict[Component, str] = {}
+    """Checks after recovery, with the fault still injected; a failed check fails the run."""
+
+    evals: bool = Field(
+        default=True,
+        description="Run the manifest's eval suite (if it has one) against the service; a pass rate below "
+        "`eval_pass_rate` (else 0.9) fails.",
+    )
+    fingerprint: dict[Component, str] = Field(
+        default={},
+        description="Component → `preflight` (unchanged since the start) or the version its `active` probe must "
+        "report; `model`: the model served most in the last windows.",
+    )
 
 
 class Guardrails(Strict):
-    abort_if: Slos = Slos()
+    """Safety limits: the run stops early when the system degrades beyond them."""
+
+    abort_if: Slos = Field(
+        default=Slos(),
+        description="Abort the run (verdict `aborted`, faults removed, restore run) when a window reaches any of these "
+        "values (SLO keys).",
+    )
 
 
 class Scenario(CrossChecked, Strict):
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["Scenario"]
-    id: str
-    title: str = Field(min_length=1)
-    description: str | None = None
-    layer: Literal["model", "prompt", "retrieval", "tools", "inputs", "provider"]
-    severity: Literal["low", "medium", "high", "critical"] = "medium"
-    system: str = "demo"
-    traffic: Traffic = Traffic()
-    timeline: Timeline = Timeline()
-    slos: Slos = Slos()
-    faults: list[Fault] = Field(min_length=1)
-    rollback: RollbackPlan
-    expect: Expect = Expect()
-    verify: Verify = Verify()
-    guardrails: Guardrails = Guardrails()
-    restore: list[Step] = []
-    runbook: str | None = None
-    docs: HttpUrl | None = None
+    """A game-day scenario: traffic, faults, the rollback under test, and what a passing rehearsal looks like."""
+
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["Scenario"] = Field(description="Always `Scenario`.")
+    id: str = Field(
+        description="A lower-case id: part of each run's id; summaries, `gameday list` and evidence reports name "
+        "the scenario by it."
+    )
+    title: str = Field(
+        min_length=1, description="One line on what fails; shown in lists, journals, summaries and reviews."
+    )
+    description: str | None = Field(
+        default=None,
+        description="Free text about the scenario, for people reading the file (drillkit does not show it).",
+    )
+    layer: Literal["model", "prompt", "retrieval", "tools", "inputs", "provider"] = Field(
+        description="The layer that fails; files the run under that rollback path in evidence reports and reviews."
+    )
+    severity: Literal["low", "medium", "high", "critical"] = Field(
+        default="medium",
+        description="How bad the rehearsed failure is; shown by `gameday list` and recorded in the run.",
+    )
+    system: str = Field(
+        default="demo",
+        description="`demo` (the embedded demo, started for the run if it is not up) or a path to a drillkit.yaml, "
+        "relative to this file.",
+    )
+    traffic: Traffic = Field(default=Traffic(), description="The load sent during the run.")
+    timeline: Timeline = Field(default=Timeline(), description="Warmup, SLO windows and the time limit.")
+    slos: Slos = Field(
+        default=Slos(),
+        description="Overrides of the system's SLOs for this run; an explicit `null` switches one off.",
+    )
+    faults: list[Fault] = Field(min_length=1, description="What to inject, and when (at least one fault).")
+    rollback: RollbackPlan = Field(description="The rollback under test.")
+    expect: Expect = Field(default=Expect(), description="What must happen for the rehearsal to pass.")
+    verify: Verify = Field(default=Verify(), description="Checks after recovery, the fault still in place.")
+    guardrails: Guardrails = Field(default=Guardrails(), description="When to abort the run early.")
+    restore: list[Step] = Field(
+        default=[],
+        description="Steps run at cleanup, always, to put the system back; a killed run's are run by the next "
+        "game-day's preflight.",
+    )
+    runbook: str | None = Field(
+        default=None,
+        description="The runbook for this failure, for people reading the file (drillkit does not read it).",
+    )
+    docs: HttpUrl | None = Field(
+        default=None,
+        description="A link to more on this failure, for people reading the file (drillkit does not read it).",
+    )
 
     @field_validator("id")
     @classmethod

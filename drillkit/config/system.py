@@ -39,20 +39,62 @@ class ResponseMap(Strict):
     `header:NAME` for a response header. Unset fields use the api's own place (`answer` of
     `openai-chat` is `/choices/0/message/content`)."""
 
-    answer: str | None = Field(default=None, pattern=_POINTER)
-    served_model: str | None = Field(default=None, pattern=_POINTER)
-    provider: str | None = Field(default=None, pattern=_POINTER)
-    cost_usd: str | None = Field(default=None, pattern=_POINTER)
+    answer: str | None = Field(
+        default=None,
+        pattern=_POINTER,
+        description="Where the answer text is. Default: `/answer` (json), `/choices/0/message/content` (openai-chat), "
+        "the text blocks of `content` (anthropic-messages).",
+    )
+    served_model: str | None = Field(
+        default=None,
+        pattern=_POINTER,
+        description="Where the name of the model that actually answered is (default `/model`); `pricing` is looked "
+        "up by it.",
+    )
+    provider: str | None = Field(
+        default=None,
+        pattern=_POINTER,
+        description="Where the upstream provider that answered is named. Default: `/provider` (json); none for the "
+        "chat APIs.",
+    )
+    cost_usd: str | None = Field(
+        default=None,
+        pattern=_POINTER,
+        description="Where the request's cost in USD is. Default: `/cost_usd` (json); without it the cost is "
+        "`pricing[served model]` × token usage, else unknown.",
+    )
 
 
 class Service(Strict):
-    url: HttpUrl
-    timeout: Duration = 30.0
-    api: ServiceApi = "json"
-    #: The model name sent in each request body (`openai-chat`, `anthropic-messages`).
-    model: str | None = None
-    headers: Headers = {}
-    response: ResponseMap = ResponseMap()
+    """The AI service under test: where drillkit sends its requests and how they are shaped."""
+
+    url: HttpUrl = Field(
+        description="The URL drillkit POSTs requests to (traffic, evals, probes); an evidence hold also reads "
+        "`/metrics` on the same host."
+    )
+    timeout: Duration = Field(
+        default=30.0,
+        description="Per-request timeout for calls to the service; game-day traffic and triage probes use at most 10s.",
+    )
+    api: ServiceApi = Field(
+        default="json",
+        description="The service's wire format: `json` (drillkit's own {question} → {answer, model, provider, "
+        "cost_usd}), `openai-chat` or `anthropic-messages`.",
+    )
+    model: str | None = Field(
+        default=None,
+        description="The model name sent in each request body; required by `openai-chat` and `anthropic-messages`.",
+    )
+    headers: Headers = Field(
+        default={},
+        description="Headers sent with each request to the service; `${VAR}` is read from the environment when used. "
+        "Values are never written anywhere.",
+    )
+    response: ResponseMap = Field(
+        default=ResponseMap(),
+        description="Where to read the answer, served model, provider and cost in a response (JSON Pointer or "
+        "`header:NAME`); defaults follow `api`.",
+    )
 
     @field_validator("api", mode="before")
     @classmethod
@@ -67,12 +109,32 @@ class Service(Strict):
 
 
 class Provider(Strict):
-    base_url: HttpUrl
-    api: Api = "openai"
-    model: str
-    api_key_env: str | None = None
-    headers: Headers = {}
-    timeout: Duration = 10.0  # per attempt, before the caller falls back to the next provider
+    """One upstream LLM provider of the service's routing layer (fault target `provider:<name>`)."""
+
+    base_url: HttpUrl = Field(
+        description="The provider's API base (e.g. `http://host/v1`) as the service reaches it; model canaries are "
+        "sent here, so injected faults are seen."
+    )
+    api: Api = Field(
+        default="openai",
+        description="Its API: `openai` (POST {base_url}/chat/completions) or `anthropic` (POST {base_url}/messages).",
+    )
+    model: str = Field(description="The model name requested from this provider.")
+    api_key_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the API key (sent as a Bearer token or `x-api-key`); unset: a "
+        "placeholder key is sent.",
+    )
+    headers: Headers = Field(
+        default={},
+        description="Request headers for this provider (`${VAR}` read from the environment). Accepted, but not yet "
+        "sent by any drillkit request.",
+    )
+    timeout: Duration = Field(
+        default=10.0,
+        description="Per-attempt timeout: bounds each canary request, and the demo service's wait before it falls "
+        "back to the next provider.",
+    )
 
 
 class ActiveProbe(Strict):
@@ -83,71 +145,177 @@ class ActiveProbe(Strict):
     through a lever changes nothing on disk).
     """
 
-    url: HttpUrl
-    pointer: str = Field(default="", pattern=r"^(/.*)?$")
-    timeout: Duration = 5.0
+    url: HttpUrl = Field(description="A URL answering JSON (GET) that says which version is live.")
+    pointer: str = Field(
+        default="",
+        pattern=r"^(/.*)?$",
+        description="JSON Pointer to the version in that answer, e.g. `/prompt/active`; empty: the whole answer.",
+    )
+    timeout: Duration = Field(
+        default=5.0,
+        description="How long to wait for the answer; a failure leaves the version unknown, never unchanged.",
+    )
 
 
 class ModelComponent(Strict):
-    pinned: str | None = None
-    active: ActiveProbe | None = None
-    canaries: ManifestPath | None = None
-    # Which providers the canaries probe (default: every provider in `providers`).
-    providers: list[str] | None = None
-    # A canary whose answer is less similar than this to its baseline answer has diverged.
-    similarity: Probability = 0.9
+    """How the model is fingerprinted: canary answers per provider, reported names, and the live model."""
+
+    pinned: str | None = Field(
+        default=None,
+        description="The model version you pin (e.g. `sim-pro-2025-06`); recorded in each model fingerprint, not "
+        "compared.",
+    )
+    active: ActiveProbe | None = Field(
+        default=None,
+        description="Where the service says which model it calls now; a change between snapshots is a model change.",
+    )
+    canaries: ManifestPath | None = Field(
+        default=None,
+        description="Canaries file (`kind: Canaries`) sent to each probed provider at temperature 0; relative to the "
+        "manifest's folder.",
+    )
+    providers: list[str] | None = Field(
+        default=None,
+        description="Which providers the canaries probe (names from `providers`); default: all of them.",
+    )
+    similarity: Probability = Field(
+        default=0.9,
+        description="A canary answer less similar than this to its baseline has diverged; two diverged (or a mean "
+        "below it) means the model changed.",
+    )
 
 
 class PathComponent(Strict):
-    path: ManifestPath
-    active: ActiveProbe | None = None
+    """A prompt or corpus fingerprinted from files (a hash per file), plus the version the service serves."""
+
+    path: ManifestPath = Field(
+        description="The file or folder to fingerprint (prompt files, corpus documents); relative to the manifest's "
+        "folder."
+    )
+    active: ActiveProbe | None = Field(
+        default=None,
+        description="Where the service says which version it serves; a switch seen here is a change even when no file "
+        "changed.",
+    )
 
 
 class ToolsComponent(Strict):
-    contracts: ManifestPath
+    """The tools fingerprinted by running their contract tests against the live tools."""
+
+    contracts: ManifestPath = Field(
+        description="Tool contracts file (`kind: ToolContracts`), run against each tool's `base_url`; relative to the "
+        "manifest's folder."
+    )
 
 
 class InputsComponent(Strict):
-    sample: ManifestPath
-    drift_threshold: float = Field(default=0.2, gt=0)
+    """The inputs fingerprinted as the distribution of a sample of request bodies."""
+
+    sample: ManifestPath = Field(
+        description="JSON-lines file of request bodies: the input mix whose drift is measured; also game-day traffic "
+        "(`inputs: system`) and triage SLO probes."
+    )
+    drift_threshold: float = Field(
+        default=0.2,
+        gt=0,
+        description="Population Stability Index above which the inputs count as changed (0.1–0.2 is a moderate shift).",
+    )
 
 
 class Components(Strict):
-    model: ModelComponent | None = None
-    prompt: PathComponent | None = None
-    retrieval: PathComponent | None = None
-    tools: ToolsComponent | None = None
-    inputs: InputsComponent | None = None
+    """How to fingerprint each of the five inputs; a component left out is not fingerprinted."""
+
+    model: ModelComponent | None = Field(default=None, description="The model: canaries and the live model.")
+    prompt: PathComponent | None = Field(default=None, description="The prompt files, and the live prompt version.")
+    retrieval: PathComponent | None = Field(
+        default=None, description="The retrieval corpus documents, and the live corpus version."
+    )
+    tools: ToolsComponent | None = Field(default=None, description="The tools, through their contract tests.")
+    inputs: InputsComponent | None = Field(default=None, description="The input mix, through a sample of requests.")
 
 
 class Slos(Strict):
-    latency_p95_ms: float | None = Field(default=None, gt=0)
-    latency_p99_ms: float | None = Field(default=None, gt=0)
-    error_rate: Probability | None = None
-    eval_pass_rate: Probability | None = None
-    cost_per_request_usd: float | None = Field(default=None, ge=0)
-    cost_per_success_usd: float | None = Field(default=None, ge=0)
+    """SLO objectives, judged per window of traffic; an SLO left unset is not judged.
+
+    Under a scenario's `guardrails.abort_if` the same keys are abort thresholds instead."""
+
+    latency_p95_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Highest 95th-percentile end-to-end latency of successful requests, in milliseconds.",
+    )
+    latency_p99_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Highest 99th-percentile end-to-end latency of successful requests, in milliseconds.",
+    )
+    error_rate: Probability | None = Field(
+        default=None,
+        description="Highest share (0–1) of failed requests: non-2xx, timeouts, dropped and unanswered all count.",
+    )
+    eval_pass_rate: Probability | None = Field(
+        default=None,
+        description="Lowest share (0–1) of judged answers passing their eval assertions; also the default envelope of "
+        "eval checks.",
+    )
+    cost_per_request_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Highest mean cost in USD per request that got an HTTP answer.",
+    )
+    cost_per_success_usd: float | None = Field(
+        default=None,
+        ge=0,
+        description="Highest cost in USD per successful request (total cost / successful requests).",
+    )
 
 
 class Price(Strict):
-    input_per_mtok: float = Field(ge=0)
-    output_per_mtok: float = Field(ge=0)
+    """What one model costs, for requests whose response carries no cost."""
+
+    input_per_mtok: float = Field(ge=0, description="USD per million input (prompt) tokens.")
+    output_per_mtok: float = Field(ge=0, description="USD per million output (completion) tokens.")
 
 
 class HttpCall(Strict):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: HttpUrl
-    json_body: dict | list | None = Field(default=None, alias="json")
-    headers: dict[str, str] = {}
-    expect_status: HttpStatus | list[HttpStatus] | None = None
+    """An HTTP request run as a step (a rollback, a restore, a `change` fault); it succeeds on the expected status."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(default="POST", description="The HTTP method.")
+    url: HttpUrl = Field(description="The URL to call.")
+    json_body: dict | list | None = Field(
+        default=None, alias="json", description="A JSON body to send; default: no body."
+    )
+    headers: dict[str, str] = Field(
+        default={}, description="Request headers, sent as written (no `${VAR}` expansion here)."
+    )
+    expect_status: HttpStatus | list[HttpStatus] | None = Field(
+        default=None, description="The status code(s) that count as success; default: any 2xx."
+    )
 
 
 class Rollback(Strict):
-    run: Argv | None = None
-    http: HttpCall | None = None
-    user_visible_cost: Cost = "low"
-    expected_s: float = Field(default=60, ge=0, le=MAX_DURATION_S)
-    description: str | None = None
+    """One designed rollback path: how to revert, and what it costs the users and takes."""
+
+    run: Argv | None = Field(
+        default=None,
+        description="The command (argv list, never a shell string) that rolls back; give `run` or `http`, not both.",
+    )
+    http: HttpCall | None = Field(default=None, description="The HTTP request that rolls back, instead of `run`.")
+    user_visible_cost: Cost = Field(
+        default="low",
+        description="What users notice when this is reverted; the revert plan weighs it (none 0, low 1, medium 2, "
+        "high 4).",
+    )
+    expected_s: float = Field(
+        default=60,
+        ge=0,
+        le=MAX_DURATION_S,
+        description="Seconds the rollback should take: each minute adds 1 to its revert-plan cost; triage cuts it "
+        "after 4× (at least 60s).",
+    )
+    description: str | None = Field(
+        default=None, description="Says what the rollback does; evidence reports show it instead of the command."
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> Rollback:
@@ -157,8 +325,18 @@ class Rollback(Strict):
 
 
 class Chaos(Strict):
-    toxiproxy: str = "embedded"
-    llm_proxy: str = "embedded"
+    """Where the fault servers are: Toxiproxy for network (L4) faults, the LLM fault proxy for L7 faults."""
+
+    toxiproxy: str = Field(
+        default="embedded",
+        description="Admin URL of the Toxiproxy server, or `embedded`: drillkit's own at http://127.0.0.1:8474 "
+        "(`drillkit chaos serve`).",
+    )
+    llm_proxy: str = Field(
+        default="embedded",
+        description="Admin URL of the LLM fault proxy, or `embedded`: drillkit's own at http://127.0.0.1:8475 "
+        "(`drillkit chaos serve`).",
+    )
 
     @field_validator("toxiproxy", "llm_proxy")
     @classmethod
@@ -169,15 +347,30 @@ class Chaos(Strict):
 
 
 class Tool(Strict):
-    base_url: HttpUrl
-    headers: Headers = {}
+    """A tool API the service calls (fault target `tool:<name>`)."""
+
+    base_url: HttpUrl = Field(
+        description="The tool's base URL as the service reaches it; contract tests call it + each endpoint's `path`."
+    )
+    headers: Headers = Field(
+        default={},
+        description="Request headers for this tool (`${VAR}` read from the environment). Accepted, but not yet sent: "
+        "contract tests send the endpoint's own.",
+    )
 
 
 class RedactionRule(Strict):
     """An extra redaction rule: values matching `pattern` (a Python regex) become `<name:…>` tokens."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    pattern: str = Field(min_length=1)
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]*$",
+        description="The placeholder's label: `ticket` replaces matches by `<ticket:1>`, …",
+    )
+    pattern: str = Field(
+        min_length=1,
+        description="A Python regular expression; the whole match is replaced, or only its named group `value` if it "
+        "has one.",
+    )
 
     @field_validator("pattern")
     @classmethod
@@ -190,27 +383,62 @@ class RedactionRule(Strict):
 
 
 class Redaction(Strict):
-    rules: list[RedactionRule] = []
+    """Redaction applied to everything drillkit stores, on top of the built-in rules (secrets, keys, personal data)."""
+
+    rules: list[RedactionRule] = Field(default=[], description="Extra rules, applied after the built-in ones.")
 
 
 class System(Strict):
     """A system manifest. Relative paths in it are resolved against the manifest's folder."""
 
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["System"]
-    name: str = Field(min_length=1)
-    owner: str | None = None
-    service: Service
-    providers: dict[str, Provider] = {}
-    tools: dict[str, Tool] = {}
-    components: Components = Components()
-    slos: Slos = Slos()
-    evals: ManifestPath | None = None
-    pricing: dict[str, Price] = {}
-    rollbacks: dict[str, Rollback] = {}
-    rto_target: Duration = 300.0
-    chaos: Chaos = Chaos()
-    redaction: Redaction = Redaction()
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["System"] = Field(description="Always `System`.")
+    name: str = Field(
+        min_length=1,
+        description="The system's name: recorded in runs and incidents; a baseline is only compared with a system of "
+        "the same name.",
+    )
+    owner: str | None = Field(
+        default=None, description="Who owns the system (team or contact); shown in evidence reports."
+    )
+    service: Service = Field(description="The AI service: where traffic and evals are sent, and in which format.")
+    providers: dict[str, Provider] = Field(
+        default={},
+        description="The routing layer's upstream LLM providers by name: fault targets `provider:<name>`, probed by "
+        "the model canaries.",
+    )
+    tools: dict[str, Tool] = Field(
+        default={},
+        description="The tool APIs the service calls, by name: fault targets `tool:<name>`, checked by the tool "
+        "contracts.",
+    )
+    components: Components = Field(
+        default=Components(),
+        description="How to fingerprint the five inputs (model, prompt, retrieval, tools, inputs).",
+    )
+    slos: Slos = Field(
+        default=Slos(), description="The service's SLOs, judged on game-day traffic and by triage SLO checks."
+    )
+    evals: ManifestPath | None = Field(
+        default=None,
+        description="The eval suite (`kind: EvalSuite`) that defines the envelope; relative to the manifest's folder.",
+    )
+    pricing: dict[str, Price] = Field(
+        default={},
+        description="Prices per model name as served, for the cost of responses that carry none (tokens × price).",
+    )
+    rollbacks: dict[str, Rollback] = Field(
+        default={},
+        description="One designed rollback per component (`model`, `prompt`, …, or `provider`); triage runs them, "
+        "evidence reports list them.",
+    )
+    rto_target: Duration = Field(
+        default=300.0,
+        description="Recovery time objective: a game-day whose rollback takes longer fails; shown in summaries and "
+        "evidence.",
+    )
+    chaos: Chaos = Field(default=Chaos(), description="Where the fault servers are.")
+    redaction: Redaction = Field(default=Redaction(), description="Extra redaction rules for what drillkit stores.")
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
 

@@ -72,10 +72,26 @@ class Assertion(Strict):
     index, `.` for the whole response); `weight` (> 0) weighs the assertion in the case's score.
     """
 
-    type: str
-    value: Any = Field(default=None, validate_default=True)
-    path: str | None = None
-    weight: float = Field(default=1.0, gt=0)
+    type: str = Field(
+        description="contains, icontains, regex, is-json, json-schema, cites, max-latency-ms or max-cost-usd; a "
+        "`not-` prefix inverts it."
+    )
+    value: Any = Field(
+        default=None,
+        validate_default=True,
+        description="What the type checks against: text, a regex, a JSON Schema, a document id or a number ≥ 0; "
+        "is-json takes none.",
+    )
+    path: str | None = Field(
+        default=None,
+        description="Dotted path into the response JSON (`.`: all of it); default `answer` (cites: `citations`, "
+        "max-cost-usd: `cost_usd`).",
+    )
+    weight: float = Field(
+        default=1.0,
+        gt=0,
+        description="Weight in the case's reported score; the case passes only when every assertion passes.",
+    )
 
     @field_validator("type")
     @classmethod
@@ -164,18 +180,35 @@ def _check_value(kind: str, v: Any) -> Any:
 class Defaults(Strict):
     """Assertions added to every case of the suite (before the case's own)."""
 
-    assert_: list[Assertion] = Field(default_factory=list, alias="assert")
+    assert_: list[Assertion] = Field(
+        default_factory=list, alias="assert", description="Assertions every case must pass, checked before its own."
+    )
 
 
 class Case(Strict):
     """One question (or JSON input) for the service and the assertions its response must pass."""
 
-    id: str = Field(min_length=1)
-    question: str | None = None
-    input: dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list)
-    weight: float = Field(default=1.0, gt=0)
-    assert_: list[Assertion] = Field(default_factory=list, alias="assert")
+    id: str = Field(min_length=1, description="The case's id, unique in the suite.")
+    question: str | None = Field(
+        default=None,
+        description="The question, sent as `{question: …}`; game-day traffic asking exactly this is judged by this "
+        "case.",
+    )
+    input: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON input record instead of `question`: posted as is with `api: json`; the chat APIs read its "
+        "`messages` or `question`.",
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        description="Labels: select cases (`eval run --tag`, a runbook's eval step) and break down pass rates.",
+    )
+    weight: float = Field(
+        default=1.0, gt=0, description="Weight in the suite's pass rate (the weighted share of passing cases)."
+    )
+    assert_: list[Assertion] = Field(
+        default_factory=list, alias="assert", description="What the response must pass, after the suite's defaults."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -194,12 +227,14 @@ class Case(Strict):
 class EvalSuite(Strict):
     """An eval suite document. Case ids are unique; every case ends up with at least one assertion."""
 
-    apiVersion: Literal["drillkit/v1"]
-    kind: Literal["EvalSuite"]
-    name: str = Field(min_length=1)
-    description: str | None = None
-    defaults: Defaults = Field(default_factory=Defaults)
-    cases: list[Case] = Field(min_length=1)
+    apiVersion: Literal["drillkit/v1"] = Field(description="The file format's version: `drillkit/v1`.")
+    kind: Literal["EvalSuite"] = Field(description="Always `EvalSuite`.")
+    name: str = Field(min_length=1, description="The suite's name, recorded with each eval result.")
+    description: str | None = Field(
+        default=None, description="Free text about the suite, for people reading the file (drillkit does not show it)."
+    )
+    defaults: Defaults = Field(default_factory=Defaults, description="Assertions added to every case.")
+    cases: list[Case] = Field(min_length=1, description="The cases (at least one).")
 
     @field_validator("cases")
     @classmethod
