@@ -41,6 +41,7 @@ def markdown(fmt: Format) -> str:
     schema = fmt.model.model_json_schema(mode="validation", by_alias=True)
     defs: dict[str, Any] = schema.get("$defs", {})
     notes = field_notes(fmt.model)
+    factories = factory_defaults(fmt.model)
     examples: dict[str, dict[str, Any]] = {}
     if fmt.example is not None:
         _collect_examples(yaml.safe_load(fmt.example.read_text(encoding="utf-8")), "", schema, defs, examples)
@@ -60,6 +61,7 @@ def markdown(fmt: Format) -> str:
     for name in order:
         node = schema if name == "" else defs[name]
         title = name or fmt.model.__name__
+        node = _with_factory_defaults(node, factories.get(title, {}))
         lines += _table(title, node, defs, notes.get(title, {}), examples.get(name, {}), root=name == "")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -151,7 +153,8 @@ def _type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     limits = [f"{sym} {prop[k]}" for k, sym in (("minimum", "≥"), ("maximum", "≤"), ("exclusiveMinimum", ">"))
               if k in prop]  # fmt: skip
     if prop.get("pattern"):
-        limits.append(f"pattern `{prop['pattern']}`")
+        pattern = _cell(prop["pattern"])
+        limits.append(f"pattern `` {pattern} ``" if "`" in pattern else f"pattern `{pattern}`")
     if prop.get("format"):
         limits.append(prop["format"])
     return text + (f" ({', '.join(limits)})" if limits else "")
@@ -281,3 +284,23 @@ def _example(value: Any) -> str:
         text = value if "\n" not in value else value.splitlines()[0] + " …"
     text = text if len(text) <= 48 else text[:45] + "…"
     return f"`{_cell(text)}`"
+
+
+def factory_defaults(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    """class name → field → the value its `default_factory` makes (the schema omits those)."""
+    out: dict[str, dict[str, Any]] = {}
+    for cls in _models(model):
+        for name, info in cls.model_fields.items():
+            if info.default_factory is not None:
+                value = info.default_factory()  # type: ignore[call-arg]
+                made = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+                out.setdefault(cls.__name__, {})[info.alias or name] = made
+    return out
+
+
+def _with_factory_defaults(node: dict[str, Any], made: dict[str, Any]) -> dict[str, Any]:
+    if not made:
+        return node
+    props = {k: ({**v, "default": made[k]} if k in made and "default" not in v else v)
+             for k, v in node.get("properties", {}).items()}  # fmt: skip
+    return {**node, "properties": props}
