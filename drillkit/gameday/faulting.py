@@ -21,7 +21,7 @@ from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
 from drillkit.faults.targets import parse_target
 from drillkit.gameday import leftovers
 from drillkit.gameday.context import Injected, RunContext
-from drillkit.journal import kinds
+from drillkit.journal.events import FaultInjected, FaultRemoved, InjectClock, Phase
 from drillkit.traffic.inputs import inputs_path, load_inputs
 from drillkit.traffic.steps import run_step
 
@@ -37,7 +37,7 @@ def step_env(ctx: RunContext) -> dict[str, str]:
 async def inject(ctx: RunContext) -> None:
     """Inject the faults at their offsets. Returns once the first fault is in place (`t_inject`);
     later ones are injected by a background task."""
-    ctx.log(kinds.PHASE, {"phase": "inject"})
+    ctx.emit(Phase(phase="inject"))
     leftovers.owe_restore(
         ctx.options.home,
         ctx.run_id,
@@ -50,7 +50,7 @@ async def inject(ctx: RunContext) -> None:
     for fault in [f for f in faults if f.at == first_at]:
         await inject_one(ctx, fault)
     ctx.t_inject = time.monotonic()  # the first faults are in place now
-    ctx.log("inject.clock", {"t_inject_after_phase_s": round(ctx.t_inject - t_phase, 3)})
+    ctx.emit(InjectClock(t_inject_after_phase_s=round(ctx.t_inject - t_phase, 3)))
 
     async def later() -> None:
         for fault in [f for f in faults if f.at > first_at]:
@@ -75,10 +75,9 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
     if fault.type == "change":
         result = await ctx.guard(run_step(fault.name or "change", run=fault.run, http=fault.http, env=step_env(ctx)))
         ctx.injected.append(Injected(fault))
-        ctx.log(kinds.FAULT_INJECTED, {"type": "change", "at_s": ctx.since_inject(), **result.to_dict()})
+        ctx.emit(FaultInjected(**{"type": "change", "at_s": ctx.since_inject(), **result.to_dict()}))
         if not result.ok:
-            ctx.stop(f"the change fault {result.name!r} failed: {result.detail[:200]}")
-            raise Aborted(ctx.abort_reason or "")
+            ctx.control.abort(f"the change fault {result.name!r} failed: {result.detail[:200]}")
         return
     assert fault.target is not None
     backend = backend_for(fault.type, ctx.backends)
@@ -104,12 +103,12 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
     except DrillkitError as exc:
         if not isinstance(exc, Aborted):
             ctx.stop(f"could not inject {fault.type} on {fault.target}: {exc}")
-        raise Aborted(ctx.abort_reason or "") from None
+        raise Aborted(ctx.control.reason or "") from None
     if active.name != planned.name:
         leftovers.forget(ctx.options.home, planned)
         leftovers.record(ctx.options.home, ctx.run_id, active)
     item.active = active
-    ctx.log(kinds.FAULT_INJECTED, {"at_s": ctx.since_inject(), "target": fault.target, **active.to_dict()})
+    ctx.emit(FaultInjected(**{"at_s": ctx.since_inject(), "target": fault.target, **active.to_dict()}))
     if fault.duration is not None:
 
         async def expire() -> None:
@@ -130,8 +129,8 @@ def shift_inputs(ctx: RunContext, fault: Fault) -> None:
     path = inputs_path(source, ctx.system, ctx.scenario.base_dir)
     ctx.load.inputs.shift(load_inputs(path), share=fault.toxicity)
     ctx.injected.append(Injected(fault))
-    ctx.log(kinds.FAULT_INJECTED, {"type": "input_shift", "name": fault.name or "input_shift", "inputs": str(path),
-                                   "share": fault.toxicity, "at_s": ctx.since_inject()})  # fmt: skip
+    ctx.emit(FaultInjected(type="input_shift", name=fault.name or "input_shift", inputs=str(path),
+                           share=fault.toxicity, at_s=ctx.since_inject()))  # fmt: skip
 
     async def expire() -> None:
         await asyncio.sleep(fault.duration or 0)
@@ -144,8 +143,7 @@ def shift_inputs(ctx: RunContext, fault: Fault) -> None:
 def unshift_inputs(ctx: RunContext, why: str) -> None:
     if ctx.load is not None and ctx.load.inputs.shifted:
         ctx.load.inputs.unshift()
-        ctx.log(kinds.FAULT_REMOVED, {"type": "input_shift", "name": "input_shift", "why": why,
-                                      "at_s": ctx.since_inject()})  # fmt: skip
+        ctx.emit(FaultRemoved(type="input_shift", name="input_shift", why=why, at_s=ctx.since_inject()))
 
 
 async def remove_one(ctx: RunContext, item: Injected, why: str) -> bool:
@@ -158,13 +156,12 @@ async def remove_one(ctx: RunContext, item: Injected, why: str) -> bool:
         raise
     except Exception as exc:  # a failed removal is journaled and retried, never mistaken for done
         error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        where = {"name": item.active.name, "target": item.active.target}
-        ctx.log(kinds.FAULT_REMOVED, {**where, "ok": False, "error": error})
+        ctx.emit(FaultRemoved(name=item.active.name, target=item.active.target, ok=False, error=error))
         return False
     item.removed, item.removed_at, item.removed_why = True, time.monotonic(), why
     leftovers.forget(ctx.options.home, item.active)
-    ctx.log(kinds.FAULT_REMOVED, {"name": item.active.name, "target": item.active.target, "why": why,
-                                  "was_active": gone, "at_s": ctx.since_inject()})  # fmt: skip
+    ctx.emit(FaultRemoved(name=item.active.name, target=item.active.target, why=why, was_active=gone,
+                          at_s=ctx.since_inject()))  # fmt: skip
     return True
 
 

@@ -22,8 +22,8 @@ from drillkit.components.snapshot import describe, problems
 from drillkit.components.types import COMPONENTS
 from drillkit.errors import InputError
 from drillkit.gameday.context import RunContext
-from drillkit.journal import kinds
 from drillkit.journal.canonical import hash_canonical
+from drillkit.journal.events import Diff, Fingerprint, PreflightWarning
 
 PREFLIGHT = "preflight"
 
@@ -44,19 +44,18 @@ async def record_preflight(ctx: RunContext) -> None:
     if not any(getattr(ctx.system.components, c) is not None for c in COMPONENTS):
         return
     ctx.snapshot = await ctx.guard(take_snapshot(ctx.system))
-    ctx.log(kinds.FINGERPRINT, {"at": PREFLIGHT, **compact(ctx.snapshot)})
+    ctx.emit(Fingerprint(at=PREFLIGHT, **compact(ctx.snapshot)))
     try:
         baseline = read_baseline(ctx.options.home)
     except InputError as exc:
-        ctx.log(kinds.DIFF, {"against": "baseline", "error": str(exc)})
+        ctx.emit(Diff(against="baseline", error=str(exc)))
         return
     if baseline is not None and baseline.system == ctx.system.name:
         report = diff_snapshots(baseline, ctx.snapshot, ctx.system)
-        ctx.log(kinds.DIFF, {"against": "baseline", **report.to_json()})
+        ctx.emit(Diff(**{"against": "baseline", **report.to_json()}))
         if report.changed:
-            ctx.log("preflight.warning", {
-                "message": f"the system differs from its last known good baseline: {', '.join(report.changed)}",
-            })  # fmt: skip
+            changed = ", ".join(report.changed)
+            ctx.emit(PreflightWarning(message=f"the system differs from its last known good baseline: {changed}"))
 
 
 async def verify_fingerprints(ctx: RunContext) -> dict[str, Any]:
@@ -71,7 +70,7 @@ async def verify_fingerprints(ctx: RunContext) -> dict[str, Any]:
         return results
     now = await ctx.guard(take_snapshot(ctx.system))
     report = diff_snapshots(ctx.snapshot, now, ctx.system)
-    ctx.log(kinds.DIFF, {"against": PREFLIGHT, **report.to_json()})
+    ctx.emit(Diff(**{"against": PREFLIGHT, **report.to_json()}))
     for name, want in expected.items():
         results[name] = check(report, now, name, want)
     return results

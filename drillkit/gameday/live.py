@@ -2,14 +2,14 @@
 
 The dashboard shows the phase, the timers (since injection, TTD, rollback), one row per SLO with
 the last window's value against its objective and a sparkline of recent windows, the active
-faults, and the latest events. Off a terminal (CI, a pipe) every event is one timestamped line.
+faults, and the latest events (each its sentence from `drillkit.journal.events`). Off a terminal
+(CI, a pipe) every event but the windows is one timestamped line.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -17,8 +17,19 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from drillkit.journal.events import (
+    Detected,
+    Event,
+    FaultInjected,
+    FaultRemoved,
+    Phase,
+    RollbackFinished,
+    RunStarted,
+    Window,
+)
+
 SPARK = "▁▂▃▄▅▆▇█"
-QUIET = {"window"}
+QUIET = (Window,)  # one per window: the dashboard's SLO table shows them
 
 
 def sparkline(values: list[float | None]) -> str:
@@ -30,30 +41,11 @@ def sparkline(values: list[float | None]) -> str:
     return "".join(" " if v is None else SPARK[min(7, int((v - lo) / span * 7))] for v in values)
 
 
-def describe(kind: str, data: dict[str, Any]) -> str:
-    if kind == "phase":
-        return f"phase {data.get('phase')}"
-    if kind == "fault.injected":
-        return f"injected {data.get('type')} on {data.get('target') or data.get('name')}"
-    if kind == "fault.removed":
-        return f"removed {data.get('name')} from {data.get('target')} ({data.get('why', data.get('error', ''))})"
-    if kind == "detected":
-        return f"DETECTED after {data.get('ttd_s')}s: {', '.join(data.get('slos', []))}"
-    if kind == "rollback.step":
-        return (
-            f"rollback step {data.get('name')!r}: {'ok' if data.get('ok') else 'FAILED'} in {data.get('duration_s')}s"
-        )
-    if kind == "rollback.finished":
-        return f"rollback {'done' if data.get('ok') else 'FAILED'} in {data.get('rollback_s')}s"
-    if kind == "recovered":
-        return f"RECOVERED: time to recovery {data.get('ttr_s')}s"
-    if kind == "guardrail.tripped":
-        return f"GUARDRAIL tripped: {', '.join(data.get('guardrails', []))}"
-    if kind == "run.finished":
-        return f"verdict {data.get('verdict')}" + (
-            f": {'; '.join(data.get('reasons', []))}" if data.get("reasons") else ""
-        )
-    return f"{kind} " + ", ".join(f"{k}={v}" for k, v in list(data.items())[:4])
+def line(event: Event) -> str:
+    """The event's sentence (`describe()`); a kind without one shows its name and first values."""
+    if type(event).describe is not Event.describe:
+        return event.describe()
+    return f"{event.KIND or 'event'} " + ", ".join(f"{k}={v}" for k, v in list(event.data().items())[:4])
 
 
 class LiveView:
@@ -71,7 +63,7 @@ class LiveView:
         self.faults: dict[str, str] = {}
         self.events: deque[str] = deque(maxlen=8)
         self.history: dict[str, deque[float | None]] = {name: deque(maxlen=30) for name in slos}
-        self.last: dict[str, Any] = {}
+        self.last: Window | None = None
         self._live: Live | None = None
 
     def __enter__(self) -> LiveView:
@@ -85,31 +77,33 @@ class LiveView:
             self._live.update(self.render())
             self._live.__exit__(None, None, None)
 
-    def on_event(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "run.started" and data.get("slos"):
-            self.slos = dict(data["slos"])
-            self.history = {name: deque(maxlen=30) for name in self.slos}
-        if kind == "phase":
-            self.phase = str(data.get("phase"))
-            if self.phase == "inject":
-                self.t_inject = time.monotonic()
-        elif kind == "fault.injected":
-            self.faults[str(data.get("name") or data.get("type"))] = f"{data.get('type')} → {data.get('target', '')}"
-        elif kind == "fault.removed" and data.get("ok", True):
-            self.faults.pop(str(data.get("name")), None)
-        elif kind == "detected":
-            self.ttd = data.get("ttd_s")
-        elif kind == "rollback.finished":
-            self.rollback = data.get("rollback_s")
-        elif kind == "window":
-            self.last = data
-            for name in self.slos:
-                self.history[name].append(data.get(name))
-        if kind not in QUIET:
-            line = f"{time.monotonic() - self.t0:6.1f}s  {describe(kind, data)}"
-            self.events.append(line)
+    def on_event(self, event: Event) -> None:
+        """One event as the journal kept it (redacted); `LedgerFailed` comes after the journal closed."""
+        match event:
+            case RunStarted(slos=slos) if slos:
+                self.slos = dict(slos)
+                self.history = {name: deque(maxlen=30) for name in self.slos}
+            case Phase(phase=phase):
+                self.phase = str(phase)
+                if phase == "inject":
+                    self.t_inject = time.monotonic()
+            case FaultInjected(name=name, type=type_, target=target):
+                self.faults[str(name or type_)] = f"{type_} → {target or ''}"
+            case FaultRemoved(name=name, ok=True):
+                self.faults.pop(str(name), None)
+            case Detected(ttd_s=ttd):
+                self.ttd = ttd
+            case RollbackFinished(rollback_s=seconds):
+                self.rollback = seconds
+            case Window():
+                self.last = event
+                for name in self.slos:
+                    self.history[name].append(event.value(name))
+        if not isinstance(event, QUIET):
+            text = f"{time.monotonic() - self.t0:6.1f}s  {line(event)}"
+            self.events.append(text)
             if self._live is None:
-                self.console.print(escape(line), highlight=False)
+                self.console.print(escape(text), highlight=False)
         if self._live is not None:
             self._live.update(self.render())
 
@@ -121,9 +115,9 @@ class LiveView:
             f"[bold]rollback[/] {self.rollback if self.rollback is not None else '—'}s"
         )
         table = Table("SLO", "last window", "objective", "trend", expand=False)
-        breached = set(self.last.get("breached", []))
+        breached = set(self.last.breached if self.last is not None else [])
         for name, objective in self.slos.items():
-            value = self.last.get(name)
+            value = self.last.value(name) if self.last is not None else None
             shown = "—" if value is None else (f"{value:.3g}")
             style = "red" if name in breached else "green"
             table.add_row(name, f"[{style}]{shown}[/]", f"{objective:g}", sparkline(list(self.history[name])))

@@ -17,7 +17,15 @@ import time
 from typing import Any
 
 from drillkit.gameday.context import RunContext
-from drillkit.journal import kinds
+from drillkit.journal.events import (
+    Detected,
+    DetectedLate,
+    GuardrailTripped,
+    Recovered,
+    RecoveredLate,
+    SloBreach,
+    Window,
+)
 from drillkit.traffic.detect import Breach, Detector, Recovery
 from drillkit.traffic.inputs import InputCycle, assertions_by_question, load_inputs
 from drillkit.traffic.load import LoadGenerator
@@ -92,9 +100,9 @@ def observe(ctx: RunContext, window: SloWindow) -> None:
     assert detector is not None
     window = pooled(ctx, window)
     ctx.last_window = window
-    ctx.log(kinds.WINDOW, compact(window))
+    ctx.emit(Window(**compact(window)))
     if window.tripped:
-        ctx.log(kinds.GUARDRAIL_TRIPPED, {"window": window.index, "guardrails": window.tripped})
+        ctx.emit(GuardrailTripped(window=window.index, guardrails=window.tripped))
         ctx.stop(f"guardrail tripped: {', '.join(window.tripped)}")
     if ctx.t_inject is None or window.end <= ctx.t_inject:
         return  # before the fault: the warmup's steady-state check reads the windows itself
@@ -104,22 +112,22 @@ def observe(ctx: RunContext, window: SloWindow) -> None:
     event = detector.observe(window)
     if isinstance(event, Breach) and ctx.breach is None:
         if ctx.detect_closed:
-            ctx.log("detected.late", {"at_s": ctx.since_inject(), "slos": event.slos})
+            ctx.emit(DetectedLate(at_s=ctx.since_inject(), slos=event.slos))
             return
         ctx.breach, ctx.detected_at = event, time.monotonic()
         # How long after the first breaching window closed the breach was declared: the streak
         # length (`bad_windows`) minus one window, plus waiting for that window's late answers.
         lag = round(ctx.detected_at - (event.since + ctx.scenario.timeline.window), 3)
-        ctx.log(kinds.SLO_BREACH, {"slos": event.slos, "windows": event.windows})
-        ctx.log(kinds.DETECTED, {"ttd_s": ctx.since_inject(ctx.detected_at), "slos": event.slos,
-                                 "after_first_breaching_window_s": lag})  # fmt: skip
+        ctx.emit(SloBreach(slos=event.slos, windows=event.windows))
+        ctx.emit(Detected(ttd_s=ctx.since_inject(ctx.detected_at), slos=event.slos,
+                          after_first_breaching_window_s=lag))  # fmt: skip
         ctx.breach_seen.set()
     elif isinstance(event, Recovery) and ctx.breach is not None and ctx.recovery is None:
         if ctx.recover_closed:
-            ctx.log("recovered.late", {"at_s": ctx.since_inject()})
+            ctx.emit(RecoveredLate(at_s=ctx.since_inject()))
             return
         ctx.recovery = event
-        ctx.log(kinds.RECOVERED, {"ttr_s": ttr_s(ctx), "windows": event.windows})
+        ctx.emit(Recovered(ttr_s=ttr_s(ctx), windows=event.windows))
         ctx.recovered_seen.set()
 
 

@@ -2,6 +2,9 @@
 
     preflight → warmup → inject (faulting.py) → detect → rollback → recover → verify → cleanup
 
+The phases that judge something return it (`drillkit.gameday.results`); `run.py` collects the
+results and passes a phase the earlier results it depends on.
+
 Definitions: TTD = when the engine declared the breach − t_inject; rollback = the first step's
 start → the last step's end (auto), or instructions shown → the operator's confirmation (manual);
 TTR = t_inject → the end of the first healthy window of the streak that declared recovery,
@@ -22,30 +25,55 @@ from drillkit.gameday.context import RunContext
 from drillkit.gameday.faulting import missing_faults, remove_all, step_env
 from drillkit.gameday.fingerprints import failures as fingerprint_failures
 from drillkit.gameday.fingerprints import record_preflight, verify_fingerprints
-from drillkit.journal import kinds
+from drillkit.gameday.results import CleanupResult, DetectResult, RecoverResult, RollbackResult, VerifyResult
+from drillkit.journal.events import (
+    Absorbed,
+    FaultLost,
+    LeftoversRemoved,
+    LeftoversRestored,
+    Phase,
+    PreflightLayer,
+    RestoreStep,
+    RollbackFinished,
+    RollbackSkipped,
+    RollbackStarted,
+    RollbackStep,
+    StepDone,
+    TrafficStopped,
+    Verify,
+)
 from drillkit.traffic.slo import configured, effective_slos
 from drillkit.traffic.steps import StepResult, run_step
 
 
-async def run_steps(ctx: RunContext, steps: list[Step], kind: str, *, stop_on_failure: bool) -> list[StepResult]:
-    """Run steps in order, journaling each; a stop of the run interrupts them (Aborted)."""
+class _PreflightLayer(PreflightLayer):
+    """`preflight.layer` as written: the backends report their version as an object, which
+    `events.PreflightLayer.version` (a string) does not accept yet."""
+
+    version: dict[str, Any] | str | None = None
+
+
+async def run_steps(
+    ctx: RunContext, steps: list[Step], event: type[StepDone], *, stop_on_failure: bool
+) -> list[StepResult]:
+    """Run steps in order, journaling each as `event`; a stop of the run interrupts them (Aborted)."""
     results = []
     for step in steps:
         result = await ctx.guard(
             run_step(step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx))
         )
         results.append(result)
-        ctx.log(kind, result.to_dict())
+        ctx.emit(event(**result.to_dict()))
         if stop_on_failure and not result.ok:
             break
     return results
 
 
 async def preflight(ctx: RunContext) -> None:
-    ctx.log(kinds.PHASE, {"phase": "preflight"})
+    ctx.emit(Phase(phase="preflight"))
     removed, problems = await leftovers.clean(ctx.options.home)
     if removed:
-        ctx.log("leftovers.removed", {"faults": removed})
+        ctx.emit(LeftoversRemoved(faults=removed))
     if problems:
         raise InputError(
             "faults left by an earlier run could not be removed: " + "; ".join(problems)
@@ -54,7 +82,7 @@ async def preflight(ctx: RunContext) -> None:
     for owed in leftovers.read_pending(ctx.options.home):
         # A killed run never put the system back: do it now, before measuring a steady state.
         steps = [Step.model_validate(s) for s in owed.get("steps", [])]
-        results = await run_steps(ctx, steps, "leftovers.restored", stop_on_failure=True)
+        results = await run_steps(ctx, steps, LeftoversRestored, stop_on_failure=True)
         if all(r.ok for r in results):
             leftovers.paid_restore(ctx.options.home, str(owed.get("run_id")))
     for fault in ctx.scenario.faults:
@@ -67,18 +95,17 @@ async def preflight(ctx: RunContext) -> None:
         if active:
             names = ", ".join(f"{f.name} on {f.target}" for f in active)
             raise InputError(f"faults are already active on {backend.url} ({names}); run 'drillkit chaos reset' first")
-        ctx.log("preflight.layer", {"layer": key, "url": backend.url, "version": await backend.version()})
+        ctx.emit(_PreflightLayer(layer=key, url=backend.url, version=await backend.version()))
     await record_preflight(ctx)
 
 
 async def warmup(ctx: RunContext) -> None:
     """Traffic runs for `timeline.warmup`; a system already breaching is reported, not rehearsed."""
-    ctx.log(kinds.PHASE, {"phase": "warmup", "seconds": ctx.scenario.timeline.warmup})
+    ctx.emit(Phase(phase="warmup", seconds=ctx.scenario.timeline.warmup))
     await ctx.wait(None, ctx.scenario.timeline.warmup)
     last = ctx.last_window
     if last is not None and last.state == "breaching":
-        ctx.stop(f"steady state does not hold before injection: {', '.join(last.breached)} already breached")
-        raise Aborted(ctx.abort_reason or "")
+        ctx.control.abort(f"steady state does not hold before injection: {', '.join(last.breached)} already breached")
 
 
 def remaining(ctx: RunContext, within: float | None) -> float:
@@ -90,25 +117,27 @@ def remaining(ctx: RunContext, within: float | None) -> float:
     return max(0.0, end - time.monotonic())
 
 
-async def detect(ctx: RunContext) -> None:
-    ctx.log(kinds.PHASE, {"phase": "detect"})
+async def detect(ctx: RunContext) -> DetectResult:
+    ctx.emit(Phase(phase="detect"))
     expect = ctx.scenario.expect
     await ctx.wait(ctx.breach_seen, remaining(ctx, expect.detect_within))
     ctx.detect_closed = True
+    breach = ctx.breach
     if expect.absorb:
-        if ctx.breach is not None:
-            ctx.reasons.append(f"expected the system to absorb the fault, but {', '.join(ctx.breach.slos)} breached")
-        else:
-            ctx.log("absorbed", {"held_s": ctx.since_inject()})
-        return
-    if ctx.breach is None:
+        if breach is not None:
+            why = f"expected the system to absorb the fault, but {', '.join(breach.slos)} breached"
+            return DetectResult(breach, reasons=(why,))
+        ctx.emit(Absorbed(held_s=ctx.since_inject()))
+        return DetectResult(absorbed=True)
+    if breach is None:
         within = expect.detect_within or ctx.scenario.timeline.max_duration
-        worst = _worst(ctx)
-        ctx.reasons.append(f"not detected within {within:g}s: no SLO breached{worst} (is the fault too mild?)")
-        return
-    missing = [slo for slo in expect.breach if slo not in ctx.breach.slos]
+        why = f"not detected within {within:g}s: no SLO breached{_worst(ctx)} (is the fault too mild?)"
+        return DetectResult(reasons=(why,))
+    missing = [slo for slo in expect.breach if slo not in breach.slos]
     if missing:
-        ctx.reasons.append(f"expected {', '.join(missing)} to breach; breached: {', '.join(ctx.breach.slos)}")
+        why = f"expected {', '.join(missing)} to breach; breached: {', '.join(breach.slos)}"
+        return DetectResult(breach, reasons=(why,))
+    return DetectResult(breach)
 
 
 def _worst(ctx: RunContext) -> str:
@@ -120,46 +149,45 @@ def _worst(ctx: RunContext) -> str:
     return f" (last window: {', '.join(shown)})" if shown else ""
 
 
-async def rollback(ctx: RunContext) -> None:
+async def rollback(ctx: RunContext, detected: DetectResult) -> RollbackResult:
     """Run (auto) or time (manual) the designed rollback while the fault stays injected."""
     plan = ctx.scenario.rollback
     mode = ctx.options.mode or plan.mode
-    ctx.log(kinds.PHASE, {"phase": "rollback", "mode": mode})
-    if ctx.scenario.expect.absorb and ctx.breach is None:
-        ctx.log("rollback.skipped", {"why": "the system absorbed the fault"})
-        return
+    ctx.emit(Phase(phase="rollback", mode=mode))
+    if ctx.scenario.expect.absorb and detected.breach is None:
+        why = "the system absorbed the fault"
+        ctx.emit(RollbackSkipped(why=why))
+        return RollbackResult(mode, skipped=why)
+    if mode == "auto" and not plan.steps:
+        return RollbackResult(mode, ok=False, reasons=("rollback mode auto, but the scenario has no rollback steps",))
+    confirm = ctx.options.confirm
+    if mode != "auto" and confirm is None:
+        raise InputError("a manual rollback needs an operator at a terminal; pass --auto to run its steps")
     if mode == "auto":
-        if not plan.steps:
-            ctx.reasons.append("rollback mode auto, but the scenario has no rollback steps")
-            ctx.rollback_ok = False
-            return
         await ctx.wait(None, plan.decide_after)
-        ctx.rollback_started_at = t0 = time.monotonic()
-        ctx.log(kinds.ROLLBACK_STARTED, {"mode": mode, "at_s": ctx.since_inject(t0), "steps": len(plan.steps)})
-        try:
-            results = await run_steps(ctx, plan.steps, kinds.ROLLBACK_STEP, stop_on_failure=True)
-        except Aborted:
-            ctx.log(kinds.ROLLBACK_FINISHED, {"ok": False, "aborted": True})
-            raise
-    else:
-        if ctx.options.confirm is None:
-            raise InputError("a manual rollback needs an operator at a terminal; pass --auto to run its steps")
-        ctx.rollback_started_at = t0 = time.monotonic()
-        ctx.log(kinds.ROLLBACK_STARTED, {"mode": mode, "at_s": ctx.since_inject(t0)})
-        try:
-            await ctx.guard(ctx.options.confirm(instructions(ctx)))
-        except Aborted:
-            ctx.log(kinds.ROLLBACK_FINISHED, {"ok": False, "aborted": True})
-            raise
-        results = []
-    ctx.rollback_s = round(time.monotonic() - t0, 3)
-    ctx.rollback_ok = all(r.ok for r in results) and len(results) == len(plan.steps if mode == "auto" else [])
-    ctx.log(kinds.ROLLBACK_FINISHED, {"ok": ctx.rollback_ok, "rollback_s": ctx.rollback_s})
-    if not ctx.rollback_ok:
+    ctx.rollback_started_at = t0 = time.monotonic()
+    steps = {"steps": len(plan.steps)} if mode == "auto" else {}
+    ctx.emit(RollbackStarted(mode=mode, at_s=ctx.since_inject(t0), **steps))
+    try:
+        if mode == "auto":
+            results = await run_steps(ctx, plan.steps, RollbackStep, stop_on_failure=True)
+        else:
+            assert confirm is not None
+            await ctx.guard(confirm(instructions(ctx)))
+            results = []
+    except Aborted:
+        ctx.emit(RollbackFinished(ok=False, aborted=True))
+        raise
+    rollback_s = round(time.monotonic() - t0, 3)
+    ok = all(r.ok for r in results) and len(results) == len(plan.steps if mode == "auto" else [])
+    ctx.emit(RollbackFinished(ok=ok, rollback_s=rollback_s))
+    reasons = []
+    if not ok:
         failed = next(r for r in results if not r.ok)
-        ctx.reasons.append(f"rollback step {failed.name!r} failed: {failed.detail[:200]}")
-    if ctx.rollback_s > ctx.system.rto_target:
-        ctx.reasons.append(f"rollback took {ctx.rollback_s:.1f}s, over the RTO target of {ctx.system.rto_target:g}s")
+        reasons.append(f"rollback step {failed.name!r} failed: {failed.detail[:200]}")
+    if rollback_s > ctx.system.rto_target:
+        reasons.append(f"rollback took {rollback_s:.1f}s, over the RTO target of {ctx.system.rto_target:g}s")
+    return RollbackResult(mode, ok=ok, rollback_s=rollback_s, reasons=tuple(reasons))
 
 
 def instructions(ctx: RunContext) -> str:
@@ -170,76 +198,79 @@ def instructions(ctx: RunContext) -> str:
     return "\n".join(lines) or "Perform the rollback you designed for this failure."
 
 
-async def recover(ctx: RunContext) -> None:
-    ctx.log(kinds.PHASE, {"phase": "recover"})
-    if ctx.breach is None or ctx.scenario.expect.absorb:
-        return  # nothing to recover from, or an absorb rehearsal that already failed on its breach
+async def recover(ctx: RunContext, detected: DetectResult) -> RecoverResult:
+    ctx.emit(Phase(phase="recover"))
+    if detected.breach is None or ctx.scenario.expect.absorb:
+        return RecoverResult()  # nothing to recover from, or an absorb rehearsal that already failed on its breach
     within = ctx.scenario.expect.recover_within
     await ctx.wait(ctx.recovered_seen, remaining(ctx, within))
     ctx.recover_closed = True
     if ctx.recovery is None:
-        ctx.reasons.append(f"not recovered within {within or ctx.scenario.timeline.max_duration:g}s of injection")
-        return
+        deadline = within or ctx.scenario.timeline.max_duration
+        return RecoverResult(reasons=(f"not recovered within {deadline:g}s of injection",))
+    reasons = []
     ended = [i.active.name for i in ctx.injected
              if i.active is not None and i.removed_at is not None and i.removed_at <= time.monotonic()]  # fmt: skip
     if ended:
-        ctx.reasons.append(
+        reasons.append(
             f"the fault ended ({', '.join(ended)}: its duration elapsed) before recovery was declared: "
             "the rollback was not proven under it"
         )
     missing = await missing_faults(ctx)
     if missing:
-        ctx.log("fault.lost", {"faults": missing})
-        ctx.reasons.append(
-            f"the fault ended before recovery ({', '.join(missing)}): the rollback was not proven under it"
-        )
+        ctx.emit(FaultLost(faults=missing))
+        reasons.append(f"the fault ended before recovery ({', '.join(missing)}): the rollback was not proven under it")
+    return RecoverResult(ctx.recovery, lost=tuple(missing), reasons=tuple(reasons))
 
 
-async def verify(ctx: RunContext) -> None:
+async def verify(ctx: RunContext) -> VerifyResult:
     """Evals and fingerprint expectations, with the fault still injected."""
-    ctx.log(kinds.PHASE, {"phase": "verify"})
-    spec = ctx.scenario.verify
-    if spec.evals and ctx.system.evals:
-        from drillkit.evals import load_suite, run_suite
-
-        suite = load_suite(ctx.system.resolve(ctx.system.evals))
-        objectives = configured(effective_slos(ctx.system.slos, ctx.scenario.slos))
-        threshold = objectives.get("eval_pass_rate", 0.9)
-        result = await ctx.guard(run_suite(suite, str(ctx.system.service.url), threshold=threshold, concurrency=8))
-        ctx.verify["evals"] = {
-            "pass_rate": round(result.pass_rate, 4),
-            "threshold": threshold,
-            "inside_envelope": result.inside_envelope,
-        }
-        if not result.inside_envelope:
-            ctx.reasons.append(
-                f"verify: eval pass rate {result.pass_rate:.1%} is outside the envelope ({threshold:.0%})"
-            )
-    results = await verify_fingerprints(ctx)
-    if results:
-        ctx.verify["fingerprint"] = results
-        ctx.reasons.extend(fingerprint_failures(results))
-    ctx.log(kinds.VERIFY, ctx.verify)
+    ctx.emit(Phase(phase="verify"))
+    evals, reasons = await _verify_evals(ctx)
+    fingerprint = await verify_fingerprints(ctx)
+    if fingerprint:
+        reasons.extend(fingerprint_failures(fingerprint))
+    result = VerifyResult(evals, fingerprint or None, tuple(reasons))
+    ctx.emit(Verify(**result.data()))
+    return result
 
 
-async def cleanup(ctx: RunContext) -> None:
+async def _verify_evals(ctx: RunContext) -> tuple[dict[str, Any] | None, list[str]]:
+    """The system's eval suite against the service, when the scenario asks for it."""
+    if not (ctx.scenario.verify.evals and ctx.system.evals):
+        return None, []
+    from drillkit.evals import load_suite, run_suite
+
+    suite = load_suite(ctx.system.resolve(ctx.system.evals))
+    objectives = configured(effective_slos(ctx.system.slos, ctx.scenario.slos))
+    threshold = objectives.get("eval_pass_rate", 0.9)
+    result = await ctx.guard(run_suite(suite, str(ctx.system.service.url), threshold=threshold, concurrency=8))
+    evals = {"pass_rate": round(result.pass_rate, 4), "threshold": threshold, "inside_envelope": result.inside_envelope}
+    if result.inside_envelope:
+        return evals, []
+    return evals, [f"verify: eval pass rate {result.pass_rate:.1%} is outside the envelope ({threshold:.0%})"]
+
+
+async def cleanup(ctx: RunContext) -> CleanupResult:
     """Always: remove every fault, stop traffic, run `restore`. Each stage runs even if one fails."""
-    ctx.log(kinds.PHASE, {"phase": "cleanup"})
+    ctx.emit(Phase(phase="cleanup"))
     for task in ctx.tasks:
         task.cancel()
     await asyncio.gather(*ctx.tasks, return_exceptions=True)
     await remove_all(ctx, "cleanup")
     if ctx.load is not None and ctx.load.running:
         stats = await ctx.load.stop(timeout=3.0)
-        ctx.log("traffic.stopped", stats.model_dump())
-    results: list[Any] = []
+        ctx.emit(TrafficStopped(**stats.model_dump()))
+    reasons = []
+    results: list[StepResult] = []
     for step in ctx.scenario.restore:
         result = await run_step(step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx))
         results.append(result)
-        ctx.log("restore.step", result.to_dict())
+        ctx.emit(RestoreStep(**result.to_dict()))
         if not result.ok:
-            ctx.reasons.append(f"restore step {step.name!r} failed: {result.detail[:200]}")
+            reasons.append(f"restore step {step.name!r} failed: {result.detail[:200]}")
     if all(r.ok for r in results):
         leftovers.paid_restore(ctx.options.home, ctx.run_id)
     if any(not i.removed for i in ctx.injected if i.active is not None):
-        ctx.reasons.append("some faults could not be removed; see 'drillkit chaos status' and 'drillkit chaos reset'")
+        reasons.append("some faults could not be removed; see 'drillkit chaos status' and 'drillkit chaos reset'")
+    return CleanupResult(tuple(reasons))

@@ -393,6 +393,17 @@ class JournalRepaired(Event):
     """Written by the journal itself when reopening cut off a partial last line a crash left."""
 
 
+@kind("ledger.failed")
+class LedgerFailed(Event):
+    """Never in a journal: a finished run (its journal closed) that could not be recorded in the
+    evidence ledger. The live view and CI logs get it (`gameday.run`), so it does not go unnoticed."""
+
+    error: str | None = None
+
+    def describe(self) -> str:
+        return f"The run was not recorded in the evidence ledger: {self.error}"
+
+
 # -- incidents (drillkit triage) -----------------------------------------------------------------
 
 

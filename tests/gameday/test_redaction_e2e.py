@@ -280,6 +280,8 @@ def test_a_ledger_failure_is_reported_and_never_raised(tmp_path: Path) -> None:
     from drillkit.gameday.run import Options, _record_in_ledger
     from drillkit.gameday.summary import Summary
     from drillkit.journal import Journal
+    from drillkit.journal.events import Event, LedgerFailed
+    from drillkit.journal.redact import Redactor
 
     home = tmp_path / "home"
     run_dir = home / "runs" / "20261128T101500Z-x-ab12"
@@ -289,10 +291,12 @@ def test_a_ledger_failure_is_reported_and_never_raised(tmp_path: Path) -> None:
     summary = Summary(run_id=run_dir.name, scenario="x", verdict="pass", ttd_s=1.0, rollback_s=1.0, ttr_s=2.0,
                       rto_target_s=300, faults=[], breached=[], verify={})  # fmt: skip
     summary.write(run_dir / "summary.json")
-    events: list[tuple[str, dict]] = []
+    events: list[Event] = []
+    options = Options(home=home, on_event=events.append)
     (home / "ledger.jsonl").mkdir()  # the ledger cannot be written
-    _record_in_ledger(Options(home=home, on_event=lambda k, d: events.append((k, d))), run_dir, summary)
-    assert [k for k, _ in events] == ["ledger.failed"] and events[0][1]["error"]
+    _record_in_ledger(options, run_dir, summary, Redactor())
+    assert [type(e) for e in events] == [LedgerFailed] and isinstance(events[0], LedgerFailed) and events[0].error
+    assert "not recorded in the evidence ledger" in events[0].describe()
     (home / "ledger.jsonl").rmdir()
-    _record_in_ledger(Options(home=home, on_event=lambda k, d: events.append((k, d))), run_dir, summary)
+    _record_in_ledger(options, run_dir, summary, Redactor())
     assert len(events) == 1 and [e.id for e in read_ledger(home)] == [run_dir.name]
