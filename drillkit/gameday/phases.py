@@ -46,13 +46,6 @@ from drillkit.traffic.slo import configured, effective_slos
 from drillkit.traffic.steps import StepResult, run_step
 
 
-class _PreflightLayer(PreflightLayer):
-    """`preflight.layer` as written: the backends report their version as an object, which
-    `events.PreflightLayer.version` (a string) does not accept yet."""
-
-    version: dict[str, Any] | str | None = None
-
-
 async def run_steps(
     ctx: RunContext, steps: list[Step], event: type[StepDone], *, stop_on_failure: bool
 ) -> list[StepResult]:
@@ -95,7 +88,7 @@ async def preflight(ctx: RunContext) -> None:
         if active:
             names = ", ".join(f"{f.name} on {f.target}" for f in active)
             raise InputError(f"faults are already active on {backend.url} ({names}); run 'drillkit chaos reset' first")
-        ctx.emit(_PreflightLayer(layer=key, url=backend.url, version=await backend.version()))
+        ctx.emit(PreflightLayer(layer=key, url=backend.url, version=await backend.version()))
     await record_preflight(ctx)
 
 

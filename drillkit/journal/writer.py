@@ -1,8 +1,8 @@
 """The run journal: append-only JSON lines, each entry chained to the previous one by SHA-256.
 
     with Journal(run_dir / "journal.jsonl") as journal:
-        journal.append(RUN_STARTED, {"scenario": "silent-model-swap"})
-        await journal.append_async(WINDOW, window)          # from a coroutine: fsync off the loop
+        journal.record(RunStarted(scenario="silent-model-swap"))   # a typed event (journal.events)
+        await journal.append_async(Window.KIND, window)      # from a coroutine: fsync off the loop
 
 Contract (DESIGN §6):
 

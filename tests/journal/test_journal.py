@@ -15,16 +15,12 @@ import pytest
 import drillkit.journal
 from drillkit.errors import InputError
 from drillkit.journal import (
-    JOURNAL_REPAIRED,
-    KINDS,
-    RUN_FINISHED,
-    RUN_STARTED,
-    WINDOW,
     ZERO_HASH,
     Journal,
     JournalBusy,
     JournalEntry,
     canonical_json,
+    events,
     hash_canonical,
     read_journal,
     verify_chain,
@@ -63,6 +59,10 @@ RFC_SORT_ORDER = [
     "Emoji: Grinning Face",
     "Hebrew Letter Dalet With Dagesh",
 ]
+
+RUN_STARTED, RUN_FINISHED = events.RunStarted.KIND, events.RunFinished.KIND
+WINDOW, JOURNAL_REPAIRED = events.Window.KIND, events.JournalRepaired.KIND
+KINDS = events.KINDS
 
 
 def test_canonical_form_matches_rfc8785_example() -> None:

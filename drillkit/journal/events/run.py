@@ -1,91 +1,10 @@
-"""Every journal entry kind drillkit writes, each with its pydantic model: the one registry.
-
-Writers build an event and journal it (`Journal.record(event)`, `RunContext.emit`); readers (the
-live view, review timelines and facts, evidence reports, incident replay) get it back typed from
-`JournalEntry.event` and match on the class. A kind string appears here and nowhere else:
-
-    match entry.event:
-        case Detected(ttd_s=ttd, slos=slos): ...
-
-The models describe what is on disk (DESIGN §6, `runbooks/record.py` for incidents): fields are
-optional, unknown keys are kept (`extra="allow"`), and `data()` gives back exactly the keys the
-writer set, so a model never changes a journal's bytes. An entry of a kind this version does not
-know (a newer drillkit's, a hand-written one) reads as a plain `Event` with its data as extras.
-
-Each model also says, in one line, what happened (`describe()`): the sentence a review timeline
-and the live view show for it.
-"""
+"""Game-day run events (`drillkit gameday run`), one model per kind."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
-
-#: kind → model. Filled by `@kind(...)` below; `parse` and `KINDS` read it.
-REGISTRY: dict[str, type[Event]] = {}
-
-E = TypeVar("E", bound="type[Event]")
-#: Numbers keep their JSON form: an int the writer set is not read back as a float.
-Number = int | float
-
-
-class Event(BaseModel):
-    """One journal entry's data. Subclasses are registered under their kind."""
-
-    model_config = ConfigDict(extra="allow")
-    KIND: ClassVar[str] = ""
-
-    def data(self) -> dict[str, Any]:
-        """The entry's JSON object: only what the writer set (plus any extra keys)."""
-        return self.model_dump(mode="json", exclude_unset=True)
-
-    def describe(self) -> str:
-        return self.KIND or "event"
-
-
-def kind(name: str) -> Any:
-    def register(cls: E) -> E:
-        if name in REGISTRY:
-            raise ValueError(f"journal kind {name!r} registered twice")
-        cls.KIND = name
-        REGISTRY[name] = cls
-        return cls
-
-    return register
-
-
-def parse(name: str, data: dict[str, Any]) -> Event:
-    """The typed event for one entry; an unknown kind, or data its model refuses, reads as `Event`."""
-    model = REGISTRY.get(name)
-    if model is not None:
-        try:
-            return model.model_validate(data)
-        except ValidationError:
-            pass  # an older or hand-edited entry: still readable, just untyped
-    return Event.model_validate(data)
-
-
-def format_seconds(value: float | None, digits: int = 1) -> str:
-    """`2.4 s`, `1.5 min`, `2.0 h`; `—` when nothing was measured."""
-    if value is None:
-        return "—"
-    if abs(value) < 60:
-        return f"{value:.{digits}f} s"
-    if abs(value) < 3600:
-        return f"{value / 60:.{digits}f} min"
-    return f"{value / 3600:.{digits}f} h"
-
-
-def _nums(values: list[Any] | None) -> str:
-    return ", ".join(str(v) for v in values or []) or "—"
-
-
-def _ok(ok: bool | None) -> str:
-    return "ok" if ok else "FAILED"
-
-
-# -- game-day runs -----------------------------------------------------------------------------
+from drillkit.journal.events.base import Event, Number, format_seconds, kind, nums, ok_text
 
 
 @kind("run.started")
@@ -126,6 +45,10 @@ class FaultInjected(Event):
     type: str | None = None
     name: str | None = None
     target: str | None = None
+    layer: str | None = None
+    toxicity: Number | None = None
+    attributes: dict[str, Any] = {}
+    ok: bool | None = None
     at_s: Number | None = None
 
     def describe(self) -> str:
@@ -152,7 +75,7 @@ class FaultLost(Event):
     faults: list[Any] = []
 
     def describe(self) -> str:
-        return f"Fault lost before the rollback: {_nums(self.faults)}"
+        return f"Fault lost before the rollback: {nums(self.faults)}"
 
 
 @kind("window")
@@ -162,6 +85,9 @@ class Window(Event):
     index: int | None = None
     count: int | None = None
     errors: int | None = None
+    eval_count: int | None = None
+    by_provider: dict[str, Any] = {}
+    by_model: dict[str, Any] = {}
     state: str | None = None
     breached: list[str] = []
 
@@ -179,7 +105,7 @@ class SloBreach(Event):
     windows: list[int] = []
 
     def describe(self) -> str:
-        return f"SLO breach: {', '.join(self.slos)} (windows {_nums(self.windows)})"
+        return f"SLO breach: {', '.join(self.slos)} (windows {nums(self.windows)})"
 
 
 @kind("detected")
@@ -243,7 +169,7 @@ class StepDone(Event):
     LABEL: ClassVar[str] = "Step"
 
     def describe(self) -> str:
-        return f"{self.LABEL} {self.name!r}: {_ok(self.ok)} in {format_seconds(self.duration_s)}"
+        return f"{self.LABEL} {self.name!r}: {ok_text(self.ok)} in {format_seconds(self.duration_s)}"
 
 
 @kind("rollback.step")
@@ -288,12 +214,12 @@ class RollbackFinished(Event):
     def describe(self) -> str:
         if self.component is not None:
             return (
-                f"Rollback of {self.component}: {_ok(self.ok)} in {format_seconds(self.duration_s)} "
+                f"Rollback of {self.component}: {ok_text(self.ok)} in {format_seconds(self.duration_s)} "
                 f"(expected {format_seconds(self.expected_s)})"
             )
         if self.aborted:
             return "Rollback aborted"
-        return f"Rollback finished: {_ok(self.ok)} in {format_seconds(self.rollback_s)}"
+        return f"Rollback finished: {ok_text(self.ok)} in {format_seconds(self.rollback_s)}"
 
 
 @kind("recovered")
@@ -302,7 +228,7 @@ class Recovered(Event):
     windows: list[int] = []
 
     def describe(self) -> str:
-        return f"Recovered: TTR {format_seconds(self.ttr_s)} (windows {_nums(self.windows)})"
+        return f"Recovered: TTR {format_seconds(self.ttr_s)} (windows {nums(self.windows)})"
 
 
 @kind("recovered.late")
@@ -344,7 +270,8 @@ class TrafficStopped(Event):
 class PreflightLayer(Event):
     layer: str | None = None
     url: str | None = None
-    version: str | None = None
+    #: What the fault server reports about itself (`{"version": "2.8.0"}` from Toxiproxy).
+    version: dict[str, Any] | str | None = None
 
 
 @kind("preflight.warning")
@@ -402,150 +329,3 @@ class LedgerFailed(Event):
 
     def describe(self) -> str:
         return f"The run was not recorded in the evidence ledger: {self.error}"
-
-
-# -- incidents (drillkit triage) -----------------------------------------------------------------
-
-
-@kind("incident.started")
-class IncidentStarted(Event):
-    incident_id: str | None = None
-    runbook: str | None = None
-    title: str | None = None
-    system: str | None = None
-    operator: str | None = None
-    mode: str | None = None
-    drillkit: str | None = None
-    redaction: Any = None
-    runbook_file: str | None = None
-    system_file: str | None = None
-
-    def describe(self) -> str:
-        return f"Triage started by {self.operator} (runbook {self.runbook}, {self.mode})"
-
-
-@kind("incident.resumed")
-class IncidentResumed(Event):
-    after_seq: int | None = None
-    step: str | None = None
-
-    def describe(self) -> str:
-        return f"Triage resumed at step {self.step}"
-
-
-@kind("step.started")
-class StepStarted(Event):
-    step: str | None = None
-    title: str | None = None
-    type: str | None = None
-
-    def describe(self) -> str:
-        return f"Step {self.step} ({self.type}) started"
-
-
-@kind("step.finished")
-class StepFinished(Event):
-    step: str | None = None
-    title: str | None = None
-    type: str | None = None
-    outcome: str | None = None
-    detail: str | None = None
-    started_at: str | None = None
-    duration_s: Number | None = None
-    next: str | None = None
-    result: dict[str, Any] = {}
-
-    def describe(self) -> str:
-        detail = " ".join(str(self.detail or "").split())
-        detail = detail if len(detail) <= 160 else detail[:157] + "..."
-        return f"Step {self.step} ({self.type}): {self.outcome}" + (f" — {detail}" if detail else "")
-
-
-@kind("step.skipped")
-class StepSkipped(Event):
-    step: str | None = None
-    title: str | None = None
-    type: str | None = None
-    outcome: str | None = None
-    detail: str | None = None
-    started_at: str | None = None
-    duration_s: Number | None = None
-    next: str | None = None
-
-    def describe(self) -> str:
-        return f"Step {self.step}: skipped"
-
-
-@kind("step.back")
-class StepBack(Event):
-    step: str | None = None
-    next: str | None = None
-
-    def describe(self) -> str:
-        return f"Step {self.step}: went back"
-
-
-@kind("eval")
-class EvalResult(Event):
-    pass_rate: Number | None = None
-    threshold: Number | None = None
-    inside_envelope: bool | None = None
-    total: int | None = None
-    failed: int | None = None
-    by_tag: dict[str, Any] = {}
-    suite: str | None = None
-    duration_s: Number | None = None
-    failing: list[str] = []
-
-    def describe(self) -> str:
-        rate = "—" if self.pass_rate is None else f"{self.pass_rate:.1%}"
-        return f"Evals: {rate} ({'inside' if self.inside_envelope else 'outside'} the envelope)"
-
-
-@kind("revert_plan")
-class RevertPlan(Event):
-    order: list[str] = []
-    lines: list[str] = []
-    entries: list[Any] = []
-    unknown: dict[str, str] = {}  # component -> why the diff could not tell
-    accepted: str | None = None
-
-    def describe(self) -> str:
-        return f"Revert plan: {' → '.join(self.order) or 'nothing to revert'}"
-
-
-@kind("evidence.hold")
-class EvidenceHold(Event):
-    path: str | None = None
-    components: list[str] = []
-    traffic_minutes: Number | None = None
-    files: dict[str, Any] = {}
-    snapshot_taken_at: str | None = None
-    failed: dict[str, str] = {}
-
-    def describe(self) -> str:
-        return f"Evidence held: {', '.join(self.components)}"
-
-
-@kind("note")
-class Note(Event):
-    step: str | None = None
-    text: str | None = None
-
-    def describe(self) -> str:
-        return f"Note ({self.step}): {self.text}"
-
-
-@kind("incident.finished")
-class IncidentFinished(Event):
-    envelope: str | None = None
-    changed: list[str] = []
-    revert_order: list[str] = []
-    outcome: str | None = None
-
-    def describe(self) -> str:
-        return f"Incident finished: {self.outcome} (envelope {self.envelope})"
-
-
-#: Every known kind, in registration order.
-KINDS: tuple[str, ...] = tuple(REGISTRY)
