@@ -1,10 +1,22 @@
 """The demo service's provider router: ordered fallback with LiteLLM-like cooldowns.
 
-Wire formats (docs/demo.md, "Service → provider request"), non-streaming:
+Wire formats (docs/demo.md, "Service → provider request"), non-streaming (`Router.complete`):
 - `api: openai`    → `POST {base_url}/chat/completions`, answer in `choices[0].message.content`,
   usage `prompt_tokens` / `completion_tokens`;
 - `api: anthropic` → `POST {base_url}/messages`, answer = the text blocks of `content`, usage
   `input_tokens` / `output_tokens`.
+
+Streaming (`Router.stream`): the same requests with `"stream": true` (OpenAI also
+`"stream_options": {"include_usage": true}`); the server-sent events are read as they arrive
+(OpenAI `choices[0].delta.content` chunks up to `data: [DONE]`; Anthropic `text_delta`s of
+`content_block_delta` events up to `message_stop`).  `Router.stream` returns an `AnswerStream`
+once a provider has sent its first token (or ended its answer without one): every failure before
+that falls back exactly as below, the wait for the first token counting against the provider's
+`timeout`.  After the first token there is no fallback (the client already has part of an
+answer): a broken stream (connection cut, no event for `timeout` seconds, an `error` event, an
+unparsable event, the end of the body before the stream's end) raises `StreamInterrupted` from
+`AnswerStream.deltas()` and counts as a failure of that provider (attempt reason `connection`,
+`timeout`, `server_error` or `bad_response`).
 
 Per attempt: the provider's `timeout` from the manifest (default 10 s; `Router(timeout=...)`
 overrides it for every provider), connect timeout at most 2 s.  Providers are tried in the order
@@ -33,88 +45,35 @@ Health is in memory, per Router; `reset_health()` clears it.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
-from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from drillkit.config.system import Provider
-from drillkit.errors import ServiceError
+from drillkit.demo.provider_stream import AnswerStream, open_stream
+from drillkit.demo.provider_wire import (
+    COOLDOWN_S,
+    AllProvidersFailed,
+    Attempt,
+    AttemptFailed,
+    Completion,
+    ProviderRejected,
+    RouterError,
+    StreamInterrupted,
+    Unreadable,
+    build_request,
+    classify,
+    parse_completion,
+    post,
+    retry_after_seconds,
+)
 
-CONNECT_TIMEOUT_S = 2.0
-COOLDOWN_S = 5.0
 ALLOWED_FAILS = 3
-MAX_RETRY_AFTER_S = 60.0
-QUOTA_COOLDOWN_S = 60.0
-MAX_TOKENS = 512
-ANTHROPIC_VERSION = "2023-06-01"
 
-
-@dataclass(frozen=True)
-class Attempt:
-    """One provider considered for one request; `reason` is `ok` or why it did not answer."""
-
-    provider: str
-    reason: str
-    status: int | None = None
-    detail: str = ""
-
-    @property
-    def is_error(self) -> bool:
-        """A real provider error (a skip because of cooldown is not one)."""
-        return self.reason not in ("ok", "cooldown")
-
-
-@dataclass(frozen=True)
-class Completion:
-    """An answer: text, the model the provider REPORTED, which provider, token usage."""
-
-    text: str
-    model: str
-    provider: str
-    input_tokens: int
-    output_tokens: int
-    attempts: tuple[Attempt, ...] = ()
-
-
-class RouterError(ServiceError):
-    """No answer; `status` is what the service answers, `attempts` what was tried."""
-
-    status = 503
-    code = "providers_unavailable"
-
-    def __init__(self, message: str, attempts: Sequence[Attempt]) -> None:
-        super().__init__(message)
-        self.attempts = tuple(attempts)
-
-
-class AllProvidersFailed(RouterError):
-    """Every provider failed or is cooling down (HTTP 503)."""
-
-
-class ProviderRejected(RouterError):
-    """A provider rejected the request itself (a non-retryable 4xx): no fallback (HTTP 502)."""
-
-    status = 502
-    code = "provider_rejected"
-
-
-class _Failure(Exception):
-    def __init__(self, reason: str, detail: str, status: int | None = None, cooldown: float | None = None) -> None:
-        super().__init__(detail)
-        self.reason, self.detail, self.status, self.cooldown = reason, detail, status, cooldown
-
-
-@dataclass(frozen=True)
-class _Unreadable:
-    """A response body that could not be decoded (e.g. `content-encoding: gzip` over plain bytes)."""
-
-    detail: str
+T = TypeVar("T")
 
 
 @dataclass
@@ -149,6 +108,48 @@ class Router:
     ) -> Completion:
         """Ask the providers named in `order`, first success wins; `models` overrides a
         provider's manifest model (the pin lever).  Raises `RouterError` subclasses."""
+
+        async def call(name: str, provider: Provider, model: str) -> Completion:
+            return await self._call(name, provider, model, system_prompt, question, trace_id)
+
+        completion, attempts = await self._route(order, models, call)
+        return Completion(
+            completion.text,
+            completion.model,
+            completion.provider,
+            completion.input_tokens,
+            completion.output_tokens,
+            attempts,
+            completion.finish_reason,
+        )
+
+    async def stream(
+        self,
+        system_prompt: str,
+        question: str,
+        *,
+        order: Sequence[str],
+        models: Mapping[str, str] | None = None,
+        trace_id: str | None = None,
+    ) -> AnswerStream:
+        """Like `complete`, streaming: returns once a provider has sent its first token (the
+        module doc says what falls back and what interrupts).  The caller reads
+        `AnswerStream.deltas()` and must `aclose()` the stream."""
+
+        async def call(name: str, provider: Provider, model: str) -> AnswerStream:
+            return await self._open_stream(name, provider, model, system_prompt, question, trace_id)
+
+        opened, attempts = await self._route(order, models, call)
+        opened.attempts = list(attempts)
+        return opened
+
+    async def _route(
+        self,
+        order: Sequence[str],
+        models: Mapping[str, str] | None,
+        call: Callable[[str, Provider, str], Awaitable[T]],
+    ) -> tuple[T, tuple[Attempt, ...]]:
+        """The fallback loop: `call` each provider of `order` not cooling down until one answers."""
         attempts: list[Attempt] = []
         for name in order:
             provider = self.providers[name]
@@ -159,8 +160,8 @@ class Router:
                 continue
             model = (models or {}).get(name) or provider.model
             try:
-                completion = await self._call(name, provider, model, system_prompt, question, trace_id)
-            except _Failure as f:
+                answer = await call(name, provider, model)
+            except AttemptFailed as f:
                 attempts.append(Attempt(name, f.reason, f.status, f.detail))
                 health.last_reason = f.reason
                 if f.reason == "rejected":
@@ -170,14 +171,7 @@ class Router:
             health.consecutive_failures = 0
             health.last_reason = "ok"
             attempts.append(Attempt(name, "ok", 200))
-            return Completion(
-                completion.text,
-                completion.model,
-                name,
-                completion.input_tokens,
-                completion.output_tokens,
-                tuple(attempts),
-            )
+            return answer, tuple(attempts)
         summary = "; ".join(f"{a.provider}: {a.reason}" + (f" ({a.detail})" if a.detail else "") for a in attempts)
         raise AllProvidersFailed(f"all providers failed: {summary or 'none configured'}", attempts)
 
@@ -214,146 +208,44 @@ class Router:
     async def _call(
         self, name: str, provider: Provider, model: str, system_prompt: str, question: str, trace_id: str | None
     ) -> Completion:
-        base = str(provider.base_url).rstrip("/")
-        key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else ""
-        headers = {"x-drillkit-trace-id": trace_id} if trace_id else {}
-        user = [{"role": "user", "content": question}]
-        if provider.api == "anthropic":
-            url = f"{base}/messages"
-            headers |= {"x-api-key": key or "drillkit-demo", "anthropic-version": ANTHROPIC_VERSION}
-            body: dict[str, Any] = {
-                "model": model,
-                "max_tokens": MAX_TOKENS,
-                "temperature": 0,
-                "system": system_prompt,
-                "messages": user,
-            }
-        else:
-            url = f"{base}/chat/completions"
-            headers["authorization"] = f"Bearer {key or 'drillkit-demo'}"
-            body = {
-                "model": model,
-                "temperature": 0,
-                "max_tokens": MAX_TOKENS,
-                "messages": [{"role": "system", "content": system_prompt}, *user],
-            }
-        seconds = provider.timeout if self.timeout is None else self.timeout
-        timeout = httpx.Timeout(seconds, connect=min(CONNECT_TIMEOUT_S, seconds))
-        status, reply_headers, data = await self._post(url, body, headers, timeout)
+        request, _ = build_request(
+            self.client, provider, model, system_prompt, question, trace_id, timeout=self.timeout
+        )
+        status, reply_headers, data = await post(self.client, request)
         if status >= 300:
-            raise _classify(status, reply_headers, data)
-        if isinstance(data, _Unreadable):
-            raise _Failure("bad_response", data.detail, status)
+            raise classify(status, reply_headers, data)
+        if isinstance(data, Unreadable):
+            raise AttemptFailed("bad_response", data.detail, status)
         try:
-            return _parse(name, provider.api, model, data.json())
+            return parse_completion(name, provider.api, model, data.json())
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise _Failure("bad_response", f"unusable response body: {exc!r}"[:300], status) from None
+            raise AttemptFailed("bad_response", f"unusable response body: {exc!r}"[:300], status) from None
 
-    async def _post(
-        self, url: str, body: dict[str, Any], headers: dict[str, str], timeout: httpx.Timeout
-    ) -> tuple[int, httpx.Headers, httpx.Response | _Unreadable]:
-        """POST and read the whole body: (status, headers, the read response or why it is unreadable).
+    async def _open_stream(
+        self, name: str, provider: Provider, model: str, system_prompt: str, question: str, trace_id: str | None
+    ) -> AnswerStream:
+        request, seconds = build_request(
+            self.client, provider, model, system_prompt, question, trace_id, timeout=self.timeout, stream=True
+        )
+        return await open_stream(
+            self.client, request, seconds, name, model, provider.api, lambda f: self._stream_failed(name, f)
+        )
 
-        The body is read apart from the status line, so a 5xx whose body cannot be decoded is
-        still a server error, not a connection error.
-        """
-        request = self.client.build_request("POST", url, json=body, headers=headers, timeout=timeout)
-        try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise _Failure("timeout", _timeout_kind(exc)) from None
-        except httpx.RequestError as exc:
-            raise _Failure("connection", f"{type(exc).__name__}: {exc}") from None
-        try:
-            await response.aread()
-        except httpx.TimeoutException as exc:
-            raise _Failure("timeout", _timeout_kind(exc), response.status_code) from None
-        except httpx.DecodingError as exc:
-            return response.status_code, response.headers, _Unreadable(f"undecodable body: {exc}"[:300])
-        except httpx.RequestError as exc:
-            raise _Failure("connection", f"{type(exc).__name__}: {exc}", response.status_code) from None
-        finally:
-            await response.aclose()
-        return response.status_code, response.headers, response
-
-
-def _timeout_kind(exc: httpx.TimeoutException) -> str:
-    return "connect timeout" if isinstance(exc, httpx.ConnectTimeout) else "read/write timeout"
-
-
-def _parse(name: str, api: str, requested_model: str, data: Any) -> Completion:
-    usage = data.get("usage") or {}
-    if api == "anthropic":
-        text = "".join(b["text"] for b in data["content"] if b.get("type") == "text")
-        tokens_in, tokens_out = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
-    else:
-        text = data["choices"][0]["message"]["content"]
-        tokens_in, tokens_out = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
-    if not isinstance(text, str):
-        raise TypeError(f"answer text is {type(text).__name__}, not str")
-    return Completion(text, str(data.get("model") or requested_model), name, int(tokens_in), int(tokens_out))
-
-
-def _classify(status: int, headers: httpx.Headers, data: httpx.Response | _Unreadable) -> _Failure:
-    """The failure a non-2xx answer means; its body may be any JSON, not JSON, or unreadable."""
-    body: Any = None
-    text = ""
-    if isinstance(data, httpx.Response):
-        text = data.text
-        try:
-            body = data.json()
-        except ValueError:
-            body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        error = {"message": str(error)} if error else {}
-    code = str(error.get("code") or error.get("type") or "")
-    message = str(error.get("message") or text[:200]).strip()
-    detail = f"{status} {code}: {message}".strip().rstrip(":")
-    if status == 429:
-        details = error.get("details") if isinstance(error.get("details"), dict) else {}
-        if code == "insufficient_quota" or details.get("error_code") == "enforced_spend_limit_reached":
-            return _Failure("quota", detail, status, QUOTA_COOLDOWN_S)
-        wait = retry_after_seconds(headers)
-        wait = COOLDOWN_S if wait is None else wait
-        return _Failure("rate_limited", detail, status, min(wait, MAX_RETRY_AFTER_S))
-    if status == 408:
-        return _Failure("timeout", detail, status)
-    if status >= 500:
-        return _Failure("server_error", detail, status)
-    return _Failure("rejected", detail, status)
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms:
-        try:
-            return max(0.0, float(raw_ms) / 1000)
-        except ValueError:
-            pass
-    raw = headers.get("retry-after")
-    if not raw:
-        return None
-    try:
-        return max(0.0, float(raw))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
+    def _stream_failed(self, name: str, failure: AttemptFailed) -> None:
+        """A stream broke after its first token: a failure of `name` like any other."""
+        health = self._health.setdefault(name, _Health())
+        health.last_reason = failure.reason
+        self._record_failure(health, failure.cooldown)
 
 
 __all__ = [
     "AllProvidersFailed",
+    "AnswerStream",
     "Attempt",
     "Completion",
     "ProviderRejected",
     "Router",
     "RouterError",
+    "StreamInterrupted",
     "retry_after_seconds",
 ]

@@ -11,6 +11,14 @@ HTTP contract (docs/demo.md):
   (`prompt_error`) or anything else went wrong (`internal_error`).  Every answer, error or not,
   carries `x-trace-id` and is counted in the metrics; error bodies are
   `{"error": {"code", "message"}, "trace_id"}`, also for an unknown path (404) or method (405).
+- `POST /v1/chat/completions`: the same pipeline behind an OpenAI chat-completions endpoint
+  (`drillkit.demo.chat_api` holds its wire shapes): a `chat.completion` object, or with
+  `stream: true` the provider's tokens relayed as `chat.completion.chunk` server-sent events as
+  they arrive (`Router.stream`: fallback only before the first token; a stream that breaks later
+  ends with an error event).  Headers `x-trace-id`, `x-drillkit-provider` and, when not
+  streaming, `x-drillkit-cost-usd`; errors in OpenAI's shape with /v1/answer's status codes.
+  Counted in the same `requests_total` outcomes (a stream broken after its first token is
+  `unavailable`; one the client leaves before its end is `error`).
 - `GET /metrics` Prometheus text (`drillkit.demo.metrics`), `GET /healthz`.
 - `/admin/*`: the levers (`drillkit.demo.admin`).  Every app of the demo refuses a `Host`
   that is not loopback (or `--allow-host`) and a foreign `Origin` (`drillkit.net.serving.loopback_only`).
@@ -29,7 +37,8 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,20 +51,44 @@ from starlette.routing import Route
 
 from drillkit.config.system import System, load_system
 from drillkit.demo.admin import AdminApi, read_json_object
-from drillkit.demo.context import ORDER_ID_RE, ORDER_TOOL, build_context, rank_documents, tool_block
+from drillkit.demo.chat_api import (
+    ChatRequestError,
+    EventStream,
+    completion_object,
+    error_response,
+    parse_chat_request,
+    relay,
+    usd,
+)
+from drillkit.demo.context import ORDER_ID_RE, ORDER_TOOL, Document, build_context, rank_documents, tool_block
 from drillkit.demo.corpus import LiveCorpus
 from drillkit.demo.levers import Levers
 from drillkit.demo.metrics import ServiceMetrics
 from drillkit.demo.prompts import PromptError, PromptTemplates
-from drillkit.demo.router import Completion, Router, RouterError
+from drillkit.demo.router import AnswerStream, Completion, Router, RouterError
 from drillkit.net.serving import loopback_only
 
 CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]")
 TOOL_TIMEOUT_S = 3.0
 TOP_K = 3
 BAD_QUESTION = 'expected a JSON object {"question": "<non-empty string>"}'
+CHAT_PATH = "/v1/chat/completions"
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question made ready for the router: what was retrieved, the rendered prompt, the
+    provider order and the pinned model (the levers as they stood when the question came)."""
+
+    question: str
+    documents: list[Document]
+    corpus_version: str
+    prompt_version: str
+    system_prompt: str
+    order: list[str]
+    models: Mapping[str, str] | None
 
 
 class DemoService:
@@ -108,37 +141,20 @@ class DemoService:
             self.metrics.observe_request("bad_request", None, None, time.perf_counter() - started)
             return _answer_error(400, "bad_request", BAD_QUESTION, trace_id)
 
-        documents = rank_documents(question, self.corpus.documents(), k=TOP_K)
-        corpus_version = self.corpus.version
-        tools = []
-        order = ORDER_ID_RE.search(question)
-        if order:
-            tools.append(await self._order_status(order.group(0)))
-        state = self.levers.state
-        prompt_version = state.prompt.active or ""
         try:
-            system_prompt = self.prompts.render(prompt_version, build_context(documents, tools))
-            assert self.router is not None, "the app's lifespan has not run"
-            first = next(iter(self.system.providers))
-            completion = await self.router.complete(
-                system_prompt,
-                question,
-                order=self.levers.provider_order(state),
-                models={first: state.pinned_model} if state.pinned_model else None,
-                trace_id=trace_id,
+            turn = await self._prepare(question)
+            completion = await self._router().complete(
+                turn.system_prompt, question, order=turn.order, models=turn.models, trace_id=trace_id
             )
         except PromptError as exc:
             self.metrics.observe_request("error", None, None, time.perf_counter() - started)
             return _answer_error(500, "prompt_error", str(exc), trace_id)
         except RouterError as exc:
-            self.metrics.observe_attempts(exc.attempts)
-            outcome = "rejected" if exc.status == 502 else "unavailable"
-            last = exc.attempts[-1].provider if exc.attempts else None
-            self.metrics.observe_request(outcome, last, None, time.perf_counter() - started)
+            self._observe_router_error(exc, started)
             return _answer_error(exc.status, exc.code, str(exc), trace_id)
 
         cost = self._cost(completion)
-        retrieved = {d.id for d in documents}
+        retrieved = {d.id for d in turn.documents}
         citations = list(dict.fromkeys(c for c in CITATION.findall(completion.text) if c in retrieved))
         latency_s = time.perf_counter() - started
         body = {
@@ -150,14 +166,109 @@ class DemoService:
             "cost_usd": cost,
             "latency_ms": round(latency_s * 1000, 2),
             "trace_id": trace_id,
-            "prompt_version": prompt_version,
-            "corpus_version": corpus_version,
+            "prompt_version": turn.prompt_version,
+            "corpus_version": turn.corpus_version,
         }
         response = JSONResponse(body, headers={"x-trace-id": trace_id})
+        self._observe_success(completion, cost, latency_s)
+        return response
+
+    # -- /v1/chat/completions ------------------------------------------------------------------
+
+    async def chat_completions(self, request: Request) -> Response:
+        """`POST /v1/chat/completions`: OpenAI's shapes over the `/v1/answer` pipeline."""
+        started = time.perf_counter()
+        trace_id = uuid.uuid4().hex
+        try:
+            return await self._chat(request, started, trace_id)
+        except Exception as exc:  # a bug or an unforeseen failure: still an answer, still counted
+            log.exception("answering failed (trace %s)", trace_id)
+            self.metrics.observe_request("error", None, None, time.perf_counter() - started)
+            message = f"the service failed to answer: {type(exc).__name__}"
+            return error_response(500, "internal_error", message, trace_id)
+
+    async def _chat(self, request: Request, started: float, trace_id: str) -> Response:
+        try:
+            chat = parse_chat_request(await request.body())
+        except ChatRequestError as exc:
+            self.metrics.observe_request("bad_request", None, None, time.perf_counter() - started)
+            return error_response(400, exc.code, exc.message, trace_id, param=exc.param)
+
+        completion: Completion | None = None
+        stream: AnswerStream | None = None
+        try:
+            turn = await self._prepare(chat.question)
+            args = (turn.system_prompt, chat.question)
+            if chat.stream:
+                stream = await self._router().stream(*args, order=turn.order, models=turn.models, trace_id=trace_id)
+            else:
+                completion = await self._router().complete(
+                    *args, order=turn.order, models=turn.models, trace_id=trace_id
+                )
+        except PromptError as exc:
+            self.metrics.observe_request("error", None, None, time.perf_counter() - started)
+            return error_response(500, "prompt_error", str(exc), trace_id)
+        except RouterError as exc:
+            self._observe_router_error(exc, started)
+            return error_response(exc.status, exc.code, str(exc), trace_id)
+
+        if stream is not None:
+            headers = {"x-trace-id": trace_id, "x-drillkit-provider": stream.provider, "cache-control": "no-cache"}
+            events = relay(stream, chat, trace_id, started, self.metrics, self._cost)
+            return EventStream(events, headers=headers)
+        assert completion is not None
+        cost = self._cost(completion)
+        body = completion_object(
+            trace_id,
+            int(time.time()),
+            completion.model,
+            completion.text,
+            completion.finish_reason,
+            completion.input_tokens,
+            completion.output_tokens,
+        )
+        headers = {
+            "x-trace-id": trace_id,
+            "x-drillkit-provider": completion.provider,
+            "x-drillkit-cost-usd": usd(cost),
+        }
+        response = JSONResponse(body, headers=headers)
+        self._observe_success(completion, cost, time.perf_counter() - started)
+        return response
+
+    # -- the pipeline both endpoints share -------------------------------------------------------
+
+    async def _prepare(self, question: str) -> Turn:
+        """Retrieval, the order tool, the active prompt and the levers for one question
+        (`PromptError` when the active prompt cannot be rendered)."""
+        documents = rank_documents(question, self.corpus.documents(), k=TOP_K)
+        corpus_version = self.corpus.version
+        tools = []
+        order = ORDER_ID_RE.search(question)
+        if order:
+            tools.append(await self._order_status(order.group(0)))
+        state = self.levers.state
+        prompt_version = state.prompt.active or ""
+        system_prompt = self.prompts.render(prompt_version, build_context(documents, tools))
+        first = next(iter(self.system.providers))
+        models = {first: state.pinned_model} if state.pinned_model else None
+        providers = self.levers.provider_order(state)
+        return Turn(question, documents, corpus_version, prompt_version, system_prompt, providers, models)
+
+    def _router(self) -> Router:
+        assert self.router is not None, "the app's lifespan has not run"
+        return self.router
+
+    def _observe_router_error(self, exc: RouterError, started: float) -> None:
+        self.metrics.observe_attempts(exc.attempts)
+        outcome = "rejected" if exc.status == 502 else "unavailable"
+        last = exc.attempts[-1].provider if exc.attempts else None
+        self.metrics.observe_request(outcome, last, None, time.perf_counter() - started)
+
+    def _observe_success(self, completion: Completion, cost: float, latency_s: float) -> None:
         self.metrics.observe_attempts(completion.attempts)
         self.metrics.observe_success(completion, cost)
         self.metrics.observe_request("ok", completion.provider, completion.model, latency_s)
-        return response
 
     async def _order_status(self, order_id: str) -> str:
         """The `<tool>` block for one order lookup; a failed call is a block saying how it failed."""
@@ -209,6 +320,7 @@ def create_service_app(
     service = DemoService(Path(workdir), corpus_check_interval=corpus_check_interval)
     routes = [
         Route("/v1/answer", service.answer, methods=["POST"]),
+        Route(CHAT_PATH, service.chat_completions, methods=["POST"]),
         Route("/metrics", service.metrics_text, methods=["GET"]),
         Route("/healthz", service.healthz, methods=["GET"]),
         *AdminApi(service).routes(),
@@ -249,10 +361,14 @@ def _answer_error(
 
 
 async def _route_error(request: Request, exc: Exception) -> Response:
-    """404/405 in the service's error shape (`Allow` kept on a 405)."""
+    """404/405 in the service's error shape (`Allow` kept on a 405); OpenAI's on the chat path."""
     assert isinstance(exc, HTTPException)
     code = "method_not_allowed" if exc.status_code == 405 else "not_found"
     message = f"{request.method} {request.url.path}: {exc.detail}"
+    if request.url.path == CHAT_PATH:
+        response = error_response(exc.status_code, code, message, uuid.uuid4().hex)
+        response.headers.update(dict(exc.headers or {}))
+        return response
     return _answer_error(exc.status_code, code, message, uuid.uuid4().hex, dict(exc.headers or {}))
 
 
