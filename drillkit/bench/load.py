@@ -46,8 +46,8 @@ from typing import Any
 
 import httpx
 
-from drillkit.faults.l7.base import dumps
 from drillkit.net.http11 import BadMessage, encode_head, read_body, read_head
+from drillkit.net.jsonio import dumps
 from drillkit.traffic.load import LoadGenerator, Sample
 from drillkit.traffic.slo import percentile
 from drillkit.traffic.transport import Http11Transport, TransportError

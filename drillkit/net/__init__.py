@@ -2,6 +2,9 @@
 
 - `drillkit.net.http11`: HTTP/1.1 framing, the strict parser and upstream pools (the LLM fault
   proxy and the load generator).
+- `drillkit.net.exchange`: the one exchange loop with an upstream both of them send through
+  (`send`: up to the response head; `fetch`: the whole response; `finish`: pool or close).
+- `drillkit.net.jsonio`: compact JSON on the wire (`dumps`, `loads_or_none`).
 - `drillkit.net.admin_guard`: `AdminGuard`, the ASGI middleware every admin surface carries
   (Host, Origin and bearer-token checks); `listen_refusal`, the rule for listeners a request asks
   a server to open; `allowed_host`, the check of an ``--allow-host`` value.

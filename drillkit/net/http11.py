@@ -6,7 +6,8 @@ the answer: 400, 501 for a transfer coding other than chunked, 431 for a head ov
 bare-LF lines, obs-fold, Transfer-Encoding with Content-Length and Transfer-Encoding in
 HTTP/1.0: two parsers that disagree about where a message ends let requests be smuggled.
 `iter_body`/`read_body` move a body of known length or chunked; `encode_head` writes a head;
-`UpstreamPool` keeps connections to one upstream alive. Nothing here knows about faults.
+`UpstreamPool` keeps connections to one upstream alive (`drillkit.net.exchange` sends requests
+through it). Nothing here knows about faults.
 """
 
 from __future__ import annotations
@@ -145,8 +146,17 @@ def parse_head(raw: bytes, *, request: bool) -> Message:
     start = lines[0]
     if (match := (_REQUEST_LINE if request else _STATUS_LINE).fullmatch(start)) is None:
         raise BadMessage(f"bad start line {_show(start)}")
+    headers, indexed = _field_lines(lines[1:-2])
+    first = list(match.groups()) if request else [g for g in match.groups() if g is not None]
+    msg = Message(first, headers, "close", 0, {})
+    _frame(msg, indexed, request=request)
+    return msg
+
+
+def _field_lines(lines: list[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(headers, the `_INDEXED` ones by lowercase name) of a head's field lines; raises BadMessage."""
     headers, names, indexed = [], [], []
-    for line in lines[1:-2]:
+    for line in lines:
         name, sep, value = line.partition(":")
         if not sep or not name:
             what = "obsolete line folding" if line[:1] in (" ", "\t") else "bad header line"
@@ -160,9 +170,13 @@ def parse_head(raw: bytes, *, request: bool) -> Message:
         name = next(n for n in names if n.encode("latin-1").translate(None, _TCHARS))
         what = "obsolete line folding" if name[0] in " \t" else "bad header name"
         raise BadMessage(f"{what} {_show(name)}")
-    first = list(match.groups()) if request else [g for g in match.groups() if g is not None]
-    known: dict[str, str] = {}
-    msg = Message(first, headers, "close", 0, known)
+    return headers, indexed
+
+
+def _frame(msg: Message, indexed: list[tuple[str, str]], *, request: bool) -> None:
+    """Fill `msg.known` and its framing from its indexed fields; raises BadMessage on conflicts."""
+    known = msg.known
+    assert known is not None
     length: str | None = None
     chunked, hosts = False, 0
     for key, value in indexed:
@@ -185,7 +199,7 @@ def parse_head(raw: bytes, *, request: bool) -> Message:
             raise BadMessage(f"only Transfer-Encoding: chunked is supported (got {_show(value)})", 501)
         else:
             chunked = True
-    version = first[2] if request else first[0]
+    version = msg.first[2] if request else msg.first[0]
     if chunked:
         if length is not None:
             raise BadMessage("both Transfer-Encoding and Content-Length")
@@ -198,7 +212,6 @@ def parse_head(raw: bytes, *, request: bool) -> Message:
         msg.framing = "length"  # a request without framing has no body
     if request and (hosts > 1 or (hosts == 0 and version == "HTTP/1.1")):
         raise BadMessage("an HTTP/1.1 request needs one Host header" if hosts == 0 else "multiple Host headers")
-    return msg
 
 
 def _bad_head(lines: list[str]) -> str:
@@ -295,7 +308,12 @@ def without_hop_headers(headers: list[tuple[str, str]], drop: frozenset[str]) ->
 
 
 class UpstreamPool:
-    """Kept-alive connections to one upstream (LIFO; idle ones older than `idle_s` are closed)."""
+    """Kept-alive connections to one upstream (LIFO; idle ones older than `idle_s` are closed).
+
+    `opened` counts the connections ever opened.  `close()` closes the idle connections, and
+    connections released afterwards are closed too, until the pool is used again (`acquire`).
+    Exchanges go through `drillkit.net.exchange`.
+    """
 
     def __init__(self, url: str, *, max_idle: int = 512, idle_s: float = 4.0) -> None:
         parts = urlsplit(url if "://" in url else f"http://{url}")
@@ -306,12 +324,15 @@ class UpstreamPool:
         self.prefix = parts.path.rstrip("/")
         default = 443 if self.tls else 80
         self.host_header = self.host if self.port == default else f"{self.host}:{self.port}"
+        self.opened = 0
         self._ssl = ssl.create_default_context() if self.tls else None
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
         self._max_idle, self._idle_s = max_idle, idle_s
+        self._closed = False
 
     async def acquire(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
         """(reader, writer, reused) — a pooled connection if a fresh-enough one is idle."""
+        self._closed = False
         now = asyncio.get_running_loop().time()
         while self._idle:
             reader, writer, since = self._idle.pop()
@@ -321,15 +342,17 @@ class UpstreamPool:
         reader, writer = await asyncio.open_connection(
             self.host, self.port, ssl=self._ssl, server_hostname=self.host if self.tls else None, limit=READ_LIMIT
         )
+        self.opened += 1
         return reader, writer, False
 
     def release(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if len(self._idle) < self._max_idle and not writer.is_closing() and not reader.at_eof():
+        if len(self._idle) < self._max_idle and not self._closed and not writer.is_closing() and not reader.at_eof():
             self._idle.append((reader, writer, asyncio.get_running_loop().time()))
         else:
             writer.close()
 
     def close(self) -> None:
+        self._closed = True
         while self._idle:
             self._idle.pop()[1].close()
 

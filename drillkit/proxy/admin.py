@@ -22,6 +22,7 @@ listen beyond loopback only when the app has a token (else 403, `listen_refusal`
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
@@ -67,94 +68,106 @@ def create_admin_app(
     ones, `token` the bearer token.  Sets `server.public_listen` to whether there is a token.
     """
     server.public_listen = token is not None
-
-    def endpoint(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except AdminError as exc:
-                return _error(exc.status, str(exc))
-
-        return wrapped
-
-    def p(request: Request, key: str) -> str:
-        return request.path_params[key]
-
-    async def routes(request: Request) -> Response:
-        if request.method == "POST":
-            return JSONResponse(await server.add_route(await _json_body(request)), status_code=201)
-        return JSONResponse({name: server.route_json(name) for name in server.routes})
-
-    async def route(request: Request) -> Response:
-        name = p(request, "route")
-        if request.method == "DELETE":
-            await server.remove_route(name)
-            return Response(status_code=204)
-        if request.method in ("PATCH", "POST"):
-            return JSONResponse(await server.update_route(name, await _json_body(request)))
-        return JSONResponse(server.route_json(name))
-
-    async def faults(request: Request) -> Response:
-        name = p(request, "route")
-        if request.method == "POST":
-            return JSONResponse(server.add_fault(name, await _json_body(request)))
-        return JSONResponse(server.list_faults(name))
-
-    async def fault(request: Request) -> Response:
-        rname, fname = p(request, "route"), p(request, "fault")
-        if request.method == "DELETE":
-            server.remove_fault(rname, fname)
-            return Response(status_code=204)
-        if request.method in ("PATCH", "POST"):
-            return JSONResponse(server.update_fault(rname, fname, await _json_body(request)))
-        return JSONResponse(server.fault_json(rname, fname))
-
-    async def reset(request: Request) -> Response:
-        await server.reset()
-        return Response(status_code=204)
-
-    async def version(request: Request) -> Response:
-        return JSONResponse({"version": __version__})
-
-    async def metrics(request: Request) -> Response:
-        return Response(server.metrics_text(), media_type=CONTENT_TYPE_LATEST)
-
-    async def heartbeat(request: Request) -> Response:
-        return JSONResponse(server.heartbeat() if request.method == "POST" else server.heartbeat_state())
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        if manage_server:
-            await server.start()
-        try:
-            yield
-        finally:
-            if manage_server:
-                await server.stop()
-
-    table = [
-        ("/routes", routes, ["GET", "POST"]),
-        ("/routes/{route}", route, ["GET", "PATCH", "POST", "DELETE"]),
-        ("/routes/{route}/faults", faults, ["GET", "POST"]),
-        ("/routes/{route}/faults/{fault}", fault, ["GET", "PATCH", "POST", "DELETE"]),
-        ("/reset", reset, ["POST"]),
-        ("/version", version, ["GET"]),
-        ("/metrics", metrics, ["GET"]),
-        ("/heartbeat", heartbeat, ["GET", "POST"]),
-    ]
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return _error(status, exc.detail if isinstance(exc, HTTPException) else "internal error")
-
     app = Starlette(
-        routes=[Route(path, endpoint(h), methods=m) for path, h, m in table],
-        lifespan=lifespan,
-        exception_handlers={HTTPException: http_error},
+        routes=_Endpoints(server).table(),
+        lifespan=functools.partial(_lifespan, server if manage_server else None),
+        exception_handlers={HTTPException: _http_error},
         middleware=[Middleware(AdminGuard, allowed_hosts=allowed_hosts, token=token, error=_error)],
     )
     app.state.server = server
     return app
+
+
+_Handler = Callable[[Request], Awaitable[Response]]
+
+
+class _Endpoints:
+    """The admin API's endpoints over one server; an `AdminError` answers its status."""
+
+    def __init__(self, server: LlmProxyServer) -> None:
+        self.server = server
+
+    def table(self) -> list[Route]:
+        table: list[tuple[str, _Handler, list[str]]] = [
+            ("/routes", self.routes, ["GET", "POST"]),
+            ("/routes/{route}", self.route, ["GET", "PATCH", "POST", "DELETE"]),
+            ("/routes/{route}/faults", self.faults, ["GET", "POST"]),
+            ("/routes/{route}/faults/{fault}", self.fault, ["GET", "PATCH", "POST", "DELETE"]),
+            ("/reset", self.reset, ["POST"]),
+            ("/version", self.version, ["GET"]),
+            ("/metrics", self.metrics, ["GET"]),
+            ("/heartbeat", self.heartbeat, ["GET", "POST"]),
+        ]
+        return [Route(path, _answering_errors(handler), methods=methods) for path, handler, methods in table]
+
+    async def routes(self, request: Request) -> Response:
+        if request.method == "POST":
+            return JSONResponse(await self.server.add_route(await _json_body(request)), status_code=201)
+        return JSONResponse({name: self.server.route_json(name) for name in self.server.routes})
+
+    async def route(self, request: Request) -> Response:
+        name = request.path_params["route"]
+        if request.method == "DELETE":
+            await self.server.remove_route(name)
+            return Response(status_code=204)
+        if request.method in ("PATCH", "POST"):
+            return JSONResponse(await self.server.update_route(name, await _json_body(request)))
+        return JSONResponse(self.server.route_json(name))
+
+    async def faults(self, request: Request) -> Response:
+        name = request.path_params["route"]
+        if request.method == "POST":
+            return JSONResponse(self.server.add_fault(name, await _json_body(request)))
+        return JSONResponse(self.server.list_faults(name))
+
+    async def fault(self, request: Request) -> Response:
+        rname, fname = request.path_params["route"], request.path_params["fault"]
+        if request.method == "DELETE":
+            self.server.remove_fault(rname, fname)
+            return Response(status_code=204)
+        if request.method in ("PATCH", "POST"):
+            return JSONResponse(self.server.update_fault(rname, fname, await _json_body(request)))
+        return JSONResponse(self.server.fault_json(rname, fname))
+
+    async def reset(self, request: Request) -> Response:
+        await self.server.reset()
+        return Response(status_code=204)
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": __version__})
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(self.server.metrics_text(), media_type=CONTENT_TYPE_LATEST)
+
+    async def heartbeat(self, request: Request) -> Response:
+        return JSONResponse(self.server.heartbeat() if request.method == "POST" else self.server.heartbeat_state())
+
+
+def _answering_errors(handler: _Handler) -> _Handler:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except AdminError as exc:
+            return _error(exc.status, str(exc))
+
+    return wrapped
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return _error(status, exc.detail if isinstance(exc, HTTPException) else "internal error")
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(server: LlmProxyServer | None, app: Starlette) -> AsyncIterator[None]:
+    """Starts and stops `server` (None: one managed elsewhere)."""
+    if server is not None:
+        await server.start()
+    try:
+        yield
+    finally:
+        if server is not None:
+            await server.stop()
 
 
 __all__ = ["DEFAULT_ADMIN_LISTEN", "AdminError", "LlmProxyServer", "RouteConfig", "create_admin_app"]

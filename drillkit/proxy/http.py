@@ -12,7 +12,8 @@ an upstream failure after the head was sent drops the client connection (the cli
 broken response, as from a real gateway); a client that goes away stops its exchange and the
 upstream connection is closed, never reused.  Hop-by-hop headers are dropped both ways, `host`
 names the upstream, and the upstream is asked for `accept-encoding: identity` so faults can read
-bodies.  Upstream connections are kept alive in a per-route pool.
+bodies.  Upstream connections are kept alive in a per-route pool, and requests go upstream
+through `drillkit.net.exchange`, the exchange loop the load generator sends with too.
 
 Parsing is strict, because a route may face other hosts and two HTTP parsers that disagree about
 where a message ends let requests be smuggled: a request is refused before anything goes
@@ -53,7 +54,8 @@ from drillkit.faults.l7 import (
     StreamCut,
     error_reply,
 )
-from drillkit.faults.l7.base import dumps, loads_or_none, status_phrase
+from drillkit.faults.l7.replies import status_phrase
+from drillkit.net.exchange import fetch, finish, send
 from drillkit.net.http11 import (
     HOP_BY_HOP,
     READ_LIMIT,
@@ -68,6 +70,7 @@ from drillkit.net.http11 import (
     read_head,
     without_hop_headers,
 )
+from drillkit.net.jsonio import dumps, loads_or_none
 from drillkit.net.serving import bind_socket
 
 _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "accept-encoding"}
@@ -218,9 +221,9 @@ class RouteProxy:
                 if isinstance(fault, RewritesRequest) and not fault.removed.is_set():
                     await fault.rewrite_request(ex)
             body = ex.body
+        request = self._request(method, target, req.headers, body)
         try:
-            async with asyncio.timeout(self.upstream_timeout):
-                up, up_writer, resp = await self._roundtrip(method, target, req.headers, body)
+            up, up_writer, resp = await send(self.pool, request, method=method, timeout=self.upstream_timeout)
         except TimeoutError:
             reply = error_reply(self.api, 504, "upstream timed out", code="gateway_timeout")
             return await self._send(writer, reply, close=close)
@@ -233,16 +236,11 @@ class RouteProxy:
         except BaseException:
             up_writer.close()
             raise
-        if keep and resp.framing != "close" and not resp.wants_close():
-            self.pool.release(up, up_writer)
-        else:
-            up_writer.close()
+        finish(self.pool, up, up_writer, resp, reusable=keep)
         return keep and not close
 
-    async def _roundtrip(
-        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, Message]:
-        """Send a request upstream, read the response head; retried once if a pooled connection was stale."""
+    def _request(self, method: str, target: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
+        """The request as it goes upstream: hop-by-hop headers dropped, re-framed, `host` the upstream's."""
         out = [
             *without_hop_headers(headers, _REQUEST_DROP),
             ("host", self.pool.host_header),
@@ -250,38 +248,12 @@ class RouteProxy:
         ]
         if body or method in ("POST", "PUT", "PATCH"):
             out.append(("content-length", str(len(body))))
-        data = encode_head(f"{method} {self.pool.prefix}{target} HTTP/1.1", out) + body
-        while True:
-            reader, writer, reused = await self.pool.acquire()
-            try:
-                writer.write(data)
-                resp = await read_head(reader, request=False)
-                while resp is not None and resp.first[1].startswith("1"):  # interim 1xx: skip
-                    resp = await read_head(reader, request=False)
-            except BaseException as exc:
-                writer.close()
-                if reused and isinstance(exc, ConnectionError):
-                    continue
-                raise
-            if resp is None:
-                writer.close()
-                if reused:  # the upstream closed the idle connection meanwhile: no byte of ours was used
-                    continue
-                raise BadMessage("upstream closed the connection without a response")
-            if method == "HEAD" or resp.first[1] in ("204", "304"):
-                resp.framing, resp.length = "length", 0
-            return reader, writer, resp
+        return encode_head(f"{method} {self.pool.prefix}{target} HTTP/1.1", out) + body
 
     async def request_json(self, ex: Exchange, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         """Side channel for faults: a JSON request to the upstream with the client's headers."""
-        async with asyncio.timeout(self.upstream_timeout):
-            reader, writer, resp = await self._roundtrip(method, path, ex.headers, dumps(body))
-            try:
-                data = await read_body(reader, resp)
-            except BaseException:
-                writer.close()
-                raise
-        self.pool.release(reader, writer) if resp.framing != "close" else writer.close()
+        request = self._request(method, path, ex.headers, dumps(body))
+        resp, data = await fetch(self.pool, request, method=method, timeout=self.upstream_timeout)
         return int(resp.first[1]), loads_or_none(data)
 
     async def _respond(

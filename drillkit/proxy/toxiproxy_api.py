@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -237,17 +238,49 @@ def create_toxiproxy_app(
     the bearer token) and sets ``server.public_listen`` to whether it has a token.
     """
     server.public_listen = token is not None
+    app = Starlette(
+        routes=_Endpoints(server).routes(),
+        lifespan=functools.partial(_lifespan, server),
+        exception_handlers={ProxyError: _on_proxy_error, InputError: _on_proxy_error, HTTPException: _on_http_error},
+    )
+    app.add_middleware(AdminGuard, allowed_hosts=allowed_hosts, token=token, error=lambda s, m: _error(m, s))
+    return app
 
-    async def list_proxies(request: Request) -> Response:
-        return JSONResponse({name: p.to_json() for name, p in server.proxies.items()})
 
-    async def create_proxy(request: Request) -> Response:
-        proxy = await server.create(await _json_body(request))
+class _Endpoints:
+    """The API's endpoints over one server (``api.go``'s handlers)."""
+
+    def __init__(self, server: ToxiproxyServer) -> None:
+        self.server = server
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/proxies", self.list_proxies, methods=["GET"]),
+            Route("/proxies", self.create_proxy, methods=["POST"]),
+            Route("/populate", self.populate, methods=["POST"]),
+            Route("/proxies/{proxy}", self.show_proxy, methods=["GET"]),
+            Route("/proxies/{proxy}", self.update_proxy, methods=["POST", "PATCH"]),
+            Route("/proxies/{proxy}", self.delete_proxy, methods=["DELETE"]),
+            Route("/proxies/{proxy}/toxics", self.list_toxics, methods=["GET"]),
+            Route("/proxies/{proxy}/toxics", self.create_toxic, methods=["POST"]),
+            Route("/proxies/{proxy}/toxics/{toxic}", self.show_toxic, methods=["GET"]),
+            Route("/proxies/{proxy}/toxics/{toxic}", self.update_toxic, methods=["POST", "PATCH"]),
+            Route("/proxies/{proxy}/toxics/{toxic}", self.delete_toxic, methods=["DELETE"]),
+            Route("/reset", self.reset, methods=["POST"]),
+            Route("/version", self.version, methods=["GET"]),
+            Route("/heartbeat", self.heartbeat, methods=["GET", "POST"]),
+        ]
+
+    async def list_proxies(self, request: Request) -> Response:
+        return JSONResponse({name: p.to_json() for name, p in self.server.proxies.items()})
+
+    async def create_proxy(self, request: Request) -> Response:
+        proxy = await self.server.create(await _json_body(request))
         return JSONResponse(proxy.to_json(), status_code=201)
 
-    async def populate(request: Request) -> Response:
+    async def populate(self, request: Request) -> Response:
         try:
-            applied, error = await server.populate(await _json_body(request))
+            applied, error = await self.server.populate(await _json_body(request))
         except (ProxyError, InputError) as exc:  # rejected before any change
             applied, error = [], exc
         proxies = [p.to_json() for p in applied]
@@ -256,92 +289,71 @@ def create_toxiproxy_app(
         status = error.status if isinstance(error, ProxyError) else 400
         return JSONResponse({"error": str(error), "status": status, "proxies": proxies}, status_code=status)
 
-    async def show_proxy(request: Request) -> Response:
-        return JSONResponse(server.get(request.path_params["proxy"]).to_json())
+    async def show_proxy(self, request: Request) -> Response:
+        return JSONResponse(self.server.get(request.path_params["proxy"]).to_json())
 
-    async def update_proxy(request: Request) -> Response:
+    async def update_proxy(self, request: Request) -> Response:
         name = request.path_params["proxy"]
-        server.get(name)  # 404 before a body error, like the original
-        proxy = await server.update(name, await _json_body(request))
+        self.server.get(name)  # 404 before a body error, like the original
+        proxy = await self.server.update(name, await _json_body(request))
         return JSONResponse(proxy.to_json())
 
-    async def delete_proxy(request: Request) -> Response:
-        await server.delete(request.path_params["proxy"])
+    async def delete_proxy(self, request: Request) -> Response:
+        await self.server.delete(request.path_params["proxy"])
         return Response(status_code=204)
 
-    async def list_toxics(request: Request) -> Response:
-        proxy = server.get(request.path_params["proxy"])
+    async def list_toxics(self, request: Request) -> Response:
+        proxy = self.server.get(request.path_params["proxy"])
         return JSONResponse([t.to_json() for t in proxy.ordered_toxics()])
 
-    async def create_toxic(request: Request) -> Response:
-        proxy = server.get(request.path_params["proxy"])
+    async def create_toxic(self, request: Request) -> Response:
+        proxy = self.server.get(request.path_params["proxy"])
         return _toxic_json(await proxy.add_toxic(await _json_body(request)))
 
-    async def show_toxic(request: Request) -> Response:
-        proxy = server.get(request.path_params["proxy"])
+    async def show_toxic(self, request: Request) -> Response:
+        proxy = self.server.get(request.path_params["proxy"])
         return _toxic_json(proxy.get_toxic(request.path_params["toxic"]))
 
-    async def update_toxic(request: Request) -> Response:
-        proxy = server.get(request.path_params["proxy"])
+    async def update_toxic(self, request: Request) -> Response:
+        proxy = self.server.get(request.path_params["proxy"])
         proxy.get_toxic(request.path_params["toxic"])
         return _toxic_json(await proxy.update_toxic(request.path_params["toxic"], await _json_body(request)))
 
-    async def delete_toxic(request: Request) -> Response:
-        proxy = server.get(request.path_params["proxy"])
+    async def delete_toxic(self, request: Request) -> Response:
+        proxy = self.server.get(request.path_params["proxy"])
         await proxy.remove_toxic(request.path_params["toxic"])
         return Response(status_code=204)
 
-    async def reset(request: Request) -> Response:
-        await server.reset()
+    async def reset(self, request: Request) -> Response:
+        await self.server.reset()
         return Response(status_code=204)
 
-    async def version(request: Request) -> Response:
+    async def version(self, request: Request) -> Response:
         body = json.dumps({"version": __version__, "server": "drillkit"}) + "\n"
         return Response(body, media_type="application/json;charset=utf-8")
 
-    async def heartbeat(request: Request) -> Response:
-        dead_man = server.dead_man
+    async def heartbeat(self, request: Request) -> Response:
+        dead_man = self.server.dead_man
         return JSONResponse(dead_man.heartbeat() if request.method == "POST" else dead_man.state())
 
-    async def on_proxy_error(request: Request, exc: Exception) -> Response:
-        status = exc.status if isinstance(exc, ProxyError) else 400
-        return _error(str(exc), status)
 
-    async def on_http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        return _error(str(exc.detail), exc.status_code)
+async def _on_proxy_error(request: Request, exc: Exception) -> Response:
+    status = exc.status if isinstance(exc, ProxyError) else 400
+    return _error(str(exc), status)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await server.start()
-        try:
-            yield
-        finally:
-            await server.stop()
 
-    routes = [
-        Route("/proxies", list_proxies, methods=["GET"]),
-        Route("/proxies", create_proxy, methods=["POST"]),
-        Route("/populate", populate, methods=["POST"]),
-        Route("/proxies/{proxy}", show_proxy, methods=["GET"]),
-        Route("/proxies/{proxy}", update_proxy, methods=["POST", "PATCH"]),
-        Route("/proxies/{proxy}", delete_proxy, methods=["DELETE"]),
-        Route("/proxies/{proxy}/toxics", list_toxics, methods=["GET"]),
-        Route("/proxies/{proxy}/toxics", create_toxic, methods=["POST"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", show_toxic, methods=["GET"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", update_toxic, methods=["POST", "PATCH"]),
-        Route("/proxies/{proxy}/toxics/{toxic}", delete_toxic, methods=["DELETE"]),
-        Route("/reset", reset, methods=["POST"]),
-        Route("/version", version, methods=["GET"]),
-        Route("/heartbeat", heartbeat, methods=["GET", "POST"]),
-    ]
-    app = Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        exception_handlers={ProxyError: on_proxy_error, InputError: on_proxy_error, HTTPException: on_http_error},
-    )
-    app.add_middleware(AdminGuard, allowed_hosts=allowed_hosts, token=token, error=lambda s, m: _error(m, s))
-    return app
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(str(exc.detail), exc.status_code)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(server: ToxiproxyServer, app: Starlette) -> AsyncIterator[None]:
+    await server.start()
+    try:
+        yield
+    finally:
+        await server.stop()
 
 
 __all__ = ["DEFAULT_LISTEN", "ToxiproxyServer", "create_toxiproxy_app"]

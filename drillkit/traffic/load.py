@@ -38,89 +38,35 @@ HTTP proxy from the environment applies to, and a `client` passed in go through 
 (`HttpxTransport`); for a loopback URL no proxy is used either way. Connections are kept alive
 and reused, and a failed request is a sample with its `error` ("timeout: …", "connect: …", or
 "ConnectionLost: …" when the connection broke or the answer was not HTTP).
+
+Samples and counters (`Sample`, `LoadStats`, re-exported here) are built in
+`drillkit.traffic.samples`; the transport for a URL is chosen by `transport.transport_for`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
-from drillkit.evals.assertions import check
-from drillkit.evals.runner import is_loopback_url
 from drillkit.evals.suite import Assertion
 from drillkit.traffic.inputs import InputCycle
+from drillkit.traffic.samples import Counters, LoadStats, Sample, answered, dropped, failed
 from drillkit.traffic.transport import (
     ConnectFailed,
-    Http11Transport,
-    HttpxTransport,
     JsonTransport,
     RequestTimeout,
     TransportError,
+    split_url,
+    transport_for,
 )
 
 OnFull = Literal["queue", "drop"]
 #: Overdue requests launched back to back before the scheduler yields to the event loop.
 _BURST = 64
-
-
-class Sample(BaseModel):
-    """One scheduled request and what came of it. Times are seconds on the generator's clock."""
-
-    model_config = ConfigDict(frozen=True)
-
-    index: int = Field(description="0-based position in the schedule")
-    scheduled: float = Field(description="s: when the request was due")
-    started: float | None = Field(description="s: when it was sent; None if dropped")
-    finished: float = Field(description="s: when the response (or the failure) came")
-    latency_ms: float = Field(description="ms from scheduled to finished: includes queueing")
-    status: int | None = None
-    ok: bool = Field(description="a 2xx response with a JSON object body")
-    dropped: bool = False
-    provider: str | None = None
-    model: str | None = None
-    cost_usd: float | None = None
-    error: str | None = None
-    eval_passed: bool | None = Field(default=None, description="None when no eval applies or the request failed")
-    eval_failed: list[str] = Field(default=[], description="labels of the assertions that failed")
-    trace_id: str | None = None
-
-    @property
-    def queued_ms(self) -> float | None:
-        """ms between the scheduled time and the send (schedule slip plus waiting for a slot)."""
-        return None if self.started is None else (self.started - self.scheduled) * 1000
-
-
-class LoadStats(BaseModel):
-    """Counters since `start()`."""
-
-    scheduled: int = 0
-    sent: int = 0
-    completed: int = Field(default=0, description="samples delivered, dropped ones included")
-    dropped: int = 0
-    cancelled: int = Field(default=0, description="cut short by stop(); not delivered as samples")
-    in_flight: int = 0
-    max_in_flight: int = 0
-
-
-@dataclasses.dataclass(slots=True)
-class _Counters:
-    """LoadStats' mutable twin: counting on a pydantic model costs ~3 µs per attribute set."""
-
-    scheduled: int = 0
-    sent: int = 0
-    completed: int = 0
-    dropped: int = 0
-    cancelled: int = 0
-    in_flight: int = 0
-    max_in_flight: int = 0
 
 
 class LoadGenerator:
@@ -130,7 +76,6 @@ class LoadGenerator:
     `max_queue_s` (default: `timeout`) how long a request may wait for a slot. `client`, when
     given, is used as is (through `HttpxTransport`) and left open; otherwise the transport is
     chosen from the URL (module doc) and closed by `stop()`.
-
     """
 
     def __init__(
@@ -166,9 +111,9 @@ class LoadGenerator:
         self._rate = _positive_rate(rate)
         self._client = client
         self._transport: JsonTransport | None = None
-        self._origin, self._target = _split(url)
+        self._target = split_url(url)[1]
         self._slots = asyncio.Semaphore(concurrency)
-        self._stats = _Counters()
+        self._stats = Counters()
         self._tasks: set[asyncio.Task[None]] = set()
         self._scheduler: asyncio.Task[None] | None = None
         self._waker: asyncio.Future[None] | None = None
@@ -196,7 +141,7 @@ class LoadGenerator:
 
     @property
     def stats(self) -> LoadStats:
-        return LoadStats(**dataclasses.asdict(self._stats))
+        return self._stats.stats()
 
     @property
     def running(self) -> bool:
@@ -206,7 +151,9 @@ class LoadGenerator:
         """Begin scheduling; the first request is due at `at` (clock seconds; default: now)."""
         if self._scheduler is not None:
             raise RuntimeError("this load generator was already started")
-        self._transport = self._make_transport()
+        self._transport = transport_for(
+            self.url, timeout=self.timeout, concurrency=self.concurrency, client=self._client
+        )
         self.t0 = self._clock() if at is None else at
         self._anchor_t, self._anchor_i = self.t0, 0
         self._scheduler = asyncio.create_task(self._schedule(), name="drillkit-load-scheduler")
@@ -308,74 +255,22 @@ class LoadGenerator:
             self._stats.cancelled += 1
             raise
 
-    def _make_transport(self) -> JsonTransport:
-        if self._client is not None:
-            return HttpxTransport(self._origin, timeout=self.timeout, client=self._client)
-        parts = urlsplit(self.url)
-        if parts.scheme == "http" and not parts.username and not _proxied(self.url):
-            return Http11Transport(self._origin, timeout=self.timeout)
-        return HttpxTransport(
-            self._origin,
-            timeout=self.timeout,
-            max_connections=self.concurrency,
-            trust_env=not is_loopback_url(self.url),
-        )
-
     async def _send(self, index: int, scheduled: float, body: dict[str, Any]) -> Sample:
         assert self._transport is not None
-        started = self._clock()
-        base: dict[str, Any] = {"index": index, "scheduled": scheduled, "started": started}
+        base: dict[str, Any] = {"index": index, "scheduled": scheduled, "started": self._clock()}
         try:
-            status, headers, data = await self._transport.post_json(self._target, body)
+            response = await self._transport.post_json(self._target, body)
         except RequestTimeout:  # the transport bounds the whole request by `timeout`
-            return self._failed(base, None, f"timeout: no response within {self.timeout:g} s")
+            return failed(base, self._clock(), f"timeout: no response within {self.timeout:g} s")
         except ConnectFailed as exc:
-            return self._failed(base, None, f"connect: {exc or type(exc).__name__}")
+            return failed(base, self._clock(), f"connect: {exc or type(exc).__name__}")
         except TransportError as exc:
-            return self._failed(base, None, f"{type(exc).__name__}: {exc or 'request failed'}")
-        finished = self._clock()
-        latency_ms = (finished - scheduled) * 1000
-        info = data if isinstance(data, dict) else {}
-        ok = 200 <= status < 300 and isinstance(data, dict)
-        eval_passed, eval_failed = None, []
-        question = body.get("question")
-        assertions = self.evals.get(question) if ok and isinstance(question, str) else None
-        if assertions:
-            failed = [a.label for a in assertions if not check(a, data, latency_ms).passed]
-            eval_passed, eval_failed = not failed, failed
-        return Sample(
-            **base,
-            finished=finished,
-            latency_ms=latency_ms,
-            status=status,
-            ok=ok,
-            provider=_text(info.get("provider")),
-            model=_text(info.get("model")),
-            cost_usd=_number(info.get("cost_usd")),
-            error=None if ok else _error_of(status, info),
-            eval_passed=eval_passed,
-            eval_failed=eval_failed,
-            trace_id=_text(info.get("trace_id")) or headers.get("x-trace-id"),
-        )
-
-    def _failed(self, base: dict[str, Any], status: int | None, error: str) -> Sample:
-        finished = self._clock()
-        latency_ms = (finished - base["scheduled"]) * 1000
-        return Sample(**base, finished=finished, latency_ms=latency_ms, status=status, ok=False, error=error)
+            return failed(base, self._clock(), f"{type(exc).__name__}: {exc or 'request failed'}")
+        return answered(base, self._clock(), response, body, self.evals)
 
     def _dropped(self, index: int, scheduled: float, reason: str) -> Sample:
         self._stats.dropped += 1
-        finished = self._clock()
-        return Sample(
-            index=index,
-            scheduled=scheduled,
-            started=None,
-            finished=finished,
-            latency_ms=(finished - scheduled) * 1000,
-            ok=False,
-            dropped=True,
-            error=f"dropped: {reason}",
-        )
+        return dropped(index, scheduled, self._clock(), reason)
 
     def _deliver(self, sample: Sample) -> None:
         self._stats.completed += 1
@@ -400,40 +295,6 @@ def _positive_rate(rate: float) -> float:
     if not rate > 0:
         raise ValueError(f"rate must be > 0 requests/s (got {rate})")
     return float(rate)
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _error_of(status: int, info: dict[str, Any]) -> str:
-    """`HTTP 503 all_providers_failed`, or what was wrong with a 2xx body."""
-    if 200 <= status < 300:
-        return "body is not a JSON object"
-    error = info.get("error")
-    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
-    return f"HTTP {status}" + (f" {code}" if isinstance(code, str) else "")
-
-
-def _split(url: str) -> tuple[str, str]:
-    """(scheme://authority, /path?query) of `url`: the transport's base URL and request target."""
-    parts = urlsplit(url)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return f"{parts.scheme}://{parts.netloc}", target
-
-
-def _proxied(url: str) -> bool:
-    """True when an HTTP proxy from the environment (HTTP_PROXY, ALL_PROXY, NO_PROXY) applies to `url`."""
-    if is_loopback_url(url):
-        return False  # httpx was told to ignore proxies for loopback URLs too
-    proxies = urllib.request.getproxies_environment()  # the environment only, as httpx's trust_env
-    if not (proxies.get("http") or proxies.get("all")):
-        return False
-    return not urllib.request.proxy_bypass_environment(urlsplit(url).hostname or "", proxies)
 
 
 __all__ = ["LoadGenerator", "LoadStats", "OnFull", "Sample"]

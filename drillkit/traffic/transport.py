@@ -8,14 +8,18 @@ plus `path` and returns `(status, headers, data)` — headers as a dict with low
 (repeated ones joined with ", "), `data` the parsed JSON body or None when the body is not JSON.
 `timeout` (seconds) bounds the whole exchange: connecting, sending, the response head and body.
 
-- `Http11Transport`, for `http://`: keep-alive HTTP/1.1 on asyncio streams, built on the LLM
-  fault proxy's framing and connection pool (`drillkit.proxy.http`). A connection goes back to
-  the pool only after a complete response that allows reuse; one that broke, timed out or was
-  cancelled is closed. A pooled connection the server closed while it sat idle (end of stream
-  or a reset before any response byte) is not an error: the request is sent again on another
-  connection, as browsers and proxies do, since the server answered nothing on it.
+- `Http11Transport`, for `http://`: keep-alive HTTP/1.1 on asyncio streams, through the exchange
+  loop the LLM fault proxy sends with too (`drillkit.net.exchange`: framing, pool, the rules). A
+  connection goes back to the pool only after a complete response that allows reuse; one that
+  broke, timed out or was cancelled is closed. A pooled connection the server closed while it sat
+  idle (end of stream or a reset before any response byte) is not an error: the request is sent
+  again on another connection, as browsers and proxies do, since the server answered nothing on it.
 - `HttpxTransport`, for `https://`, HTTP proxies and callers who bring their own
   `httpx.AsyncClient`: the same contract over httpx, its errors translated into ours.
+
+`transport_for(url, ...)` picks one: `Http11Transport` for an `http://` URL without credentials
+that no HTTP proxy from the environment applies to (a loopback URL never is proxied); httpx for
+the rest, and for a `client` passed in.
 
 Errors, drawn once (everything that kept a response from arriving):
 
@@ -35,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -42,8 +47,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from drillkit import __version__
-from drillkit.faults.l7.base import dumps, loads_or_none
-from drillkit.net.http11 import BadMessage, Message, UpstreamPool, encode_head, read_body, read_head
+from drillkit.evals.runner import is_loopback_url
+from drillkit.net.exchange import NoResponse, UpstreamUnreachable, fetch
+from drillkit.net.http11 import BadMessage, UpstreamPool, encode_head
+from drillkit.net.jsonio import dumps, loads_or_none
 
 USER_AGENT = f"drillkit/{__version__}"
 
@@ -95,8 +102,12 @@ class Http11Transport:
             ("accept", "application/json"),
             ("content-type", "application/json"),
         ]
-        self.connections_opened = 0
         self._closed = False
+
+    @property
+    def connections_opened(self) -> int:
+        """Connections ever opened."""
+        return self.pool.opened
 
     async def post_json(self, path: str, body: Any) -> tuple[int, dict[str, str], Any]:
         """(status, headers, parsed JSON or None); raises a `TransportError` when no response came."""
@@ -105,8 +116,13 @@ class Http11Transport:
         payload = dumps(body)
         head = encode_head(f"POST {self.pool.prefix}{path or '/'} HTTP/1.1", [*self._headers, _length(payload)])
         try:
-            async with asyncio.timeout(self.timeout):
-                resp, data = await self._exchange(head + payload)
+            async with asyncio.timeout(self.timeout):  # outside: a socket's own ETIMEDOUT is a ConnectionLost
+                try:
+                    resp, data = await fetch(self.pool, head + payload, method="POST")
+                except UpstreamUnreachable as exc:
+                    raise ConnectFailed(f"{self.pool.host}:{self.pool.port}: {exc.strerror or exc}") from None
+                except (OSError, asyncio.IncompleteReadError, BadMessage) as exc:
+                    raise ConnectionLost(_describe(exc)) from None
         except TimeoutError:
             raise RequestTimeout(f"no response within {self.timeout:g} s") from None
         headers: dict[str, str] = {}
@@ -114,42 +130,6 @@ class Http11Transport:
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         return int(resp.first[1]), headers, loads_or_none(data) if data else None
-
-    async def _exchange(self, request: bytes) -> tuple[Message, bytes]:
-        """Send `request` and read the whole response, retrying on connections found stale."""
-        while True:
-            try:
-                reader, writer, reused = await self.pool.acquire()
-            except OSError as exc:
-                raise ConnectFailed(f"{self.pool.host}:{self.pool.port}: {exc.strerror or exc}") from None
-            if not reused:
-                self.connections_opened += 1
-            resp: Message | None = None
-            try:
-                writer.write(request)
-                resp = await read_head(reader, request=False)
-                while resp is not None and resp.first[1].startswith("1"):  # interim 1xx: skip
-                    resp = await read_head(reader, request=False)
-                if resp is not None:
-                    data = await _read_response_body(reader, resp)
-            except (OSError, asyncio.IncompleteReadError, BadMessage) as exc:
-                writer.close()
-                if reused and resp is None and isinstance(exc, ConnectionError):
-                    continue  # reset while idle: the server saw nothing of ours
-                raise ConnectionLost(_describe(exc)) from None
-            except BaseException:  # cancelled or timed out mid-exchange: the connection is unusable
-                writer.close()
-                raise
-            if resp is None:
-                writer.close()
-                if reused:  # closed by the server while it sat idle in the pool
-                    continue
-                raise ConnectionLost("server closed the connection without a response")
-            if self._closed or resp.framing == "close" or resp.wants_close():
-                writer.close()
-            else:
-                self.pool.release(reader, writer)
-            return resp, data
 
     async def aclose(self) -> None:
         """Close idle connections; ones in use close when their exchange ends. Idempotent."""
@@ -211,13 +191,38 @@ class HttpxTransport:
             await self.client.aclose()
 
 
-async def _read_response_body(reader: asyncio.StreamReader, resp: Message) -> bytes:
-    status = resp.first[1]
-    if len(status) != 3 or not status.isdigit():
-        raise BadMessage(f"bad status {status[:20]!r}")
-    if status in ("204", "304"):  # never a body, whatever the head says
-        resp.framing, resp.length = "length", 0
-    return await read_body(reader, resp)
+def transport_for(
+    url: str, *, timeout: float, concurrency: int, client: httpx.AsyncClient | None = None
+) -> JsonTransport:
+    """The transport for `url` (module doc): its base URL is the URL's scheme and authority.
+
+    `client`, when given, is used as is (through `HttpxTransport`) and left open; an httpx
+    transport made here keeps up to `concurrency` connections.
+    """
+    origin = split_url(url)[0]
+    if client is not None:
+        return HttpxTransport(origin, timeout=timeout, client=client)
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not parts.username and not _proxied(url):
+        return Http11Transport(origin, timeout=timeout)
+    return HttpxTransport(origin, timeout=timeout, max_connections=concurrency, trust_env=not is_loopback_url(url))
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(scheme://authority, /path?query) of `url`: the transport's base URL and request target."""
+    parts = urlsplit(url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}", target
+
+
+def _proxied(url: str) -> bool:
+    """True when an HTTP proxy from the environment (HTTP_PROXY, ALL_PROXY, NO_PROXY) applies to `url`."""
+    if is_loopback_url(url):
+        return False  # httpx was told to ignore proxies for loopback URLs too
+    proxies = urllib.request.getproxies_environment()  # the environment only, as httpx's trust_env
+    if not (proxies.get("http") or proxies.get("all")):
+        return False
+    return not urllib.request.proxy_bypass_environment(urlsplit(url).hostname or "", proxies)
 
 
 def _length(payload: bytes) -> tuple[str, str]:
@@ -227,6 +232,8 @@ def _length(payload: bytes) -> tuple[str, str]:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, asyncio.IncompleteReadError):
         return "server closed the connection mid-response"
+    if isinstance(exc, NoResponse):
+        return "server closed the connection without a response"
     if isinstance(exc, BadMessage):
         return f"malformed response: {exc}"
     return str(exc) or type(exc).__name__
@@ -241,4 +248,6 @@ __all__ = [
     "JsonTransport",
     "RequestTimeout",
     "TransportError",
+    "split_url",
+    "transport_for",
 ]

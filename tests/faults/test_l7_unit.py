@@ -36,7 +36,7 @@ from drillkit.faults.l7 import (
     parse_fault_spec,
 )
 from drillkit.faults.l7 import rate_limited as rate_limited_module
-from drillkit.faults.l7.base import dumps
+from drillkit.net.jsonio import dumps
 
 CHAT = {"model": "gpt-pinned", "messages": [{"role": "user", "content": "hi"}]}
 

@@ -32,6 +32,7 @@ from drillkit.traffic.transport import (
     JsonTransport,
     RequestTimeout,
     TransportError,
+    transport_for,
 )
 
 
@@ -361,7 +362,7 @@ def test_the_transport_follows_the_url(
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    transport = LoadGenerator(url, [{}], rate=1)._make_transport()
+    transport = transport_for(url, timeout=30, concurrency=64)  # what LoadGenerator.start() picks
     asyncio.run(transport.aclose())
     assert type(transport) is expected
 

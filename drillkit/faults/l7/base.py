@@ -9,6 +9,10 @@ which the proxy discovers with `isinstance` (Toxiproxy's optional-interface patt
     RewritesBody      `rewrite_body(ex, reply)`: change a whole non-streaming response
     FiltersEvents     `on_event(ex, event)`: act on each server-sent event of a streaming response
 
+What the hooks receive (`Exchange`, `Reply`, `SseEvent`, `StreamCut`) is in
+`drillkit.faults.l7.exchange`, error bodies in each API's shape (`error_reply`) in
+`drillkit.faults.l7.replies`; both are re-exported here.
+
 The rules (the proxy in `drillkit.proxy.http` enforces them; faults may rely on them):
 
 1. Selection. For each request the proxy takes the route's live faults whose `match` fits
@@ -41,30 +45,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import json
 import random
 from abc import ABC, abstractmethod
-from http import HTTPStatus
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from drillkit.config.types import Duration
-
-Api = Literal["openai", "anthropic", "json"]
-
-
-def dumps(obj: Any) -> bytes:
-    """Compact JSON bytes, as the providers send them."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def loads_or_none(data: bytes | str) -> Any:
-    """The parsed JSON value, or None when `data` is not JSON."""
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
+from drillkit.faults.l7.exchange import Api, Exchange, Reply, SideChannel, SseEvent, StreamCut
+from drillkit.faults.l7.replies import ANTHROPIC_TYPES, error_reply, status_phrase
 
 
 class Attributes(BaseModel):
@@ -124,155 +113,6 @@ class FaultEnvelope(BaseModel):
         if self.heartbeat_interval <= 0:
             raise ValueError("heartbeat_interval: expected a duration > 0")
         return self
-
-
-class Exchange:
-    """One request on its way through a route, as faults see it.
-
-    `body` is the raw request body; `json()` parses it once (None when it is not a JSON object).
-    `requested_model` is the model the client asked for, kept when a fault rewrites the request.
-    `state` is scratch space for this exchange (key it by fault name); `route_cache` is shared by
-    every exchange of the route (e.g. fingerprints learnt from upstream); `side` makes extra
-    upstream calls for faults that need one.
-    """
-
-    __slots__ = (
-        "_json",
-        "api",
-        "body",
-        "headers",
-        "method",
-        "path",
-        "query",
-        "requested_model",
-        "route",
-        "route_cache",
-        "side",
-        "state",
-    )
-
-    def __init__(
-        self,
-        *,
-        route: str,
-        api: Api,
-        method: str,
-        path: str,
-        query: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        route_cache: dict[str, Any],
-        side: SideChannel | None = None,
-    ) -> None:
-        self.route, self.api, self.method, self.path, self.query = route, api, method, path, query
-        self.headers, self.body, self.route_cache, self.side = headers, body, route_cache, side
-        self.state: dict[str, Any] = {}
-        self._json: Any = ...
-        model = self.json().get("model") if self.json() is not None else None
-        self.requested_model: str | None = model if isinstance(model, str) else None
-
-    def json(self) -> dict[str, Any] | None:
-        if self._json is ...:
-            value = loads_or_none(self.body) if self.body else None
-            self._json = value if isinstance(value, dict) else None
-        return self._json
-
-    def set_json(self, obj: dict[str, Any]) -> None:
-        self._json, self.body = obj, dumps(obj)
-
-    def header(self, name: str) -> str | None:
-        lname = name.lower()
-        return next((v for k, v in self.headers if k.lower() == lname), None)
-
-    @property
-    def wants_stream(self) -> bool:
-        body = self.json()
-        return bool(body and body.get("stream"))
-
-
-class SideChannel(Protocol):
-    """Extra upstream calls on behalf of a fault (same upstream, the client's credentials)."""
-
-    async def request_json(self, ex: Exchange, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]: ...
-
-
-class Reply:
-    """A whole (buffered) response: status, lower-case headers, body.
-
-    `cut_at` asks the proxy to send the head with the full length, then only that many body
-    bytes, then drop the connection (a connection cut mid-body).
-    """
-
-    __slots__ = ("_json", "body", "cut_at", "headers", "status")
-
-    def __init__(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.status, self.headers, self.body = status, headers, body
-        self.cut_at: int | None = None
-        self._json: Any = ...
-
-    def json(self) -> Any:
-        """The parsed body, or None when it is not JSON."""
-        if self._json is ...:
-            self._json = loads_or_none(self.body) if self.body else None
-        return self._json
-
-    def set_json(self, obj: Any) -> None:
-        self._json, self.body = obj, dumps(obj)
-        self.set_header("content-type", "application/json")
-
-    def set_body(self, body: bytes) -> None:
-        self._json, self.body = ..., body
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k == name), None)
-
-    def set_header(self, name: str, value: str) -> None:
-        self.headers = [(k, v) for k, v in self.headers if k != name] + [(name, value)]
-
-
-class SseEvent:
-    """One server-sent event (its raw bytes including the blank line) and its upstream position."""
-
-    __slots__ = ("_data", "index", "raw")
-
-    def __init__(self, raw: bytes, index: int) -> None:
-        self.raw, self.index = raw, index
-        self._data: Any = ...
-
-    def _lines(self) -> list[str]:
-        return self.raw.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-    @property
-    def event(self) -> str | None:
-        for line in self._lines():
-            if line.startswith("event:"):
-                return line[6:].strip()
-        return None
-
-    @property
-    def data(self) -> str:
-        parts = [line[5:].removeprefix(" ") for line in self._lines() if line.startswith("data:")]
-        return "\n".join(parts)
-
-    def json(self) -> Any:
-        """The data parsed as JSON, or None (`[DONE]`, comments, pings without data)."""
-        if self._data is ...:
-            data = self.data
-            self._data = loads_or_none(data) if data.startswith(("{", "[")) else None
-        return self._data
-
-    def with_data(self, data: str) -> SseEvent:
-        """A copy with new data, other fields (event, id) kept."""
-        kept = [line for line in self._lines() if line and not line.startswith("data:")]
-        lines = [*kept, *(f"data: {part}" for part in data.split("\n"))]
-        return SseEvent(("\n".join(lines) + "\n\n").encode(), self.index)
-
-    def with_json(self, obj: Any) -> SseEvent:
-        return self.with_data(dumps(obj).decode())
-
-
-class StreamCut(Exception):
-    """Raised by `FiltersEvents.on_event`: end the client connection now, abruptly."""
 
 
 class Fault:
@@ -350,65 +190,23 @@ class EditsCompletion(RewritesBody, FiltersEvents):
         return event.with_json(data) if self.edit(ex, data, stream=True) else event
 
 
-# --- error bodies in each API's own shape -------------------------------------------------------
-
-_OPENAI_CODES = {500: "server_error", 502: "bad_gateway", 503: "server_is_overloaded", 504: "gateway_timeout"}
-ANTHROPIC_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-    500: "api_error",
-    529: "overloaded_error",
-}
-
-
-def status_phrase(status: int) -> str:
-    if status == 529:
-        return "Overloaded"
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return f"HTTP {status}"
-
-
-def error_reply(
-    api: Api,
-    status: int,
-    message: str | None = None,
-    *,
-    kind: str | None = None,
-    code: str | None = None,
-    details: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None,
-) -> Reply:
-    """An error response in the route API's shape.
-
-    openai `{"error": {message, type, param, code}}`; anthropic `{"type": "error", "error":
-    {type, message[, details]}}`; json `{"error": {code, message}}`.  `kind` is the error type
-    (defaults from the status), `code` the OpenAI/json code.
-    """
-    message = message or status_phrase(status)
-    body: dict[str, Any]
-    if api == "anthropic":
-        fallback = "api_error" if status >= 500 else "invalid_request_error"
-        err: dict[str, Any] = {"type": kind or ANTHROPIC_TYPES.get(status, fallback), "message": message}
-        if details:
-            err["details"] = details
-        body = {"type": "error", "error": err}
-    elif api == "openai":
-        default_kind = "server_error" if status >= 500 else "invalid_request_error"
-        body = {
-            "error": {
-                "message": message,
-                "type": kind or default_kind,
-                "param": None,
-                "code": code if code is not None else _OPENAI_CODES.get(status),
-            }
-        }
-    else:
-        body = {"error": {"code": code or kind or status_phrase(status).lower().replace(" ", "_"), "message": message}}
-    head = [("content-type", "application/json"), *((headers or {}).items())]
-    return Reply(status, head, dumps(body))
+__all__ = [  # the fault model, and (re-exported) what a fault sees of an exchange
+    "ANTHROPIC_TYPES",
+    "Api",
+    "Attributes",
+    "EditsCompletion",
+    "Exchange",
+    "Fault",
+    "FaultEnvelope",
+    "FiltersEvents",
+    "MatchSpec",
+    "Reply",
+    "RewritesBody",
+    "RewritesRequest",
+    "ShortCircuit",
+    "SideChannel",
+    "SseEvent",
+    "StreamCut",
+    "error_reply",
+    "status_phrase",
+]

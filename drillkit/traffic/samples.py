@@ -1,0 +1,151 @@
+"""The load generator's results: one `Sample` per scheduled request, and the counters (`LoadStats`).
+
+`LoadGenerator` (`drillkit.traffic.load`) schedules and sends; this module turns what came back
+into samples: `answered` (a response, judged by its evals), `failed` (no response) and
+`dropped` (never sent). Every time is seconds on the generator's clock and `latency_ms` runs
+from the *scheduled* time, so queueing counts (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drillkit.evals.assertions import check
+from drillkit.evals.suite import Assertion
+
+
+class Sample(BaseModel):
+    """One scheduled request and what came of it. Times are seconds on the generator's clock."""
+
+    model_config = ConfigDict(frozen=True)
+
+    index: int = Field(description="0-based position in the schedule")
+    scheduled: float = Field(description="s: when the request was due")
+    started: float | None = Field(description="s: when it was sent; None if dropped")
+    finished: float = Field(description="s: when the response (or the failure) came")
+    latency_ms: float = Field(description="ms from scheduled to finished: includes queueing")
+    status: int | None = None
+    ok: bool = Field(description="a 2xx response with a JSON object body")
+    dropped: bool = False
+    provider: str | None = None
+    model: str | None = None
+    cost_usd: float | None = None
+    error: str | None = None
+    eval_passed: bool | None = Field(default=None, description="None when no eval applies or the request failed")
+    eval_failed: list[str] = Field(default=[], description="labels of the assertions that failed")
+    trace_id: str | None = None
+
+    @property
+    def queued_ms(self) -> float | None:
+        """ms between the scheduled time and the send (schedule slip plus waiting for a slot)."""
+        return None if self.started is None else (self.started - self.scheduled) * 1000
+
+
+class LoadStats(BaseModel):
+    """Counters since `start()`."""
+
+    scheduled: int = 0
+    sent: int = 0
+    completed: int = Field(default=0, description="samples delivered, dropped ones included")
+    dropped: int = 0
+    cancelled: int = Field(default=0, description="cut short by stop(); not delivered as samples")
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+@dataclasses.dataclass(slots=True)
+class Counters:
+    """LoadStats' mutable twin: counting on a pydantic model costs ~3 µs per attribute set."""
+
+    scheduled: int = 0
+    sent: int = 0
+    completed: int = 0
+    dropped: int = 0
+    cancelled: int = 0
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def stats(self) -> LoadStats:
+        return LoadStats(**dataclasses.asdict(self))
+
+
+def answered(
+    base: dict[str, Any],
+    finished: float,
+    response: tuple[int, Mapping[str, str], Any],
+    body: Mapping[str, Any],
+    evals: Mapping[str, Sequence[Assertion]],
+) -> Sample:
+    """The sample of a request that got `response` (status, headers, JSON or None).
+
+    `base` holds index, scheduled and started. A successful response to a body whose `question`
+    has assertions in `evals` is judged on them.
+    """
+    status, headers, data = response
+    latency_ms = (finished - base["scheduled"]) * 1000
+    info = data if isinstance(data, dict) else {}
+    ok = 200 <= status < 300 and isinstance(data, dict)
+    eval_passed, eval_failed = None, []
+    question = body.get("question")
+    assertions = evals.get(question) if ok and isinstance(question, str) else None
+    if assertions:
+        failed_labels = [a.label for a in assertions if not check(a, data, latency_ms).passed]
+        eval_passed, eval_failed = not failed_labels, failed_labels
+    return Sample(
+        **base,
+        finished=finished,
+        latency_ms=latency_ms,
+        status=status,
+        ok=ok,
+        provider=_text(info.get("provider")),
+        model=_text(info.get("model")),
+        cost_usd=_number(info.get("cost_usd")),
+        error=None if ok else _error_of(status, info),
+        eval_passed=eval_passed,
+        eval_failed=eval_failed,
+        trace_id=_text(info.get("trace_id")) or headers.get("x-trace-id"),
+    )
+
+
+def failed(base: dict[str, Any], finished: float, error: str) -> Sample:
+    """The sample of a request sent that got no response."""
+    latency_ms = (finished - base["scheduled"]) * 1000
+    return Sample(**base, finished=finished, latency_ms=latency_ms, status=None, ok=False, error=error)
+
+
+def dropped(index: int, scheduled: float, finished: float, reason: str) -> Sample:
+    """The sample of a request never sent (no slot in time)."""
+    return Sample(
+        index=index,
+        scheduled=scheduled,
+        started=None,
+        finished=finished,
+        latency_ms=(finished - scheduled) * 1000,
+        ok=False,
+        dropped=True,
+        error=f"dropped: {reason}",
+    )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _error_of(status: int, info: dict[str, Any]) -> str:
+    """`HTTP 503 all_providers_failed`, or what was wrong with a 2xx body."""
+    if 200 <= status < 300:
+        return "body is not a JSON object"
+    error = info.get("error")
+    code = error.get("code") or error.get("type") if isinstance(error, dict) else None
+    return f"HTTP {status}" + (f" {code}" if isinstance(code, str) else "")
+
+
+__all__ = ["Counters", "LoadStats", "Sample", "answered", "dropped", "failed"]
