@@ -95,7 +95,10 @@ def test_only_the_cli_starts_the_demo() -> None:
 
 
 def test_no_cycle_between_packages() -> None:
-    edges = {src: set(targets) for src, targets in graph().items()}
+    assert _cycles({src: set(targets) for src, targets in graph().items()}) == []
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     cycles: list[list[str]] = []
 
     def visit(node: str, path: list[str]) -> None:
@@ -107,4 +110,59 @@ def test_no_cycle_between_packages() -> None:
 
     for start in sorted(edges):
         visit(start, [start])
-    assert cycles == []
+    return cycles
+
+
+def module_of(path: Path) -> str:
+    rel = path.relative_to(ROOT.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def imported_modules(path: Path, known: set[str]) -> set[str]:
+    """The drillkit modules a file imports (`from drillkit.x import y` counts `drillkit.x.y` when
+    y is a module), at any depth, `TYPE_CHECKING` blocks included."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in known}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module in known:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            out |= subs or {node.module}
+    return out
+
+
+def test_no_cycle_between_modules_of_a_package() -> None:
+    """Inside a package too: a module cycle (often through the package's __init__) makes import
+    order matter and hides which module is the foundation."""
+    files = {module_of(p): p for p in ROOT.rglob("*.py")}
+    known = set(files)
+    found = []
+    for package in sorted({m.split(".")[1] for m in known if m.count(".") >= 1}):
+        prefix = f"drillkit.{package}"
+        members = {m for m in known if m == prefix or m.startswith(prefix + ".")}
+        edges = {m: {d for d in imported_modules(files[m], known) if d in members and d != m} for m in members}
+        found += _cycles(edges)
+    assert found == []
+
+
+#: Functions that are one table (routes), exempt from the length rule.
+ROUTE_TABLES = {"create_toxiproxy_app", "create_admin_app"}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def test_modules_and_functions_stay_small() -> None:
+    """docs/architecture.md: no module over ~400 lines, no function over ~60 (route tables aside)."""
+    big = []
+    for path in sorted(ROOT.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(ROOT.parent)
+        if text.count("\n") > MAX_MODULE_LINES:
+            big.append(f"{rel}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name not in ROUTE_TABLES:
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    big.append(f"{rel}:{node.lineno} {node.name}: {length} lines")
+    assert big == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
@@ -169,16 +170,10 @@ def run(
         raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
     view = LiveView(env.err, {}, live=False if (no_live or env.json) else None)  # SLOs come with run.started
 
-    def prompt(instructions: str) -> None:
-        env.err.print(
-            f"\n[bold yellow]ROLL BACK NOW[/] — the timer is running.\n{escape(instructions)}\n"
-            "Press Enter when the rollback is done."
-        )
-
     options = Options(
         home=env.home,
         mode=mode,
-        confirm=stdin_confirm(prompt),
+        confirm=stdin_confirm(functools.partial(_roll_back_now, env)),
         on_event=view.on_event,
         start_demo=demo_starter(env.home, latency_scale=latency_scale),
     )
@@ -190,12 +185,24 @@ def run(
         env.emit_json(summary.model_dump(mode="json"))
     else:
         _print_summary(env, summary)
+    _exit_for(summary)
+
+
+def _exit_for(summary: Summary) -> None:
+    """0 pass; 1 fail; 3 aborted; or the exit code the run itself set (2: bad input found late)."""
     if summary.exit_code is not None:
         raise SystemExit(summary.exit_code)
     if summary.verdict == "fail":
         raise SystemExit(1)
     if summary.verdict == "aborted":
         raise SystemExit(3)
+
+
+def _roll_back_now(env: Env, instructions: str) -> None:
+    env.err.print(
+        f"\n[bold yellow]ROLL BACK NOW[/] — the timer is running.\n{escape(instructions)}\n"
+        "Press Enter when the rollback is done."
+    )
 
 
 def _print_summary(env: Env, s: Summary) -> None:

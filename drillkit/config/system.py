@@ -8,11 +8,19 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
+from drillkit.config.service import Api, Provider, ResponseMap, Service, ServiceApi, Tool
+from drillkit.config.system_components import (
+    ActiveProbe,
+    Components,
+    InputsComponent,
+    ModelComponent,
+    PathComponent,
+    ToolsComponent,
+)
 from drillkit.config.types import (
     MAX_DURATION_S,
     Argv,
     Duration,
-    Headers,
     HttpStatus,
     ManifestPath,
     Probability,
@@ -22,216 +30,8 @@ from drillkit.config.types import (
 if TYPE_CHECKING:
     from drillkit.config.loader import SourceMap
 
-Api = Literal["openai", "anthropic"]
 Cost = Literal["none", "low", "medium", "high"]
 COMPONENTS = ("model", "prompt", "retrieval", "tools", "inputs")
-
-
-#: The service's wire format (DESIGN §9.1): `json` is drillkit's own ({question} → {answer, model,
-#: provider, cost_usd}); the other two are the OpenAI chat-completions and Anthropic messages shapes.
-ServiceApi = Literal["json", "openai-chat", "anthropic-messages"]
-_API_ALIASES = {"openai": "openai-chat", "anthropic": "anthropic-messages"}
-_POINTER = r"^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|/.*|)$"
-
-
-class ResponseMap(Strict):
-    """Where a response keeps what drillkit reads: a JSON Pointer (RFC 6901) into the body, or
-    `header:NAME` for a response header. Unset fields use the api's own place (`answer` of
-    `openai-chat` is `/choices/0/message/content`)."""
-
-    answer: str | None = Field(
-        default=None,
-        pattern=_POINTER,
-        description="Where the answer text is. Default: `/answer` (json), `/choices/0/message/content` (openai-chat), "
-        "the text blocks of `content` (anthropic-messages).",
-    )
-    served_model: str | None = Field(
-        default=None,
-        pattern=_POINTER,
-        description="Where the name of the model that actually answered is (default `/model`); `pricing` is looked "
-        "up by it.",
-    )
-    provider: str | None = Field(
-        default=None,
-        pattern=_POINTER,
-        description="Where the upstream provider that answered is named. Default: `/provider` (json); none for the "
-        "chat APIs.",
-    )
-    cost_usd: str | None = Field(
-        default=None,
-        pattern=_POINTER,
-        description="Where the request's cost in USD is. Default: `/cost_usd` (json); without it the cost is "
-        "`pricing[served model]` × token usage, else unknown.",
-    )
-
-
-class Service(Strict):
-    """The AI service under test: where drillkit sends its requests and how they are shaped."""
-
-    url: HttpUrl = Field(
-        description="The URL drillkit POSTs requests to (traffic, evals, probes); an evidence hold also reads "
-        "`/metrics` on the same host."
-    )
-    timeout: Duration = Field(
-        default=30.0,
-        description="Per-request timeout for calls to the service; game-day traffic and triage probes use at most 10s.",
-    )
-    api: ServiceApi = Field(
-        default="json",
-        description="The service's wire format: `json` (drillkit's own {question} → {answer, model, provider, "
-        "cost_usd}), `openai-chat` or `anthropic-messages`.",
-    )
-    model: str | None = Field(
-        default=None,
-        description="The model name sent in each request body; required by `openai-chat` and `anthropic-messages`.",
-    )
-    headers: Headers = Field(
-        default={},
-        description="Headers sent with each request to the service; `${VAR}` is read from the environment when used. "
-        "Values are never written anywhere.",
-    )
-    response: ResponseMap = Field(
-        default=ResponseMap(),
-        description="Where to read the answer, served model, provider and cost in a response (JSON Pointer or "
-        "`header:NAME`); defaults follow `api`.",
-    )
-
-    @field_validator("api", mode="before")
-    @classmethod
-    def _alias(cls, v: object) -> object:
-        return _API_ALIASES.get(v, v) if isinstance(v, str) else v
-
-    @model_validator(mode="after")
-    def _model_for_chat_apis(self) -> Service:
-        if self.api != "json" and not self.model:
-            raise ValueError(f"api {self.api} sends a model name in each request: give service.model")
-        return self
-
-
-class Provider(Strict):
-    """One upstream LLM provider of the service's routing layer (fault target `provider:<name>`)."""
-
-    base_url: HttpUrl = Field(
-        description="The provider's API base (e.g. `http://host/v1`) as the service reaches it; model canaries are "
-        "sent here, so injected faults are seen."
-    )
-    api: Api = Field(
-        default="openai",
-        description="Its API: `openai` (POST {base_url}/chat/completions) or `anthropic` (POST {base_url}/messages).",
-    )
-    model: str = Field(description="The model name requested from this provider.")
-    api_key_env: str | None = Field(
-        default=None,
-        description="Environment variable holding the API key (sent as a Bearer token or `x-api-key`); unset: a "
-        "placeholder key is sent.",
-    )
-    headers: Headers = Field(
-        default={},
-        description="Request headers for this provider (`${VAR}` read from the environment). Accepted, but not yet "
-        "sent by any drillkit request.",
-    )
-    timeout: Duration = Field(
-        default=10.0,
-        description="Per-attempt timeout: bounds each canary request, and the demo service's wait before it falls "
-        "back to the next provider.",
-    )
-
-
-class ActiveProbe(Strict):
-    """Where the running system says which version of a component is live.
-
-    A GET of `url` answering JSON; `pointer` (RFC 6901, e.g. `/prompt/active`) picks the value.
-    A change of that value between snapshots is a change of the component (a version switched
-    through a lever changes nothing on disk).
-    """
-
-    url: HttpUrl = Field(description="A URL answering JSON (GET) that says which version is live.")
-    pointer: str = Field(
-        default="",
-        pattern=r"^(/.*)?$",
-        description="JSON Pointer to the version in that answer, e.g. `/prompt/active`; empty: the whole answer.",
-    )
-    timeout: Duration = Field(
-        default=5.0,
-        description="How long to wait for the answer; a failure leaves the version unknown, never unchanged.",
-    )
-
-
-class ModelComponent(Strict):
-    """How the model is fingerprinted: canary answers per provider, reported names, and the live model."""
-
-    pinned: str | None = Field(
-        default=None,
-        description="The model version you pin (e.g. `sim-pro-2025-06`); recorded in each model fingerprint, not "
-        "compared.",
-    )
-    active: ActiveProbe | None = Field(
-        default=None,
-        description="Where the service says which model it calls now; a change between snapshots is a model change.",
-    )
-    canaries: ManifestPath | None = Field(
-        default=None,
-        description="Canaries file (`kind: Canaries`) sent to each probed provider at temperature 0; relative to the "
-        "manifest's folder.",
-    )
-    providers: list[str] | None = Field(
-        default=None,
-        description="Which providers the canaries probe (names from `providers`); default: all of them.",
-    )
-    similarity: Probability = Field(
-        default=0.9,
-        description="A canary answer less similar than this to its baseline has diverged; two diverged (or a mean "
-        "below it) means the model changed.",
-    )
-
-
-class PathComponent(Strict):
-    """A prompt or corpus fingerprinted from files (a hash per file), plus the version the service serves."""
-
-    path: ManifestPath = Field(
-        description="The file or folder to fingerprint (prompt files, corpus documents); relative to the manifest's "
-        "folder."
-    )
-    active: ActiveProbe | None = Field(
-        default=None,
-        description="Where the service says which version it serves; a switch seen here is a change even when no file "
-        "changed.",
-    )
-
-
-class ToolsComponent(Strict):
-    """The tools fingerprinted by running their contract tests against the live tools."""
-
-    contracts: ManifestPath = Field(
-        description="Tool contracts file (`kind: ToolContracts`), run against each tool's `base_url`; relative to the "
-        "manifest's folder."
-    )
-
-
-class InputsComponent(Strict):
-    """The inputs fingerprinted as the distribution of a sample of request bodies."""
-
-    sample: ManifestPath = Field(
-        description="JSON-lines file of request bodies: the input mix whose drift is measured; also game-day traffic "
-        "(`inputs: system`) and triage SLO probes."
-    )
-    drift_threshold: float = Field(
-        default=0.2,
-        gt=0,
-        description="Population Stability Index above which the inputs count as changed (0.1–0.2 is a moderate shift).",
-    )
-
-
-class Components(Strict):
-    """How to fingerprint each of the five inputs; a component left out is not fingerprinted."""
-
-    model: ModelComponent | None = Field(default=None, description="The model: canaries and the live model.")
-    prompt: PathComponent | None = Field(default=None, description="The prompt files, and the live prompt version.")
-    retrieval: PathComponent | None = Field(
-        default=None, description="The retrieval corpus documents, and the live corpus version."
-    )
-    tools: ToolsComponent | None = Field(default=None, description="The tools, through their contract tests.")
-    inputs: InputsComponent | None = Field(default=None, description="The input mix, through a sample of requests.")
 
 
 class Slos(Strict):
@@ -344,19 +144,6 @@ class Chaos(Strict):
         if v != "embedded" and not v.startswith(("http://", "https://")):
             raise ValueError(f"expected 'embedded' or an http(s) URL (got {v!r})")
         return v
-
-
-class Tool(Strict):
-    """A tool API the service calls (fault target `tool:<name>`)."""
-
-    base_url: HttpUrl = Field(
-        description="The tool's base URL as the service reaches it; contract tests call it + each endpoint's `path`."
-    )
-    headers: Headers = Field(
-        default={},
-        description="Request headers for this tool (`${VAR}` read from the environment). Accepted, but not yet sent: "
-        "contract tests send the endpoint's own.",
-    )
 
 
 class RedactionRule(Strict):
@@ -475,3 +262,31 @@ def load_system_and_source(path: Path | str) -> tuple[System, SourceMap]:
     system, source = load_model_and_source(path, System)
     system._base_dir = path.resolve().parent
     return system, source
+
+
+__all__ = [
+    "COMPONENTS",
+    "ActiveProbe",
+    "Api",
+    "Chaos",
+    "Components",
+    "Cost",
+    "HttpCall",
+    "InputsComponent",
+    "ModelComponent",
+    "PathComponent",
+    "Price",
+    "Provider",
+    "Redaction",
+    "RedactionRule",
+    "ResponseMap",
+    "Rollback",
+    "Service",
+    "ServiceApi",
+    "Slos",
+    "System",
+    "Tool",
+    "ToolsComponent",
+    "load_system",
+    "load_system_and_source",
+]
