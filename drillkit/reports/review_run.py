@@ -58,7 +58,6 @@ from drillkit.reports.review_sections import (
     Record,
     assemble,
     diff_section,
-    extra,
     first_line,
     judge_rto,
     layer_of,
@@ -130,9 +129,7 @@ def run_impact(run: Run) -> Impact:
         impact.requests_affected = sum(int(w.count or 0) for w in span)
         impact.errors_affected = sum(int(w.errors or 0) for w in span)
         impact.failed_answers_affected = sum(
-            round((w.value("eval_count") or 0) * (1 - rate))
-            for w in span
-            if (rate := w.value("eval_pass_rate")) is not None
+            round((w.eval_count or 0) * (1 - rate)) for w in span if (rate := w.value("eval_pass_rate")) is not None
         )
         impact.served_during_breach = {key: _sum_counts(span, key) for key in ("by_provider", "by_model")}
     for slo in sorted({s for w in after for s in w.breached}):
@@ -160,7 +157,7 @@ def _window_seconds(windows: list[JournalEntry]) -> float | None:
 def _sum_counts(windows: list[Window], key: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for w in windows:
-        for name, n in (extra(w, key) or {}).items():
+        for name, n in (getattr(w, key) or {}).items():
             out[name] = out.get(name, 0) + int(n)
     return out
 
@@ -224,16 +221,16 @@ def run_layers(run: Run) -> dict[str, Layer]:
 def _fault_findings(layers: dict[str, Layer], run: Run) -> None:
     for fault in run.record.all(FaultInjected):
         if fault.type == "change":
-            ok = "ok" if extra(fault, "ok") else "failed"
+            ok = "ok" if fault.ok else "failed"
             layer_of(layers, run.summary.layer).findings.append(f"Change applied as the fault: {fault.name} ({ok})")
             continue
         target = str(fault.target or "")
         key = "tools" if target.startswith("tool:") else "model"
-        attributes = extra(fault, "attributes") or {}
+        attributes = fault.attributes
         attrs = ", ".join(f"{k}={v}" for k, v in attributes.items() if v is not None)
-        toxicity = extra(fault, "toxicity")
+        toxicity = fault.toxicity
         layers[key].findings.append(
-            f"Fault injected: {fault.type} on {target} ({extra(fault, 'layer') or ''}, toxicity "
+            f"Fault injected: {fault.type} on {target} ({fault.layer or ''}, toxicity "
             f"{1 if toxicity is None else toxicity}" + (f"; {attrs}" if attrs else "") + f") at +{fault.at_s or 0:g} s"
         )
 

@@ -59,7 +59,9 @@ class Record:
 
 
 def extra(event: Event, key: str) -> Any:
-    """A key the writer set that the event's model does not name (models keep unknown keys)."""
+    """A key the writer set, whether the event's model names it or keeps it as an extra."""
+    if key in type(event).model_fields:
+        return getattr(event, key)
     return (event.model_extra or {}).get(key)
 
 
