@@ -31,6 +31,7 @@ import httpx
 from drillkit.components.common import sha256_bytes
 from drillkit.components.types import ComponentDiff
 from drillkit.config.system import System
+from drillkit.evals.wire import question_of
 from drillkit.traffic.inputs import load_inputs
 
 LENGTH_EDGES = (16, 32, 64, 128, 256, 512, 1024)
@@ -64,12 +65,21 @@ def script_of(ch: str) -> str:
 
 
 def text_of(record: Any) -> str:
+    """What users wrote: a record's question (`question`, or its last user message), else all of
+    its text. A chat body's system prompt is the same on every request and would hide a shift."""
+    question = question_of(record)
+    if question is not None:
+        return question
+    return _all_text(record)
+
+
+def _all_text(record: Any) -> str:
     if isinstance(record, str):
         return record
     if isinstance(record, dict):
-        return " ".join(text_of(v) for v in record.values())
+        return " ".join(_all_text(v) for v in record.values())
     if isinstance(record, list):
-        return " ".join(text_of(v) for v in record)
+        return " ".join(_all_text(v) for v in record)
     return ""
 
 

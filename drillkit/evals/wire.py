@@ -13,7 +13,8 @@ and the token usage. `service.response` overrides any of these with a JSON Point
 read is None (unknown), never 0.
 
 `Reply.judged` is what eval assertions read (`answer`, `citations`, `cost_usd`, ...): the body
-itself for `json`, an equivalent object for the chat APIs, so one suite runs against all three.
+itself for `json`, an equivalent object for the chat APIs (their `citations` are the `[id]`
+tokens the answer names), so one suite runs against all three.
 
 The header values (`Wire.headers`, `${VAR}` already expanded) are secrets: send them, store them
 nowhere (this module never puts them in a Reply).
@@ -22,6 +23,7 @@ nowhere (this module never puts them in a Reply).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +36,9 @@ if TYPE_CHECKING:
 #: Anthropic requires max_tokens; a support answer fits well within it.
 ANTHROPIC_MAX_TOKENS = 1024
 ANTHROPIC_VERSION = "2023-06-01"
+#: A source named in an answer: `[returns-policy]`. The chat APIs have no citations field, so a
+#: suite's `cites` assertions read these.
+CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]")
 
 
 def question_of(record: Any) -> str | None:
@@ -180,6 +185,8 @@ class Wire:
         if self.api == "json":
             return {**doc, **{k: v for k, v in read.items() if v is not None}}
         extra = {"usage": doc["usage"]} if isinstance(doc.get("usage"), dict) else {}
+        if reply.answer is not None:  # `cites` on a chat API: the `[id]` tokens the answer names
+            extra["citations"] = list(dict.fromkeys(CITATION.findall(reply.answer)))
         return {k: v for k, v in read.items() if v is not None} | extra
 
 

@@ -27,6 +27,7 @@ from drillkit.components.types import Snapshot
 from drillkit.config.scenario import Fault, Scenario
 from drillkit.config.system import System
 from drillkit.errors import Aborted
+from drillkit.evals.wire import Wire
 from drillkit.faults.backends import ActiveFault, FaultBackend
 from drillkit.journal.events import Event
 from drillkit.journal.writer import Journal
@@ -136,6 +137,7 @@ class RunContext:
     injected: list[Injected] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     snapshot: Snapshot | None = None  # the five inputs at preflight (drillkit.components)
+    wire: Wire = field(default_factory=Wire)  # the service's wire format; set at preflight
     rollback_started_at: float | None = None  # the monitor counts recovery only after it
     # What the window monitor sees (observe.py): written by it in the background, read by the phases.
     windows: SloWindows | None = None

@@ -59,6 +59,7 @@ def start_traffic(ctx: RunContext) -> None:
         evals=evals,
         on_schedule=ctx.windows.scheduled,
         on_sample=ctx.windows.add,
+        wire=ctx.wire,
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from drillkit.config.scenario import Step
 from drillkit.errors import Aborted, InputError
+from drillkit.evals.wire import Wire
 from drillkit.faults.targets import parse_target
 from drillkit.gameday import leftovers
 from drillkit.gameday.context import RunContext
@@ -64,6 +65,7 @@ async def run_steps(
 
 async def preflight(ctx: RunContext) -> None:
     ctx.emit(Phase(phase="preflight"))
+    ctx.wire = Wire.of(ctx.system)  # an unset ${VAR} in service.headers: bad input, before any fault
     removed, problems = await leftovers.clean(ctx.options.home)
     if removed:
         ctx.emit(LeftoversRemoved(faults=removed))
@@ -237,7 +239,9 @@ async def _verify_evals(ctx: RunContext) -> tuple[dict[str, Any] | None, list[st
     suite = load_suite(ctx.system.resolve(ctx.system.evals))
     objectives = configured(effective_slos(ctx.system.slos, ctx.scenario.slos))
     threshold = objectives.get("eval_pass_rate", 0.9)
-    result = await ctx.guard(run_suite(suite, str(ctx.system.service.url), threshold=threshold, concurrency=8))
+    result = await ctx.guard(
+        run_suite(suite, str(ctx.system.service.url), threshold=threshold, concurrency=8, wire=ctx.wire)
+    )
     evals = {"pass_rate": round(result.pass_rate, 4), "threshold": threshold, "inside_envelope": result.inside_envelope}
     if result.inside_envelope:
         return evals, []

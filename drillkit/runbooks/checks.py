@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
 from drillkit.errors import InputError
+from drillkit.evals.wire import Wire
 from drillkit.journal.events import Diff, EvalResult
 from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.probes import run_command, run_http, run_promql
@@ -80,6 +81,7 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
         timeout=min(system.service.timeout, EVAL_TIMEOUT_S),
         tags=check.tags,
         threshold=threshold,
+        wire=Wire.of(system),
     )
     if result.unreachable:
         return StepResult("error", f"cannot reach the service at {url} ({result.cases[0].error})")
@@ -177,6 +179,7 @@ async def run_slo(session: Session, check: SloCheck) -> StepResult:
         timeout=min(system.service.timeout, 10.0),
         evals=evals,
         on_sample=samples.append,
+        wire=Wire.of(system),
     )
     await load.start()
     t0 = load.t0 or time.monotonic()

@@ -23,6 +23,7 @@ from drillkit.config.safe_yaml import read_text_file
 from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.evals.suite import Assertion, EvalSuite
+from drillkit.evals.wire import question_of
 
 SYSTEM_INPUTS = "system"
 #: Inputs samples may be larger than other files (they are JSON lines, parsed by the C json module).
@@ -69,7 +70,9 @@ def load_inputs(source: str | Path, system: System | None = None, base_dir: Path
             why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc).split(";")[0]
             raise InputError(f"{path}:{n}: not a usable JSON object ({why})") from None
         if not isinstance(body, dict):
-            raise InputError(f'{path}:{n}: expected a JSON object such as {{"question": "..."}}')
+            raise InputError(
+                f'{path}:{n}: expected a JSON object such as {{"question": "..."}} or {{"messages": [...]}}'
+            )
         bodies.append(body)
     if not bodies:
         raise InputError(f'{path}: no inputs (expected JSON lines such as {{"question": "..."}})')
@@ -121,12 +124,13 @@ class InputCycle:
 def assertions_by_question(suite: EvalSuite) -> dict[str, list[Assertion]]:
     """question text → the assertions its response must pass (suite defaults first), for live evals.
 
-    Only cases given as `question` (or an `input` with a text `question`) can match traffic.
+    A case matches traffic by its question: `question`, an `input` with a text `question`, or an
+    `input` with chat `messages` (the last user message), as `evals.wire.question_of` reads it.
     """
     index: dict[str, list[Assertion]] = {}
     for case in suite.cases:
-        question = case.payload.get("question")
-        if isinstance(question, str):
+        question = question_of(case.payload)
+        if question is not None:
             index.setdefault(question, suite.assertions_for(case))
     return index
 

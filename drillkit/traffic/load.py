@@ -22,10 +22,14 @@ Contract:
   waited for a slot is not sent with a sliver of budget only to be abandoned, which would pile
   work the client no longer wants onto a struggling service). So every request has produced
   exactly one sample by `scheduled + max_queue_s + timeout`.
-- **Live quality.** When a body's `question` equals a key of `evals`, a successful response is
-  judged with `drillkit.evals.check` on those assertions: `eval_passed` is True/False. It is None
-  when no eval applies, and for failed requests (those count against the error rate instead, so
-  the two SLOs measure different things).
+- **The service's wire format** (`wire`, `drillkit.evals.wire`): each input record
+  (`{question}` or `{messages}`) becomes the request body of the service's api, its headers go
+  with every request, and the answer, served model, provider and cost are read from where the
+  api (or `service.response`) keeps them; a cost that cannot be read is None, never 0.
+- **Live quality.** When a record's question (`question`, or its last user message) equals a key
+  of `evals`, a successful response is judged with `drillkit.evals.check` on those assertions:
+  `eval_passed` is True/False. It is None when no eval applies, and for failed requests (those
+  count against the error rate instead, so the two SLOs measure different things).
 - `on_schedule(scheduled)` is called as each request is scheduled and `on_sample(sample)` as each
   finishes, both on the event loop. An exception from either is re-raised by `stop()`.
 - Requests still unanswered when `stop()`'s timeout ends are cancelled and only counted
@@ -53,6 +57,7 @@ from typing import Any, Literal
 import httpx
 
 from drillkit.evals.suite import Assertion
+from drillkit.evals.wire import Wire
 from drillkit.traffic.inputs import InputCycle
 from drillkit.traffic.samples import Counters, LoadStats, Sample, answered, dropped, failed
 from drillkit.traffic.transport import (
@@ -93,6 +98,7 @@ class LoadGenerator:
         on_schedule: Callable[[float], None] | None = None,
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wire: Wire | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be ≥ 1 (got {concurrency})")
@@ -107,6 +113,7 @@ class LoadGenerator:
         self.evals = evals or {}
         self.on_sample = on_sample
         self.on_schedule = on_schedule
+        self.wire = wire or Wire()
         self._clock = clock
         self._rate = _positive_rate(rate)
         self._client = client
@@ -152,7 +159,11 @@ class LoadGenerator:
         if self._scheduler is not None:
             raise RuntimeError("this load generator was already started")
         self._transport = transport_for(
-            self.url, timeout=self.timeout, concurrency=self.concurrency, client=self._client
+            self.url,
+            timeout=self.timeout,
+            concurrency=self.concurrency,
+            client=self._client,
+            headers=self.wire.request_headers(),
         )
         self.t0 = self._clock() if at is None else at
         self._anchor_t, self._anchor_i = self.t0, 0
@@ -259,14 +270,14 @@ class LoadGenerator:
         assert self._transport is not None
         base: dict[str, Any] = {"index": index, "scheduled": scheduled, "started": self._clock()}
         try:
-            response = await self._transport.post_json(self._target, body)
+            response = await self._transport.post_json(self._target, self.wire.body(body))
         except RequestTimeout:  # the transport bounds the whole request by `timeout`
             return failed(base, self._clock(), f"timeout: no response within {self.timeout:g} s")
         except ConnectFailed as exc:
             return failed(base, self._clock(), f"connect: {exc or type(exc).__name__}")
         except TransportError as exc:
             return failed(base, self._clock(), f"{type(exc).__name__}: {exc or 'request failed'}")
-        return answered(base, self._clock(), response, body, self.evals)
+        return answered(base, self._clock(), response, body, self.evals, self.wire)
 
     def _dropped(self, index: int, scheduled: float, reason: str) -> Sample:
         self._stats.dropped += 1

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drillkit.evals.assertions import check
 from drillkit.evals.suite import Assertion
+from drillkit.evals.wire import Wire, question_of
 
 
 class Sample(BaseModel):
@@ -77,23 +78,27 @@ def answered(
     base: dict[str, Any],
     finished: float,
     response: tuple[int, Mapping[str, str], Any],
-    body: Mapping[str, Any],
+    record: Mapping[str, Any],
     evals: Mapping[str, Sequence[Assertion]],
+    wire: Wire,
 ) -> Sample:
     """The sample of a request that got `response` (status, headers, JSON or None).
 
-    `base` holds index, scheduled and started. A successful response to a body whose `question`
-    has assertions in `evals` is judged on them.
+    `base` holds index, scheduled and started; `record` is the input record the request was
+    built from. The response is read through the service's `wire` (answer, served model,
+    provider, cost: None when unknown). A successful response to a record whose question (its
+    `question`, or its last user message) has assertions in `evals` is judged on them.
     """
     status, headers, data = response
     latency_ms = (finished - base["scheduled"]) * 1000
     info = data if isinstance(data, dict) else {}
     ok = 200 <= status < 300 and isinstance(data, dict)
+    reply = wire.read(data, headers) if ok else None
     eval_passed, eval_failed = None, []
-    question = body.get("question")
-    assertions = evals.get(question) if ok and isinstance(question, str) else None
-    if assertions:
-        failed_labels = [a.label for a in assertions if not check(a, data, latency_ms).passed]
+    question = question_of(record)
+    assertions = evals.get(question) if reply is not None and question is not None else None
+    if assertions and reply is not None:
+        failed_labels = [a.label for a in assertions if not check(a, reply.judged, latency_ms).passed]
         eval_passed, eval_failed = not failed_labels, failed_labels
     return Sample(
         **base,
@@ -101,9 +106,9 @@ def answered(
         latency_ms=latency_ms,
         status=status,
         ok=ok,
-        provider=_text(info.get("provider")),
-        model=_text(info.get("model")),
-        cost_usd=_number(info.get("cost_usd")),
+        provider=reply.provider if reply else None,
+        model=reply.served_model if reply else None,
+        cost_usd=reply.cost_usd if reply else None,
         error=None if ok else _error_of(status, info),
         eval_passed=eval_passed,
         eval_failed=eval_failed,

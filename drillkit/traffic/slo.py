@@ -106,7 +106,11 @@ def measure(index: int, start: float, end: float, samples: Sequence[Sample], pen
     answered = sum(1 for s in samples if s.status is not None)
     latencies = sorted(s.latency_ms for s in ok)
     judged = [s.eval_passed for s in samples if s.eval_passed is not None]
-    cost = sum(s.cost_usd for s in samples if s.cost_usd is not None)
+    # Cost is judged only over answers whose cost is known (read, or priced from usage); an
+    # answer of unknown cost is left out, never counted as free. Error answers cost nothing.
+    priced = [s for s in ok if s.cost_usd is not None]
+    cost = sum(s.cost_usd for s in priced if s.cost_usd is not None)
+    failed_answers = answered - len(ok)
     return {
         "index": index,
         "start": start,
@@ -124,8 +128,8 @@ def measure(index: int, start: float, end: float, samples: Sequence[Sample], pen
         "eval_passed": sum(judged),
         "eval_pass_rate": sum(judged) / len(judged) if judged else None,
         "cost_usd": cost,
-        "cost_per_request_usd": cost / answered if answered else None,
-        "cost_per_success_usd": cost / len(ok) if ok else None,
+        "cost_per_request_usd": cost / (len(priced) + failed_answers) if priced else None,
+        "cost_per_success_usd": cost / len(priced) if priced else None,
         "by_provider": dict(Counter(s.provider for s in samples if s.provider is not None)),
         "by_model": dict(Counter(s.model for s in samples if s.model is not None)),
     }

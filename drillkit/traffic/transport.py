@@ -87,7 +87,9 @@ class Http11Transport:
     `connections_opened` counts the connections ever opened.
     """
 
-    def __init__(self, base_url: str, *, timeout: float = 30.0, idle_s: float = 4.0) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 30.0, idle_s: float = 4.0, headers: Mapping[str, str] | None = None
+    ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"Http11Transport speaks plain http:// (got {base_url!r}); use HttpxTransport")
@@ -102,6 +104,8 @@ class Http11Transport:
             ("accept", "application/json"),
             ("content-type", "application/json"),
         ]
+        extra = {name.lower(): value for name, value in (headers or {}).items()}
+        self._headers = [(n, v) for n, v in self._headers if n not in extra] + list(extra.items())
         self._closed = False
 
     @property
@@ -159,6 +163,7 @@ class HttpxTransport:
         client: httpx.AsyncClient | None = None,
         max_connections: int = 100,
         trust_env: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 s (got {timeout})")
@@ -168,12 +173,13 @@ class HttpxTransport:
             limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
             client = httpx.AsyncClient(timeout=timeout, limits=limits, trust_env=trust_env)
         self.client = client
+        self._extra = dict(headers or {})
 
     async def post_json(self, path: str, body: Any) -> tuple[int, Mapping[str, str], Any]:
         try:
             # httpx's timeout is per phase (connect, read, ...); this one bounds the whole request.
             async with asyncio.timeout(self.timeout):
-                response = await self.client.post(self.base_url + path, json=body)
+                response = await self.client.post(self.base_url + path, json=body, headers=self._extra)
         except (TimeoutError, httpx.TimeoutException):
             raise RequestTimeout(f"no response within {self.timeout:g} s") from None
         except httpx.ConnectError as exc:
@@ -192,20 +198,27 @@ class HttpxTransport:
 
 
 def transport_for(
-    url: str, *, timeout: float, concurrency: int, client: httpx.AsyncClient | None = None
+    url: str,
+    *,
+    timeout: float,
+    concurrency: int,
+    client: httpx.AsyncClient | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JsonTransport:
     """The transport for `url` (module doc): its base URL is the URL's scheme and authority.
 
     `client`, when given, is used as is (through `HttpxTransport`) and left open; an httpx
-    transport made here keeps up to `concurrency` connections.
+    transport made here keeps up to `concurrency` connections. `headers` go with every request
+    (the service's, `${VAR}` expanded: secrets, which no transport keeps anywhere but the wire).
     """
     origin = split_url(url)[0]
     if client is not None:
-        return HttpxTransport(origin, timeout=timeout, client=client)
+        return HttpxTransport(origin, timeout=timeout, client=client, headers=headers)
     parts = urlsplit(url)
     if parts.scheme == "http" and not parts.username and not _proxied(url):
-        return Http11Transport(origin, timeout=timeout)
-    return HttpxTransport(origin, timeout=timeout, max_connections=concurrency, trust_env=not is_loopback_url(url))
+        return Http11Transport(origin, timeout=timeout, headers=headers)
+    trust_env = not is_loopback_url(url)
+    return HttpxTransport(origin, timeout=timeout, max_connections=concurrency, trust_env=trust_env, headers=headers)
 
 
 def split_url(url: str) -> tuple[str, str]:
