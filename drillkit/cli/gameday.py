@@ -133,9 +133,21 @@ def find_scenario(ref: str) -> Path:
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML result (for CI).")
 @click.option("--latency-scale", type=float, help="When this starts the demo: sim model latency factor.")
 @click.option("--no-live", is_flag=True, help="Plain event lines instead of the live dashboard.")
+@click.option(
+    "--system",
+    "system_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The system manifest to rehearse on, whatever the scenario's `system:` says.",
+)
 @pass_env(json=True)
 def run(
-    env: Env, scenario_ref: str, mode: str | None, junit: str | None, latency_scale: float | None, no_live: bool
+    env: Env,
+    scenario_ref: str,
+    mode: str | None,
+    junit: str | None,
+    latency_scale: float | None,
+    no_live: bool,
+    system_file: Path | None,
 ) -> None:
     """Rehearse SCENARIO (a file, or a shipped id) against its system under load.
 
@@ -145,6 +157,11 @@ def run(
     while the failure persists. Faults are removed on every exit path (errors, Ctrl-C, SIGTERM,
     guardrails). A scenario with `system: demo` starts the demo if it is not running (and stops
     it afterwards). The run's journal and summary.json land in <home>/runs/<run-id>/.
+
+    Which system: --system FILE, else the scenario's `system:` (a path relative to the scenario
+    file, or `demo`), else DRILLKIT_SYSTEM, else the demo. The choice is printed and journalled
+    before anything is injected. Relative paths in a scenario resolve next to it, and its `run:`
+    steps execute in its folder, so `[bash, rollback.sh]` beside the scenario works from anywhere.
 
     Exit codes: 0 the rehearsal passed; 1 it failed (not detected, not recovered in time, a
     rollback step or verify failed); 2 bad input; 3 aborted.
@@ -161,7 +178,6 @@ def run(
     from drillkit.cli.systems import demo_starter
     from drillkit.gameday.live import LiveView
     from drillkit.gameday.run import Options, run_gameday, stdin_confirm
-    from drillkit.gameday.summary import junit_xml
 
     path = find_scenario(scenario_ref)
     scenario = load_scenario(path)
@@ -169,16 +185,23 @@ def run(
     if effective_mode == "manual" and not sys.stdin.isatty():
         raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
     view = LiveView(env.err, {}, live=False if (no_live or env.json) else None)  # SLOs come with run.started
-
     options = Options(
         home=env.home,
         mode=mode,
         confirm=stdin_confirm(functools.partial(_roll_back_now, env)),
         on_event=view.on_event,
         start_demo=demo_starter(env.home, latency_scale=latency_scale),
+        system_path=system_file,
     )
     with view:
         summary = asyncio.run(run_gameday(scenario, path, options))
+    _report(env, summary, junit)
+
+
+def _report(env: Env, summary: Summary, junit: str | None) -> None:
+    """JUnit file, JSON or the console summary; then the exit code the verdict calls for."""
+    from drillkit.gameday.summary import junit_xml
+
     if junit:
         Path(junit).write_text(junit_xml(summary))
     if env.json:

@@ -227,7 +227,13 @@ class System(Strict):
     chaos: Chaos = Field(default=Chaos(), description="Where the fault servers are.")
     redaction: Redaction = Field(default=Redaction(), description="Extra redaction rules for what drillkit stores.")
 
+    _path: Path | None = PrivateAttr(default=None)
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+
+    @property
+    def path(self) -> Path | None:
+        """The manifest file this was read from (None when built in memory)."""
+        return self._path
 
     @property
     def base_dir(self) -> Path:
@@ -261,6 +267,7 @@ def load_system_and_source(path: Path | str) -> tuple[System, SourceMap]:
     path = Path(path)
     system, source = load_model_and_source(path, System)
     system._base_dir = path.resolve().parent
+    system._path = path.resolve()
     return system, source
 
 

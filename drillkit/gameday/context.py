@@ -52,6 +52,7 @@ class Options:
     confirm: Callable[[str], Awaitable[None]] | None = None  # manual rollback: waits for the operator
     on_event: Callable[[Event], None] | None = None  # the live view: each event as journaled (redacted)
     start_demo: StartDemo | None = None  # for `system: demo`: the CLI starts the embedded demo
+    system_path: Path | None = None  # `--system`: wins over the scenario's `system:` (DESIGN §9.3)
 
 
 @dataclass

@@ -73,7 +73,11 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
         shift_inputs(ctx, fault)
         return
     if fault.type == "change":
-        result = await ctx.guard(run_step(fault.name or "change", run=fault.run, http=fault.http, env=step_env(ctx)))
+        result = await ctx.guard(
+            run_step(
+                fault.name or "change", run=fault.run, http=fault.http, env=step_env(ctx), cwd=ctx.scenario.base_dir
+            )
+        )
         ctx.injected.append(Injected(fault))
         ctx.emit(FaultInjected(**{"type": "change", "at_s": ctx.since_inject(), **result.to_dict()}))
         if not result.ok:

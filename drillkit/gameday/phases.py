@@ -54,7 +54,14 @@ async def run_steps(
     results = []
     for step in steps:
         result = await ctx.guard(
-            run_step(step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx))
+            run_step(
+                step.name,
+                run=step.run,
+                http=step.http,
+                timeout=step.timeout,
+                env=step_env(ctx),
+                cwd=ctx.scenario.base_dir,
+            )
         )
         results.append(result)
         ctx.emit(event(**result.to_dict()))
@@ -261,7 +268,9 @@ async def cleanup(ctx: RunContext) -> CleanupResult:
     reasons = []
     results: list[StepResult] = []
     for step in ctx.scenario.restore:
-        result = await run_step(step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx))
+        result = await run_step(
+            step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx), cwd=ctx.scenario.base_dir
+        )
         results.append(result)
         ctx.emit(RestoreStep(**result.to_dict()))
         if not result.ok:

@@ -71,16 +71,20 @@ def run_lock(home: Path) -> Iterator[None]:
 
 
 def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) -> tuple[System, StopDemo | None]:
-    """The scenario's system, and how to stop the demo when this run started it.
+    """The system the run acts on, and how to stop the demo when this run started it.
 
-    `system: demo` is the embedded demo, which this layer does not know how to start: the caller
-    (the CLI) passes `options.start_demo`.
+    Precedence (DESIGN §9.3): `--system` (`options.system_path`) > the scenario's `system:` (a
+    path relative to the scenario, or `demo`) > `DRILLKIT_SYSTEM` > the embedded demo. The demo
+    is started by the caller (the CLI passes `options.start_demo`); this layer does not know how.
     """
-    if scenario.system != "demo":
+    named = "system" in scenario.model_fields_set
+    if options.system_path is not None:
+        return load_system(options.system_path), None
+    if named and scenario.system != "demo":
         path = Path(scenario.system)
-        if not path.is_absolute():
-            path = scenario_path.parent / path
-        return load_system(path), None
+        return load_system(path if path.is_absolute() else scenario_path.parent / path), None
+    if not named and os.environ.get("DRILLKIT_SYSTEM"):
+        return load_system(Path(os.environ["DRILLKIT_SYSTEM"]).expanduser()), None
     if options.start_demo is None:
         raise InputError("this scenario's system is the embedded demo: start it with 'drillkit demo up' first")
     manifest, stop = options.start_demo()
@@ -131,7 +135,7 @@ async def _run(
     ctx.emit(RunStarted(
         run_id=run_id, scenario=scenario.id, title=scenario.title, severity=scenario.severity,
         system=system.name, operator=operator, mode=options.mode or scenario.rollback.mode,
-        drillkit=__version__, scenario_file=str(scenario_path.absolute()),
+        drillkit=__version__, scenario_file=str(scenario_path.absolute()), system_file=str(system.path or "") or None,
         slos=configured(effective_slos(system.slos, scenario.slos)), redaction=redactor.policy,
     ))  # fmt: skip
     try:

@@ -145,7 +145,9 @@ async def _roll_back(session: Session, component: str, rb: Rollback) -> tuple[St
         command["http"] = {"method": rb.http.method, "url": str(rb.http.url)}
     session.emit(RollbackStarted(component=component, **command))
     timeout = max(MIN_ROLLBACK_TIMEOUT_S, rb.expected_s * ROLLBACK_TIMEOUT_FACTOR)
-    done = await run_step(f"rollback {component}", run=rb.run, http=rb.http, timeout=timeout)
+    done = await run_step(
+        f"rollback {component}", run=rb.run, http=rb.http, timeout=timeout, cwd=session.system.base_dir
+    )
     finished = RollbackFinished(
         component=component,
         ok=done.ok,

@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -47,21 +48,29 @@ async def run_step(
     http: HttpCall | None = None,
     timeout: float = 60.0,
     env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> StepResult:
-    """Run one step; never raises for the step's own failure (the result says so)."""
+    """Run one step; never raises for the step's own failure (the result says so).
+
+    A `run` step executes in `cwd` (the folder of the file that names it: a scenario's steps run
+    beside the scenario, so `[bash, rollback.sh]` works from any working directory).
+    """
     t0 = time.monotonic()
     if run is not None:
-        ok, detail, code = await _run_command(run, timeout, env)
+        ok, detail, code = await _run_command(run, timeout, env, cwd)
         return StepResult(name, ok, round(time.monotonic() - t0, 3), detail, exit_code=code)
     assert http is not None
     ok, detail, status = await _call(http, timeout)
     return StepResult(name, ok, round(time.monotonic() - t0, 3), detail, status=status)
 
 
-async def _run_command(argv: list[str], timeout: float, env: dict[str, str] | None) -> tuple[bool, str, int | None]:
+async def _run_command(
+    argv: list[str], timeout: float, env: dict[str, str] | None, cwd: Path | None = None
+) -> tuple[bool, str, int | None]:
     try:
         proc = await asyncio.create_subprocess_exec(
             *resolve_argv(argv),
+            cwd=cwd,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,

@@ -18,11 +18,15 @@ class RunStarted(Event):
     mode: str | None = None
     drillkit: str | None = None
     scenario_file: str | None = None
+    #: The manifest the run acted on, resolved by the precedence of DESIGN §9.3.
+    system_file: str | None = None
     slos: dict[str, Number] = {}
     redaction: Any = None
 
     def describe(self) -> str:
-        return f"Game-day {self.scenario} started by {self.operator} ({self.mode} rollback)"
+        on = f" on system {self.system}" if self.system else ""
+        on += f" ({self.system_file})" if self.system and self.system_file else ""
+        return f"Game-day {self.scenario} started by {self.operator}{on} ({self.mode} rollback)"
 
 
 @kind("phase")
