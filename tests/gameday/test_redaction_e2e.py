@@ -49,7 +49,9 @@ AWS_SECRET = "Zq3/Xv7kP9wLmN4bR8sYd1FgH6jK0aTu2+eCvBnM"  # printed unlabelled ne
 IBAN = "DE44 5001 0517 5407 3249 31"  # mod-97 valid
 ONCALL_PHONE = "4155550199"  # bare 10 digits: only a phone because a phone word labels it
 
-SEEDED = [EMAIL, CARD, API_KEY, JWT, AWS_KEY, PHONE, IPV4, PEM_BODY, ESCALATION_EMAIL, ESCALATION_PHONE,
+#: Sent as a configured service header (`${DK_E2E_SERVICE_KEY}`): a secret no file may ever hold.
+SERVICE_KEY = "sk-svc-e2e-5b0c7f1d9a2e48c6b3"
+SEEDED = [SERVICE_KEY, EMAIL, CARD, API_KEY, JWT, AWS_KEY, PHONE, IPV4, PEM_BODY, ESCALATION_EMAIL, ESCALATION_PHONE,
           CUSTOMER_CARD, CUSTOMER_ID, BEARER, AWS_SECRET, IBAN, ONCALL_PHONE]  # fmt: skip
 # Other spellings a writer could produce from the same values (digits only, JSON-escaped).
 VARIANTS = [CARD.replace(" ", ""), CUSTOMER_CARD.replace(" ", ""), PHONE.replace(" ", ""), "jane.doe.7731",
@@ -81,7 +83,7 @@ CUSTOMER_ORDER = {
 
 
 def env_for(home: Path, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "DRILLKIT_HOME": str(home), **extra}
+    env = {**os.environ, "DRILLKIT_HOME": str(home), "DK_E2E_SERVICE_KEY": SERVICE_KEY, **extra}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)
     return env
 
@@ -100,6 +102,7 @@ def seed_workdir(workdir: Path) -> None:
     (workdir / "orders.json").write_text(json.dumps(orders, indent=2))
     manifest = yaml.safe_load((workdir / "drillkit.yaml").read_text())
     manifest["redaction"] = {"rules": [{"name": "customer", "pattern": r"CUST-\d{6}"}]}
+    manifest["service"]["headers"] = {"X-Api-Key": "${DK_E2E_SERVICE_KEY}"}
     (workdir / "drillkit.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
 
 
