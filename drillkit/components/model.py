@@ -34,6 +34,7 @@ from drillkit.components.types import ComponentDiff
 from drillkit.config.components import Canaries, Canary
 from drillkit.config.loader import load_model
 from drillkit.config.system import Provider, System
+from drillkit.config.types import expand_headers
 from drillkit.errors import InputError
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -61,7 +62,8 @@ async def fingerprint(system: System, client: httpx.AsyncClient) -> dict[str, An
     assert comp is not None
     canaries = load_canaries(system)
     providers = probed_providers(system)
-    jobs = {(name, c.id): ask(client, p, c) for name, p in providers.items() for c in canaries}
+    extra = {name: expand_headers(p.headers, f"providers.{name}.headers") for name, p in providers.items()}
+    jobs = {(name, c.id): ask(client, p, c, extra[name]) for name, p in providers.items() for c in canaries}
     answers = dict(zip(jobs, await asyncio.gather(*jobs.values()), strict=True))
     data: dict[str, Any] = {"pinned": comp.pinned, "providers": {}}
     for name, provider in providers.items():
@@ -77,8 +79,14 @@ async def fingerprint(system: System, client: httpx.AsyncClient) -> dict[str, An
     return data
 
 
-async def ask(client: httpx.AsyncClient, provider: Provider, canary: Canary) -> dict[str, Any]:
-    """One canary to one provider: `{text, sha256, model, system_fingerprint}` or `{error}`."""
+async def ask(
+    client: httpx.AsyncClient, provider: Provider, canary: Canary, extra: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One canary to one provider: `{text, sha256, model, system_fingerprint}` or `{error}`.
+
+    `extra` are the manifest's `providers.<name>.headers` (`${VAR}` expanded); they win over the
+    key header built from `api_key_env`. Their values are sent, never recorded.
+    """
     base = str(provider.base_url).rstrip("/")
     key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else ""
     chat = canary.chat()
@@ -96,6 +104,7 @@ async def ask(client: httpx.AsyncClient, provider: Provider, canary: Canary) -> 
     else:
         body = {"model": provider.model, "temperature": 0, "max_tokens": canary.max_tokens, "messages": chat}
         url, headers = f"{base}/chat/completions", {"authorization": f"Bearer {key or 'drillkit'}"}
+    headers |= extra or {}
     try:
         r = await client.post(url, json=body, headers=headers, timeout=provider.timeout)
         r.raise_for_status()

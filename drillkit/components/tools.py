@@ -25,6 +25,7 @@ from drillkit.components.types import ComponentDiff
 from drillkit.config.components import Endpoint, ToolContracts
 from drillkit.config.loader import load_model
 from drillkit.config.system import System
+from drillkit.config.types import expand_headers
 from drillkit.errors import InputError
 
 MAX_VIOLATIONS = 5
@@ -49,7 +50,12 @@ def load_contracts(system: System) -> ToolContracts:
 async def fingerprint(system: System, client: httpx.AsyncClient) -> dict[str, Any]:
     contracts = load_contracts(system)
     jobs = {
-        (tool, ep.name): check(client, str(system.tools[tool].base_url).rstrip("/"), ep)
+        (tool, ep.name): check(
+            client,
+            str(system.tools[tool].base_url).rstrip("/"),
+            ep,
+            expand_headers(system.tools[tool].headers, f"tools.{tool}.headers"),
+        )
         for tool, contract in contracts.tools.items()
         for ep in contract.endpoints
     }
@@ -60,11 +66,18 @@ async def fingerprint(system: System, client: httpx.AsyncClient) -> dict[str, An
     return {"tools": out}
 
 
-async def check(client: httpx.AsyncClient, base: str, ep: Endpoint) -> dict[str, Any]:
-    """Run one contract test: `{ok, status, violations, shape}` or `{error}` when unreachable."""
+async def check(
+    client: httpx.AsyncClient, base: str, ep: Endpoint, tool_headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run one contract test: `{ok, status, violations, shape}` or `{error}` when unreachable.
+
+    `tool_headers` (the manifest's `tools.<name>.headers`, `${VAR}` expanded) go with every
+    request; the endpoint's own `headers` win over them.
+    """
+    headers = {**(tool_headers or {}), **ep.headers}
     try:
         r = await client.request(
-            ep.method, base + ep.path, json=ep.json_body, headers=ep.headers or None, timeout=ep.timeout
+            ep.method, base + ep.path, json=ep.json_body, headers=headers or None, timeout=ep.timeout
         )
     except httpx.HTTPError as exc:
         return {"error": describe_http_error(exc)}

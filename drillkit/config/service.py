@@ -111,8 +111,8 @@ class Provider(Strict):
     )
     headers: Headers = Field(
         default={},
-        description="Request headers for this provider (`${VAR}` read from the environment). Accepted, but not yet "
-        "sent by any drillkit request.",
+        description="Headers sent with each canary request to this provider (`${VAR}` read from the environment); "
+        "they win over the api_key_env header. Values are never stored.",
     )
     timeout: Duration = Field(
         default=10.0,
@@ -129,6 +129,6 @@ class Tool(Strict):
     )
     headers: Headers = Field(
         default={},
-        description="Request headers for this tool (`${VAR}` read from the environment). Accepted, but not yet sent: "
-        "contract tests send the endpoint's own.",
+        description="Headers sent with each contract test of this tool (`${VAR}` read from the environment); an "
+        "endpoint's own headers win. Values are never stored.",
     )
