@@ -549,3 +549,20 @@ def test_an_old_or_partial_summary_is_read_for_what_it_has(home: Path) -> None:
     assert "Reason the verdict records: slow" in ops and not any(x.startswith("Detection:") for x in ops)
     assert "slow" in f["went_poorly"]
     assert "## Contributing factors" in drillkit(home, "review", "draft", RUN_ID).stdout
+
+
+def test_an_incident_eval_without_case_counts_still_drafts(home: Path) -> None:
+    """An eval entry that never recorded `total`/`failed` (hand-written, or an older writer):
+    the draft says the counts are not recorded instead of failing to render."""
+    journal = home / "incidents" / INCIDENT_ID / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    entries = [json.loads(line) for line in lines]
+    copy = home / "incidents" / (INCIDENT_ID + "-nocounts")
+    copy.mkdir()
+    with Journal(copy / "journal.jsonl", fsync=False, clock=Clock(T0)) as j:
+        for e in entries:
+            data = {k: v for k, v in e["data"].items() if not (e["kind"] == "eval" and k in ("total", "failed"))}
+            j.append(e["kind"], data)
+    r = drillkit(home, "review", "draft", str(copy))
+    assert r.exit_code == 0, r.output
+    assert "65.0 % pass (case counts not recorded) against a threshold of 90 %" in r.stdout
