@@ -125,15 +125,19 @@ class DemoService:
 
     async def answer(self, request: Request) -> Response:
         """`POST /v1/answer`: always the documented shape and one `requests_total` sample."""
+        return await self._counted(request, self._answer, _answer_error)
+
+    async def _counted(self, request: Request, handler: Any, error: Any) -> Response:
+        """Run one endpoint's handler; a bug or an unforeseen failure is still an answer (a 500 in
+        the endpoint's own error shape), still counted."""
         started = time.perf_counter()
         trace_id = uuid.uuid4().hex
         try:
-            return await self._answer(request, started, trace_id)
-        except Exception as exc:  # a bug or an unforeseen failure: still an answer, still counted
+            return await handler(request, started, trace_id)
+        except Exception as exc:
             log.exception("answering failed (trace %s)", trace_id)
             self.metrics.observe_request("error", None, None, time.perf_counter() - started)
-            message = f"the service failed to answer: {type(exc).__name__}"
-            return _answer_error(500, "internal_error", message, trace_id)
+            return error(500, "internal_error", f"the service failed to answer: {type(exc).__name__}", trace_id)
 
     async def _answer(self, request: Request, started: float, trace_id: str) -> Response:
         question = await _question(request)
@@ -177,15 +181,7 @@ class DemoService:
 
     async def chat_completions(self, request: Request) -> Response:
         """`POST /v1/chat/completions`: OpenAI's shapes over the `/v1/answer` pipeline."""
-        started = time.perf_counter()
-        trace_id = uuid.uuid4().hex
-        try:
-            return await self._chat(request, started, trace_id)
-        except Exception as exc:  # a bug or an unforeseen failure: still an answer, still counted
-            log.exception("answering failed (trace %s)", trace_id)
-            self.metrics.observe_request("error", None, None, time.perf_counter() - started)
-            message = f"the service failed to answer: {type(exc).__name__}"
-            return error_response(500, "internal_error", message, trace_id)
+        return await self._counted(request, self._chat, error_response)
 
     async def _chat(self, request: Request, started: float, trace_id: str) -> Response:
         try:
