@@ -20,7 +20,14 @@ from drillkit.config.types import MAX_CONCURRENCY, MAX_RATE, Argv, Duration, Str
 
 SLO_NAMES = tuple(Slos.model_fields)
 SloName = Literal[
-    "latency_p95_ms", "latency_p99_ms", "error_rate", "eval_pass_rate", "cost_per_request_usd", "cost_per_success_usd"
+    "latency_p95_ms",
+    "latency_p99_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "error_rate",
+    "eval_pass_rate",
+    "cost_per_request_usd",
+    "cost_per_success_usd",
 ]
 Component = Literal["model", "prompt", "retrieval", "tools", "inputs"]
 LAYERS = (*COMPONENTS, "provider")
@@ -53,6 +60,11 @@ class Traffic(Strict):
         default="system",
         description="`system` (the manifest's `components.inputs.sample`) or a JSON-lines file of request bodies, "
         "looked up next to the scenario first.",
+    )
+    stream: bool = Field(
+        default=False,
+        description="Send streaming requests (SSE; needs `service.api` openai-chat or anthropic-messages): time to "
+        "first token is measured (`ttft_*` SLOs) and the assembled answer is judged.",
     )
 
 
@@ -221,8 +233,8 @@ class Scenario(CrossChecked, Strict):
     )
     system: str = Field(
         default="demo",
-        description="`demo` (the embedded demo, started for the run if it is not up) or a path to a drillkit.yaml, "
-        "relative to this file.",
+        description="`demo` (the embedded demo, started for the run if it is not up), `demo:chat` (the demo through "
+        "its OpenAI-shaped endpoint) or a path to a drillkit.yaml, relative to this file.",
     )
     traffic: Traffic = Field(default=Traffic(), description="The load sent during the run.")
     timeline: Timeline = Field(default=Timeline(), description="Warmup, SLO windows and the time limit.")

@@ -49,6 +49,16 @@ class Slos(Strict):
         gt=0,
         description="Highest 99th-percentile end-to-end latency of successful requests, in milliseconds.",
     )
+    ttft_p95_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Highest 95th-percentile time to first token of streamed answers, in ms (needs `traffic.stream`).",
+    )
+    ttft_p99_ms: float | None = Field(
+        default=None,
+        gt=0,
+        description="Highest 99th-percentile time to first token of streamed answers, in ms (needs `traffic.stream`).",
+    )
     error_rate: Probability | None = Field(
         default=None,
         description="Highest share (0–1) of failed requests: non-2xx, timeouts, dropped and unanswered all count.",

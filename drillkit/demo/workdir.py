@@ -36,6 +36,9 @@ from drillkit.demo.sim.models import ALIAS, LITE, NEWER, PINNED
 from drillkit.errors import InputError
 
 MANIFEST = "drillkit.yaml"
+#: The same system seen through its OpenAI-shaped face (`/v1/chat/completions`, streamed when
+#: asked): what a scenario with `system: demo:chat` acts on.
+CHAT_MANIFEST = "drillkit-chat.yaml"
 #: Written once the assets are in place; its absence means "never prepared" (so nothing to reset).
 MARKER = ".drillkit-demo.json"
 #: What the running demo writes (lever state, corpus snapshots, manifest): wiped by a reset.
@@ -260,7 +263,32 @@ def write_manifest(workdir: Path, urls: dict[str, str], fronted: dict[str, str] 
         data, Dumper=_ManifestDumper, sort_keys=False, default_flow_style=None, width=1000, allow_unicode=True
     )
     write_text_atomic(path, _HEADER + "\n" + body)
+    chat = workdir / CHAT_MANIFEST
+    _refuse_foreign_manifest(chat)
+    chat_body = yaml.dump(
+        chat_manifest_data(data), Dumper=_ManifestDumper, sort_keys=False, default_flow_style=None, width=1000
+    )
+    write_text_atomic(chat, _HEADER + "\n" + chat_body)
     return path
+
+
+def chat_manifest_data(data: dict[str, Any]) -> dict[str, Any]:
+    """The demo manifest for its OpenAI-shaped endpoint: same system, same components and levers,
+    requests in OpenAI's shape (streamed when a scenario asks), provider and cost read from the
+    service's response headers (a streamed answer's cost: pricing × the usage it reports), and a
+    time-to-first-token SLO."""
+    answer_url = data["service"]["url"]
+    service = {
+        "url": answer_url.rsplit("/v1/", 1)[0] + "/v1/chat/completions",
+        "api": "openai-chat",
+        "model": "support",
+        "response": {"provider": "header:x-drillkit-provider", "cost_usd": "header:x-drillkit-cost-usd"},
+    }
+    return {**data, "service": service, "slos": {**data["slos"], **CHAT_SLOS}}
+
+
+#: Streamed answers: the first token within 600 ms for 95 % of requests.
+CHAT_SLOS = {"ttft_p95_ms": 600}
 
 
 class _Flow(dict):

@@ -190,6 +190,78 @@ class Wire:
         return {k: v for k, v in read.items() if v is not None} | extra
 
 
+    # -- streams -------------------------------------------------------------------------------
+
+    def is_token(self, event: dict[str, Any]) -> bool:
+        """Whether one streamed event (a decoded SSE `data:` object) carries answer text."""
+        if self.api == "anthropic-messages":
+            delta = event.get("delta")
+            return event.get("type") == "content_block_delta" and isinstance(delta, dict) and bool(delta.get("text"))
+        choices = event.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return False
+        delta = choices[0].get("delta")
+        return isinstance(delta, dict) and bool(delta.get("content"))
+
+    def assemble(self, events: list[dict[str, Any]], done: bool) -> Stream:
+        """The streamed events as the equivalent non-streamed body, and whether the stream ended
+        as the api says a stream ends (`[DONE]` or a finish reason; Anthropic's `message_stop`)."""
+        if self.api == "anthropic-messages":
+            return _assemble_anthropic(events)
+        return _assemble_openai(events, done)
+
+
+@dataclass
+class Stream:
+    body: dict[str, Any]
+    complete: bool
+    error: str | None = None
+
+
+def _assemble_openai(events: list[dict[str, Any]], done: bool) -> Stream:
+    text, model, usage, finish = [], None, None, None
+    for event in events:
+        if isinstance(event.get("error"), dict):
+            return Stream({}, False, f"stream error: {_error_name(event['error'])}")
+        model = model or event.get("model")
+        usage = event.get("usage") if isinstance(event.get("usage"), dict) else usage
+        for choice in event.get("choices") or []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+            finish = (choice.get("finish_reason") if isinstance(choice, dict) else None) or finish
+    message = {"role": "assistant", "content": "".join(text)}
+    body: dict[str, Any] = {"model": model, "choices": [{"message": message, "finish_reason": finish}]}
+    if usage is not None:
+        body["usage"] = usage
+    return Stream(body, done or finish is not None)
+
+
+def _assemble_anthropic(events: list[dict[str, Any]]) -> Stream:
+    text, model, usage, complete = [], None, {}, False
+    for event in events:
+        kind = event.get("type")
+        if kind == "error":
+            return Stream({}, False, f"stream error: {_error_name(event.get('error'))}")
+        if kind == "message_start" and isinstance(event.get("message"), dict):
+            model = event["message"].get("model")
+            usage |= event["message"].get("usage") or {}
+        elif kind == "content_block_delta" and isinstance(event.get("delta"), dict):
+            text.append(str(event["delta"].get("text") or ""))
+        elif kind == "message_delta" and isinstance(event.get("usage"), dict):
+            usage |= event["usage"]
+        elif kind == "message_stop":
+            complete = True
+    body = {"model": model, "content": [{"type": "text", "text": "".join(text)}], "usage": usage}
+    return Stream(body, complete)
+
+
+def _error_name(error: Any) -> str:
+    if isinstance(error, dict):
+        return str(error.get("code") or error.get("type") or error.get("message") or "error")
+    return "error"
+
+
 _DEFAULTS: dict[str, dict[str, str]] = {
     "json": {"answer": "/answer", "served_model": "/model", "provider": "/provider", "cost_usd": "/cost_usd"},
     "openai-chat": {"answer": "/choices/0/message/content", "served_model": "/model"},

@@ -16,6 +16,7 @@ import asyncio
 import time
 from typing import Any
 
+from drillkit.errors import InputError
 from drillkit.gameday.context import RunContext
 from drillkit.journal.events import (
     Detected,
@@ -38,6 +39,11 @@ POOL_WINDOWS = 3
 
 def start_traffic(ctx: RunContext) -> None:
     s, system = ctx.scenario, ctx.system
+    if s.traffic.stream and ctx.wire.api == "json":
+        raise InputError(
+            "traffic.stream: streamed traffic needs service.api openai-chat or anthropic-messages "
+            f"(system {system.name} says json)"
+        )
     bodies = InputCycle(load_inputs(s.traffic.inputs, system, s.base_dir), seed=0)
     evals: dict[str, Any] = {}
     if system.evals:
@@ -60,6 +66,7 @@ def start_traffic(ctx: RunContext) -> None:
         on_schedule=ctx.windows.scheduled,
         on_sample=ctx.windows.add,
         wire=ctx.wire,
+        stream=s.traffic.stream,
     )
 
 
@@ -143,6 +150,8 @@ def compact(w: SloWindow) -> dict[str, Any]:
     keep = ("index", "count", "errors", "error_rate", "latency_p95_ms", "latency_p99_ms", "eval_count",
             "eval_pass_rate", "cost_per_request_usd", "by_provider", "by_model", "state", "breached")  # fmt: skip
     out = {k: getattr(w, k) for k in keep}
+    if w.ttft_samples:  # streamed traffic only: other runs' windows keep their shape
+        out |= {"ttft_p95_ms": w.ttft_p95_ms, "ttft_p99_ms": w.ttft_p99_ms}
     if w.early:
         out |= {"early": True, "pending": w.pending}
     return out

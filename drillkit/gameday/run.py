@@ -70,6 +70,11 @@ def run_lock(home: Path) -> Iterator[None]:
         yield
 
 
+#: `system:` values that name the embedded demo: its JSON face, and its OpenAI-shaped one (the
+#: manifest `drillkit demo up` writes beside the first).
+DEMO_FACES = {"demo": "drillkit.yaml", "demo:chat": "drillkit-chat.yaml"}
+
+
 def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) -> tuple[System, StopDemo | None]:
     """The system the run acts on, and how to stop the demo when this run started it.
 
@@ -80,7 +85,7 @@ def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) ->
     named = "system" in scenario.model_fields_set
     if options.system_path is not None:
         return load_system(options.system_path), None
-    if named and scenario.system != "demo":
+    if named and scenario.system not in DEMO_FACES:
         path = Path(scenario.system)
         return load_system(path if path.is_absolute() else scenario_path.parent / path), None
     if not named and os.environ.get("DRILLKIT_SYSTEM"):
@@ -88,7 +93,8 @@ def resolve_system(scenario: Scenario, scenario_path: Path, options: Options) ->
     if options.start_demo is None:
         raise InputError("this scenario's system is the embedded demo: start it with 'drillkit demo up' first")
     manifest, stop = options.start_demo()
-    return load_system(manifest), stop
+    face = DEMO_FACES.get(scenario.system if named else "demo", "drillkit.yaml")
+    return load_system(manifest.parent / face), stop
 
 
 async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options) -> Summary:

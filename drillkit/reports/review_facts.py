@@ -116,6 +116,8 @@ def _manifests(home: Path, start: Event) -> list[str]:
     match start:
         case IncidentStarted(system_file=str() as system_file) if system_file:
             return [system_file]
+        case RunStarted(system_file=str() as system_file) if system_file:
+            return [system_file]  # the manifest the run acted on, journalled since issue 13
         case RunStarted(scenario_file=str() as scenario_file) if scenario_file:
             try:
                 path = Path(scenario_file)
@@ -123,8 +125,9 @@ def _manifests(home: Path, start: Event) -> list[str]:
             except (InputError, OSError, ValueError):
                 return []
             system = Path(scenario.system)
-            if scenario.system == "demo":
-                return [str(home / "demo" / "drillkit.yaml")]
+            if scenario.system in ("demo", "demo:chat"):
+                face = "drillkit-chat.yaml" if scenario.system == "demo:chat" else "drillkit.yaml"
+                return [str(home / "demo" / face)]
             return [str(system if system.is_absolute() else path.parent / system)]
     return []
 

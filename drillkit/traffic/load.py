@@ -59,9 +59,10 @@ import httpx
 from drillkit.evals.suite import Assertion
 from drillkit.evals.wire import Wire
 from drillkit.traffic.inputs import InputCycle
-from drillkit.traffic.samples import Counters, LoadStats, Sample, answered, dropped, failed
+from drillkit.traffic.samples import Counters, LoadStats, Sample, answered, dropped, failed, streamed
 from drillkit.traffic.transport import (
     ConnectFailed,
+    HttpxTransport,
     JsonTransport,
     RequestTimeout,
     TransportError,
@@ -99,6 +100,7 @@ class LoadGenerator:
         client: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.monotonic,
         wire: Wire | None = None,
+        stream: bool = False,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be ≥ 1 (got {concurrency})")
@@ -114,6 +116,9 @@ class LoadGenerator:
         self.on_sample = on_sample
         self.on_schedule = on_schedule
         self.wire = wire or Wire()
+        self.stream = stream
+        if stream and self.wire.api == "json":
+            raise ValueError("streamed traffic needs a service api that streams: openai-chat or anthropic-messages")
         self._clock = clock
         self._rate = _positive_rate(rate)
         self._client = client
@@ -164,6 +169,7 @@ class LoadGenerator:
             concurrency=self.concurrency,
             client=self._client,
             headers=self.wire.request_headers(),
+            stream=self.stream,
         )
         self.t0 = self._clock() if at is None else at
         self._anchor_t, self._anchor_i = self.t0, 0
@@ -270,6 +276,8 @@ class LoadGenerator:
         assert self._transport is not None
         base: dict[str, Any] = {"index": index, "scheduled": scheduled, "started": self._clock()}
         try:
+            if self.stream:
+                return await self._send_streamed(base, body)
             response = await self._transport.post_json(self._target, self.wire.body(body))
         except RequestTimeout:  # the transport bounds the whole request by `timeout`
             return failed(base, self._clock(), f"timeout: no response within {self.timeout:g} s")
@@ -278,6 +286,13 @@ class LoadGenerator:
         except TransportError as exc:
             return failed(base, self._clock(), f"{type(exc).__name__}: {exc or 'request failed'}")
         return answered(base, self._clock(), response, body, self.evals, self.wire)
+
+    async def _send_streamed(self, base: dict[str, Any], record: dict[str, Any]) -> Sample:
+        """One streamed request (`stream=True`): time to first token, then the assembled answer."""
+        assert isinstance(self._transport, HttpxTransport)
+        body = self.wire.body(record, stream=True)
+        response = await self._transport.post_stream(self._target, body, self.wire.is_token, self._clock)
+        return streamed(base, self._clock(), response, record, self.evals, self.wire)
 
     def _dropped(self, index: int, scheduled: float, reason: str) -> Sample:
         self._stats.dropped += 1

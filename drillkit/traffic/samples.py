@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from drillkit.evals.assertions import check
 from drillkit.evals.suite import Assertion
 from drillkit.evals.wire import Wire, question_of
+from drillkit.traffic.transport import StreamedResponse
 
 
 class Sample(BaseModel):
@@ -29,6 +30,9 @@ class Sample(BaseModel):
     started: float | None = Field(description="s: when it was sent; None if dropped")
     finished: float = Field(description="s: when the response (or the failure) came")
     latency_ms: float = Field(description="ms from scheduled to finished: includes queueing")
+    ttft_ms: float | None = Field(
+        default=None, description="streamed requests: ms from scheduled to the first token (None: no token came)"
+    )
     status: int | None = None
     ok: bool = Field(description="a 2xx response with a JSON object body")
     dropped: bool = False
@@ -114,6 +118,30 @@ def answered(
         eval_failed=eval_failed,
         trace_id=_text(info.get("trace_id")) or headers.get("x-trace-id"),
     )
+
+
+def streamed(
+    base: dict[str, Any],
+    finished: float,
+    response: StreamedResponse,
+    record: Mapping[str, Any],
+    evals: Mapping[str, Sequence[Assertion]],
+    wire: Wire,
+) -> Sample:
+    """The sample of a streamed request: judged on the assembled answer, with its time to first
+    token. A stream that ended early (cut, stalled, an error event) is a failed request."""
+    ttft_ms = None if response.first_token is None else (response.first_token - base["scheduled"]) * 1000
+    if not 200 <= response.status < 300:
+        sample = answered(base, finished, (response.status, response.headers, response.data), record, evals, wire)
+        return sample.model_copy(update={"ttft_ms": ttft_ms})
+    stream = wire.assemble(response.events, response.done)
+    if stream.error or response.broken or not stream.complete:
+        why = stream.error or response.broken or "cut: the stream ended before its end"
+        latency_ms = (finished - base["scheduled"]) * 1000
+        return Sample(**base, finished=finished, latency_ms=latency_ms, ttft_ms=ttft_ms, status=response.status,
+                      ok=False, error=why)  # fmt: skip
+    sample = answered(base, finished, (response.status, response.headers, stream.body), record, evals, wire)
+    return sample.model_copy(update={"ttft_ms": ttft_ms})
 
 
 def failed(base: dict[str, Any], finished: float, error: str) -> Sample:

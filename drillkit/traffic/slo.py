@@ -47,7 +47,10 @@ WindowState = Literal["healthy", "breaching", "insufficient"]
 MIN_EVAL_SAMPLES = 3
 #: SLOs where a lower value is worse (all others: higher is worse).
 LOWER_IS_WORSE = frozenset({"eval_pass_rate"})
-_PERCENTILES = {"latency_p95_ms": 0.95, "latency_p99_ms": 0.99}
+_PERCENTILES = {"latency_p95_ms": 0.95, "latency_p99_ms": 0.99, "ttft_p95_ms": 0.95, "ttft_p99_ms": 0.99}
+#: Which sample count a percentile SLO is judged on.
+_PERCENTILE_SAMPLES = {"latency_p95_ms": "latency_samples", "latency_p99_ms": "latency_samples",
+                       "ttft_p95_ms": "ttft_samples", "ttft_p99_ms": "ttft_samples"}  # fmt: skip
 
 
 class SloWindow(BaseModel):
@@ -68,6 +71,9 @@ class SloWindow(BaseModel):
     latency_samples: int = Field(description="successful samples the percentiles are over")
     latency_p95_ms: float | None
     latency_p99_ms: float | None
+    ttft_samples: int = Field(default=0, description="streamed successful samples with a first token")
+    ttft_p95_ms: float | None = None
+    ttft_p99_ms: float | None = None
     eval_count: int
     eval_passed: int
     eval_pass_rate: float | None
@@ -105,6 +111,7 @@ def measure(index: int, start: float, end: float, samples: Sequence[Sample], pen
     count = len(samples) + pending
     answered = sum(1 for s in samples if s.status is not None)
     latencies = sorted(s.latency_ms for s in ok)
+    ttfts = sorted(s.ttft_ms for s in ok if s.ttft_ms is not None)
     judged = [s.eval_passed for s in samples if s.eval_passed is not None]
     # Cost is judged only over answers whose cost is known (read, or priced from usage); an
     # answer of unknown cost is left out, never counted as free. Error answers cost nothing.
@@ -124,6 +131,9 @@ def measure(index: int, start: float, end: float, samples: Sequence[Sample], pen
         "latency_samples": len(latencies),
         "latency_p95_ms": percentile(latencies, 0.95),
         "latency_p99_ms": percentile(latencies, 0.99),
+        "ttft_samples": len(ttfts),
+        "ttft_p95_ms": percentile(ttfts, 0.95),
+        "ttft_p99_ms": percentile(ttfts, 0.99),
         "eval_count": len(judged),
         "eval_passed": sum(judged),
         "eval_pass_rate": sum(judged) / len(judged) if judged else None,
@@ -220,7 +230,7 @@ class SloEvaluator:
         value = metrics.get(name)
         if value is None:
             return None
-        if name in _PERCENTILES and metrics["latency_samples"] < min_samples_for_percentile(_PERCENTILES[name]):
+        if name in _PERCENTILES and metrics[_PERCENTILE_SAMPLES[name]] < min_samples_for_percentile(_PERCENTILES[name]):
             return None
         if name == "eval_pass_rate" and metrics["eval_count"] < MIN_EVAL_SAMPLES:
             return None

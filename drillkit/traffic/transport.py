@@ -38,9 +38,10 @@ and about 4,500/s before its core is saturated (`drillkit bench load`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -148,6 +149,19 @@ class Http11Transport:
         await self.aclose()
 
 
+@dataclasses.dataclass
+class StreamedResponse:
+    """What `post_stream` read: status, headers, and for a 2xx answer its events."""
+
+    status: int
+    headers: dict[str, str]
+    data: Any = None  # a non-2xx answer's JSON
+    events: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    done: bool = False  # `data: [DONE]` came
+    first_token: float | None = None  # clock time of the first event with answer text
+    broken: str | None = None  # how a started stream ended early
+
+
 class HttpxTransport:
     """The `JsonTransport` contract over an `httpx.AsyncClient`.
 
@@ -192,6 +206,49 @@ class HttpxTransport:
             data = None
         return response.status_code, dict(response.headers.items()), data
 
+    async def post_stream(
+        self, path: str, body: Any, is_token: Callable[[dict[str, Any]], bool], clock: Callable[[], float]
+    ) -> StreamedResponse:
+        """POST and read a Server-Sent Events answer as it arrives.
+
+        Returns the status and headers, each decoded `data:` object, whether `[DONE]` came, and
+        the `clock()` time of the first event `is_token` accepts. A non-2xx answer is read whole
+        (`data` is its JSON). The whole exchange is bounded by `timeout`; a stream that ends early
+        is returned as it is (the caller judges it), not raised.
+        """
+        events: list[dict[str, Any]] = []
+        first: float | None = None
+        done = False
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with self.client.stream("POST", self.base_url + path, json=body, headers=self._extra) as r:
+                    if not 200 <= r.status_code < 300:
+                        raw = await r.aread()
+                        return StreamedResponse(r.status_code, dict(r.headers.items()), loads_or_none(raw))
+                    async for line in r.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        payload = line[5:].strip()
+                        if payload == "[DONE]":
+                            done = True
+                            break
+                        event = loads_or_none(payload.encode())
+                        if isinstance(event, dict):
+                            events.append(event)
+                            if first is None and is_token(event):
+                                first = clock()
+                    return StreamedResponse(r.status_code, dict(r.headers.items()), None, events, done, first)
+        except (TimeoutError, httpx.TimeoutException):
+            if first is not None:  # the answer started, then stopped: a stall the caller judges
+                return StreamedResponse(200, {}, None, events, False, first, "stalled: no end within the timeout")
+            raise RequestTimeout(f"no response within {self.timeout:g} s") from None
+        except httpx.ConnectError as exc:
+            raise ConnectFailed(str(exc) or type(exc).__name__) from None
+        except httpx.RequestError as exc:
+            if first is not None:
+                return StreamedResponse(200, {}, None, events, False, first, f"cut: {type(exc).__name__}")
+            raise ConnectionLost(f"{type(exc).__name__}: {exc or 'request failed'}") from None
+
     async def aclose(self) -> None:
         if self._own:
             await self.client.aclose()
@@ -204,18 +261,20 @@ def transport_for(
     concurrency: int,
     client: httpx.AsyncClient | None = None,
     headers: Mapping[str, str] | None = None,
+    stream: bool = False,
 ) -> JsonTransport:
     """The transport for `url` (module doc): its base URL is the URL's scheme and authority.
 
     `client`, when given, is used as is (through `HttpxTransport`) and left open; an httpx
     transport made here keeps up to `concurrency` connections. `headers` go with every request
     (the service's, `${VAR}` expanded: secrets, which no transport keeps anywhere but the wire).
+    Streamed traffic (`stream`) always goes through httpx, which reads SSE as it arrives.
     """
     origin = split_url(url)[0]
     if client is not None:
         return HttpxTransport(origin, timeout=timeout, client=client, headers=headers)
     parts = urlsplit(url)
-    if parts.scheme == "http" and not parts.username and not _proxied(url):
+    if parts.scheme == "http" and not parts.username and not _proxied(url) and not stream:
         return Http11Transport(origin, timeout=timeout, headers=headers)
     trust_env = not is_loopback_url(url)
     return HttpxTransport(origin, timeout=timeout, max_connections=concurrency, trust_env=trust_env, headers=headers)

@@ -188,6 +188,18 @@ def test_p99_is_judged_only_with_enough_samples() -> None:
     assert ev.judge(0, 0, 1, slow).breached == ["latency_p99_ms"]
 
 
+def test_time_to_first_token_is_judged_on_streamed_samples_only() -> None:
+    ev = SloEvaluator(Slos(ttft_p95_ms=600, latency_p95_ms=5000), rate=20, window_s=1)
+    streamed = [sample(i / 20, 1800).model_copy(update={"ttft_ms": 1600.0}) for i in range(20)]
+    w = ev.judge(0, 0.0, 1.0, streamed)
+    assert (w.state, w.breached, w.ttft_samples, w.ttft_p95_ms) == ("breaching", ["ttft_p95_ms"], 20, 1600.0)
+    fast = [s.model_copy(update={"ttft_ms": 90.0}) for s in streamed]
+    assert ev.judge(0, 0.0, 1.0, fast).breached == []
+    # Unstreamed traffic has no first token: the TTFT SLO is unjudged, never healthy by default.
+    w = ev.judge(0, 0.0, 1.0, [sample(i / 20, 100) for i in range(20)])
+    assert (w.ttft_samples, w.ttft_p95_ms, w.unjudged) == (0, None, ["ttft_p95_ms"])
+
+
 def test_eval_pass_rate_needs_a_few_judged_samples() -> None:
     samples = [sample(i / 20) for i in range(18)] + [sample(0.95, eval_passed=False)] * 2
     w = evaluator().judge(0, 0.0, 1.0, samples)

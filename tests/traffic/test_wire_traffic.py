@@ -76,3 +76,45 @@ def test_inputs_fingerprint_reads_the_question_not_the_system_prompt() -> None:
     record = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": "Where is my order?"}]}
     assert text_of(record) == "Where is my order?"
     assert text_of({"question": "q", "user_id": "u-1"}) == "q"
+
+
+def run_streamed(url: str, wire: Wire, records: list[dict], evals: dict, seconds: float) -> list[Sample]:
+    samples: list[Sample] = []
+
+    async def go() -> None:
+        load = LoadGenerator(url, records, rate=20, evals=evals, on_sample=samples.append, wire=wire, timeout=5,
+                             stream=True)  # fmt: skip
+        await load.start()
+        await asyncio.sleep(seconds)
+        await load.stop(timeout=10)
+
+    asyncio.run(go())
+    return samples
+
+
+def test_streamed_traffic_measures_time_to_first_token_and_judges_the_assembled_answer(
+    tmp_path: Path,
+    env: Env,  # noqa: F811
+) -> None:
+    evals = assertions_by_question(load_suite(ASSETS / "evals" / "suite.yaml"))
+    records = [{"question": q} for q in evals]
+    wire = Wire(api="openai-chat", model="support")
+    with service(tmp_path, env) as url:
+        before = run_streamed(f"{url}/v1/chat/completions", wire, records, evals, 1.0)
+        env.fault({"type": "token_latency", "attributes": {"ttft_ms": 400}})
+        during = run_streamed(f"{url}/v1/chat/completions", wire, records, evals, 1.0)
+        env.reset()
+        env.fault({"type": "stream_cut", "attributes": {"after_chunks": 3}})
+        cut = run_streamed(f"{url}/v1/chat/completions", wire, records, evals, 0.6)
+    ok_before, ok_during = [s for s in before if s.ok], [s for s in during if s.ok]
+    assert len(ok_before) >= 10 and len(ok_during) >= 10, [s.error for s in [*before, *during] if not s.ok][:3]
+    assert all(s.ttft_ms is not None and s.ttft_ms <= s.latency_ms for s in ok_before)
+    assert all(s.eval_passed is not None for s in ok_before)
+    assert sum(s.eval_passed for s in ok_before) / len(ok_before) >= 0.9  # the assembled answers pass
+    fast = measure(0, 0.0, 1.0, before)
+    slow = measure(0, 0.0, 1.0, during)
+    assert fast["ttft_samples"] == len(ok_before) and fast["ttft_p95_ms"] < 300
+    assert slow["ttft_p95_ms"] >= 380  # the provider's first token waited 400 ms
+    # A stream cut after its first tokens is an error, not a short answer judged as fine.
+    assert cut and all(not s.ok for s in cut)
+    assert all(s.error and ("cut" in s.error or "stream error" in s.error) for s in cut), {s.error for s in cut}
