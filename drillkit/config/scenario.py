@@ -66,6 +66,13 @@ class Traffic(Strict):
         description="Send streaming requests (SSE; needs `service.api` openai-chat or anthropic-messages): time to "
         "first token is measured (`ttft_*` SLOs) and the assembled answer is judged.",
     )
+    workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Processes that send the load, each a share of the schedule, merged into one set of windows; "
+        "unset: the machine's core count (one process below a rate one core sustains).",
+    )
 
 
 class Timeline(Strict):

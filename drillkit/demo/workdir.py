@@ -43,7 +43,7 @@ CHAT_MANIFEST = "drillkit-chat.yaml"
 MARKER = ".drillkit-demo.json"
 #: What the running demo writes (lever state, corpus snapshots, manifest): wiped by a reset.
 #: `run/` stays: it holds the start locks (held during a reset) and the logs, nothing stale.
-STATE_NAMES = ("state.json", ".versions", MANIFEST)
+STATE_NAMES = ("state.json", ".versions", MANIFEST, CHAT_MANIFEST)
 #: What a folder may hold before its first preparation: the start lock and logs of `demo up`.
 PRE_PREPARE_NAMES = frozenset({"run"})
 
