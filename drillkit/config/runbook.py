@@ -1,11 +1,12 @@
 """The executable runbook (`runbooks/*.yaml`, contract: `id`, `title`, `steps[].id/title/check/action/next`).
 
 A step runs its `check` and then its `action` (either may be absent). The step's outcome is the
-check's (`pass`, `fail`, `error`, or one of an `ask` check's choices), else the action's
-(`pass` done, `fail` it ran and failed, `error` it could not run), and `skipped` when the
-responder skipped the step or `--auto` could not run it (an `ask`, a rollback). The runbook then
-follows `next[outcome]`, else `next.default`, else the next step in the file; `end` as a target
-finishes the runbook. What each check and action does is in `drillkit.runbooks`.
+check's (`pass`, `fail`, `error`, `unknown` for a `promql` query that returned no samples under
+`empty: unknown`, or one of an `ask` check's choices), else the action's (`pass` done, `fail` it
+ran and failed, `error` it could not run), and `skipped` when the responder skipped the step or
+`--auto` could not run it (an `ask`, a rollback). The runbook then follows `next[outcome]`, else
+`next.default`, else the next step in the file; `end` as a target finishes the runbook. What each
+check and action does is in `drillkit.runbooks`.
 
 Everything that can be checked without a running system is checked here, so a bad runbook is an
 exit-2 error naming file:line before an incident starts: unknown check/action types, dangling
@@ -25,8 +26,11 @@ from drillkit.config.system import COMPONENTS
 from drillkit.config.types import MAX_CONCURRENCY, MAX_RATE, Argv, Duration, HttpStatus, Strict
 
 END = "end"
-#: Outcomes every step may branch on (`default` catches whatever is not listed).
-OUTCOMES = ("pass", "fail", "error", "skipped", "default")
+#: Outcomes a step may branch on besides its `ask` choices (`default` catches whatever is not
+#: listed). `unknown` is the probe that could not tell: a `promql` query with no samples.
+OUTCOMES = ("pass", "fail", "error", "unknown", "skipped", "default")
+#: What a `promql` check comes to when its query returns no samples.
+EmptyOutcome = Literal["pass", "fail", "unknown"]
 #: Words the interactive responder types to steer the session; an `ask` choice cannot be one.
 RESPONDER_COMMANDS = ("run", "skip", "back", "note", "quit")
 
@@ -116,11 +120,16 @@ class PromqlCheck(Strict):
     url: HttpUrl = Field(
         description="The Prometheus (or Thanos, Mimir) base URL; `/api/v1/query` is appended unless it is there."
     )
-    query: str = Field(min_length=1, description="The PromQL instant query; no samples in the answer is an `error`.")
+    query: str = Field(min_length=1, description="The PromQL instant query.")
     op: Literal["<", "<=", ">", ">=", "==", "!="] = Field(
         default="<", description="How each sample is compared with `value`."
     )
     value: float = Field(description="The number each sample is compared with.")
+    empty: EmptyOutcome = Field(
+        default="unknown",
+        description="The outcome when the query returns no samples (an empty vector): `pass` (absence is "
+        "good news, e.g. no firing alert), `fail`, or `unknown` (the metric may not be scraped: branch on it).",
+    )
     timeout: Duration = Field(default=10.0, description="How long to wait for Prometheus; no answer is an `error`.")
 
 
@@ -218,7 +227,8 @@ class RunbookStep(Strict):
     guidance: str | None = Field(default=None, description="Markdown shown to the responder with the step.")
     check: Check | None = Field(
         default=None,
-        description="What the step checks; its outcome (`pass`, `fail`, `error`, or an `ask` choice) is the step's.",
+        description="What the step checks; its outcome (`pass`, `fail`, `error`, a `promql` check's `unknown`, or an "
+        "`ask` choice) is the step's.",
     )
     action: Action | None = Field(default=None, description="What the step does, after its check if it has one.")
     next: dict[str, str] = Field(
@@ -250,6 +260,8 @@ class RunbookStep(Strict):
             found |= {"pass", "fail", "error"}
             if self.check.type == "ask":
                 found |= set(self.check.choices)
+            if self.check.type == "promql" and self.check.empty == "unknown":
+                found.add("unknown")
         if self.action is not None:
             found |= {"pass", "fail", "error"}
         return found
@@ -311,12 +323,14 @@ class Runbook(CrossChecked, Strict):
                         )
                     )
                 elif outcome not in step.outcomes():
-                    problems.append(
-                        (
-                            ("steps", i, "next", outcome),
-                            f"this step cannot end {outcome!r}: it has no check or action; use 'default'",
-                        )
-                    )
+                    problems.append((("steps", i, "next", outcome), _cannot_end(step, outcome)))
                 if target not in targets:
                     problems.append((("steps", i, "next", outcome), f"no step with id {target!r} (nor 'end')"))
         return problems
+
+
+def _cannot_end(step: RunbookStep, outcome: str) -> str:
+    """Why `next` may not branch on an outcome this step never comes to."""
+    if step.check is None and step.action is None:
+        return f"this step cannot end {outcome!r}: it has no check or action; use 'default'"
+    return f"this step cannot end {outcome!r}: only a promql check with `empty: unknown` (its default) does"

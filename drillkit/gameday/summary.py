@@ -9,10 +9,11 @@ the run was stopped; `fail` otherwise.
 from __future__ import annotations
 
 import re
+import socket
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-from xml.sax.saxutils import escape, quoteattr
 
 from pydantic import BaseModel
 
@@ -114,7 +115,12 @@ def summarize(ctx: RunContext, outcome: Outcome, started_at: datetime, operator:
     )
 
 
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\x1b\\[[0-9;]*[A-Za-z]")
+# The escape sequence first: its ESC alone is also a character XML cannot carry.
+_NOT_XML = re.compile("\x1b\\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: The suite's name, its package and the testcase's class in a CI's test tree.
+JUNIT_SUITE = "drillkit.gameday"
+#: How much of the reasons `failure@message` / `error@message` carries; the element's text has them all.
+JUNIT_MESSAGE_CHARS = 200
 
 
 def _xml_safe(text: str) -> str:
@@ -123,31 +129,95 @@ def _xml_safe(text: str) -> str:
 
 
 def junit_xml(summary: Summary) -> str:
-    name = quoteattr(summary.scenario)
-    case = f'    <testcase classname="drillkit.gameday" name={name} time="{summary.duration_s:.3f}"'
-    props = "".join(
-        f'      <property name="{k}" value={quoteattr("" if v is None else str(v))}/>\n'
-        for k, v in (
-            ("run_id", summary.run_id),
-            ("ttd_s", summary.ttd_s),
-            ("rollback_s", summary.rollback_s),
-            ("ttr_s", summary.ttr_s),
-            ("rto_target_s", summary.rto_target_s),
-        )
+    """The run as a JUnit XML report, valid against the Ant JUnit schema that Jenkins-style tooling
+    validates with (a copy: tests/gameday/data/JUnit.xsd).
+
+    `<testsuites>` holds one `<testsuite>`: the run's `<properties>` first (a measurement the run
+    did not make, such as the TTR of a run that never recovered, is left out: never an empty value,
+    never 0), one `<testcase>` named after the scenario, then an empty `<system-out/>` and
+    `<system-err/>`. The testcase holds `<failure type="fail">` when the rehearsal failed,
+    `<error type="aborted">` when it was stopped, `<error type="input-error">` when bad input found
+    mid-run stopped it (exit 2); their message is the start of the reasons, their text all of them.
+    `timestamp` is the run's start in UTC without a zone (the schema allows none); `hostname` is
+    this machine's name, `localhost` when it has none.
+    """
+    problem = _junit_problem(summary)
+    suite = ET.Element(
+        "testsuite",
+        name=JUNIT_SUITE,
+        package=JUNIT_SUITE,  # the schema wants package and id on a suite inside <testsuites>
+        id="0",
+        timestamp=_junit_timestamp(summary),
+        hostname=_hostname(),
+        tests="1",
+        failures=str(int(problem is not None and problem[0] == "failure")),
+        errors=str(int(problem is not None and problem[0] == "error")),
+        time=f"{summary.duration_s:.3f}",
     )
-    body = f"    <properties>\n{props}    </properties>\n".replace("    <prop", "      <prop")
-    reasons = escape("\n".join(summary.reasons)) or summary.verdict
+    properties = ET.SubElement(suite, "properties")
+    for name, value in _junit_properties(summary):
+        ET.SubElement(properties, "property", name=name, value=value)
+    case = ET.SubElement(
+        suite, "testcase", classname=JUNIT_SUITE, name=_xml_safe(summary.scenario), time=f"{summary.duration_s:.3f}"
+    )
+    if problem is not None:
+        tag, kind = problem
+        reasons = [_xml_safe(r) for r in summary.reasons] or [summary.verdict]
+        message = "; ".join(reasons)
+        if len(message) > JUNIT_MESSAGE_CHARS:
+            message = message[: JUNIT_MESSAGE_CHARS - 1] + "…"
+        ET.SubElement(case, tag, type=kind, message=message).text = "\n".join(reasons)
+    ET.SubElement(suite, "system-out")
+    ET.SubElement(suite, "system-err")
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.indent(root, space="  ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _junit_problem(summary: Summary) -> tuple[str, str] | None:
+    """(element, type) of the testcase's child: None when the rehearsal passed."""
     if summary.verdict == "fail":
-        inner = f"      <failure message={quoteattr(reasons[:200])}>{reasons}</failure>\n"
-    elif summary.verdict == "aborted":
-        inner = f"      <error message={quoteattr(reasons[:200])}>{reasons}</error>\n"
-    else:
-        inner = ""
-    failures = int(summary.verdict == "fail")
-    errors = int(summary.verdict == "aborted")
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>\n'
-        f'<testsuites><testsuite name="drillkit.gameday" tests="1" failures="{failures}" errors="{errors}" '
-        f'time="{summary.duration_s:.3f}">\n'
-        f"{case}>\n{inner}{body}    </testcase>\n</testsuite></testsuites>\n"
-    )
+        return "failure", "fail"
+    if summary.verdict == "aborted":
+        return "error", "input-error" if summary.exit_code == 2 else "aborted"
+    return None
+
+
+def _junit_properties(summary: Summary) -> list[tuple[str, str]]:
+    """(name, value) of what the run measured and where its records are; unknown values left out."""
+    values: dict[str, object] = {
+        "run_id": summary.run_id,
+        "scenario": summary.scenario,
+        "verdict": summary.verdict,
+        "system": summary.system,
+        "rollback_mode": summary.rollback_mode,
+        "ttd_s": summary.ttd_s,
+        "detect_lag_s": summary.detect_lag_s,
+        "rollback_s": summary.rollback_s,
+        "ttr_s": summary.ttr_s,
+        "rto_target_s": summary.rto_target_s,
+        "breached": ",".join(summary.breached),
+        "journal": summary.journal,
+        "drillkit_version": summary.drillkit_version,
+    }
+    return [(name, _xml_safe(str(v))) for name, v in values.items() if v is not None and v != ""]
+
+
+def _junit_timestamp(summary: Summary) -> str:
+    """The run's start as `2026-12-01T10:00:00` in UTC (the schema's pattern has no zone and no
+    fraction); the finish, else the time of writing, for a summary that records no start."""
+    recorded = summary.started_at or summary.finished_at
+    moment = datetime.fromisoformat(recorded) if recorded else datetime.now(UTC)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _hostname() -> str:
+    """This machine's name, as the schema asks: `localhost` when it cannot be determined."""
+    try:
+        name = _xml_safe(socket.gethostname()).strip()
+    except OSError:
+        name = ""
+    return name or "localhost"

@@ -4,7 +4,11 @@
 | --- | --- | --- | --- |
 | `http` | status in `expect_status` | another status | no answer (connect, timeout) |
 | `command` | exit code == `expect_exit` | another exit code | cannot run it, timed out |
-| `promql` | every sample satisfies `op value` | some sample does not | no answer, query error, no samples |
+| `promql` | every sample satisfies `op value` | some sample does not | no answer, query error |
+
+A `promql` query that returns no samples (an empty vector) comes to the check's `empty` outcome:
+`unknown` unless the runbook says `pass` or `fail`. No samples is not a broken query: the series
+may not exist yet, or not be scraped, or (`absent(...)`, `ALERTS{...}`) its absence is the answer.
 
 PromQL goes to the Prometheus HTTP API (`GET <url>/api/v1/query?query=…`, answered with
 `{"status": "success", "data": {"resultType": "vector"|"scalar", "result": …}}`), so the same
@@ -84,7 +88,8 @@ async def run_promql(check: PromqlCheck) -> StepResult:
         return StepResult("error", f"unexpected answer from {url}: {exc}")
     result = {"query": check.query, "op": check.op, "value": check.value, "samples": samples[:20]}
     if not samples:
-        return StepResult("error", f"{check.query}: no samples (is the metric scraped?)", result)
+        why = {"pass": "absence passes", "fail": "absence fails", "unknown": "is the metric scraped?"}[check.empty]
+        return StepResult(check.empty, f"{check.query}: the query returned no samples ({why})", result)
     test = OPS[check.op]
     bad = [s for s in samples if math.isnan(s["value"]) or not test(s["value"], check.value)]
     shown = ", ".join(_show(s) for s in (bad or samples)[:3])

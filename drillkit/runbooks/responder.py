@@ -29,7 +29,13 @@ from rich.rule import Rule
 from drillkit.config.runbook import RESPONDER_COMMANDS, RunbookStep
 from drillkit.runbooks.record import StepRecord
 
-_SYMBOL = {"pass": "[green]✓[/]", "fail": "[red]✗[/]", "error": "[yellow]![/]", "skipped": "[dim]–[/]"}
+_SYMBOL = {
+    "pass": "[green]✓[/]",
+    "fail": "[red]✗[/]",
+    "error": "[yellow]![/]",
+    "unknown": "[yellow]?[/]",
+    "skipped": "[dim]–[/]",
+}
 
 
 class Responder(Protocol):

@@ -39,7 +39,7 @@ def test_probe_outcomes_drive_the_branches(tmp_path: Path) -> None:
             ("latency", "fail", {**prom, "url": url + "/api/v1/query", "query": "histogram_quantile(0.95, latency)",
                                  "op": "<=", "value": 1.0}),
             ("scalar", "pass", {**prom, "query": "scalar(vector(3))", "op": "==", "value": 3}),
-            ("absent", "error", {**prom, "query": "absent_metric", "value": 1}),
+            ("absent", "unknown", {**prom, "query": "absent_metric", "value": 1}),
             ("bad", "error", {**prom, "query": "rate(", "value": 1}),
             ("nan", "fail", {**prom, "query": "nan_metric", "op": "<", "value": 1}),
             ("down", "error", {**prom, "url": dead, "query": "up", "value": 1, "timeout": "2s"}),
@@ -63,7 +63,7 @@ def test_probe_outcomes_drive_the_branches(tmp_path: Path) -> None:
     assert out["envelope"] is None and out["changed"] == [] and out["revert_order"] == []
     detail = {s["step"]: s["detail"] for s in out["steps"]}
     assert '{provider="fallback"} 2.5 not <= 1' in detail["latency"]
-    assert "no samples" in detail["absent"]
+    assert "the query returned no samples" in detail["absent"]
     assert "bad_data" in detail["bad"] and "parse error" in detail["bad"]
     assert "boom" in detail["cmd-fail"] and "exit 1" in detail["cmd-fail"]
     assert "timed out" in detail["cmd-slow"]
