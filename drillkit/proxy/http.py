@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from drillkit.faults.l7 import (
@@ -83,9 +84,39 @@ log = logging.getLogger(__name__)
 class RouteMetrics:
     """What a route reports; the control plane passes a Prometheus-backed one."""
 
+    OUTCOMES = ("ok", "client_error", "server_error", "aborted")  # of a request (see `_Answer`)
+
+    def track(self, route: str) -> None:
+        """A route was created: its duration series start at zero, one per outcome."""
+
     def request(self, route: str, status: int) -> None: ...
 
     def fault(self, route: str, fault_type: str) -> None: ...
+
+    def duration(self, route: str, outcome: str, seconds: float) -> None: ...
+
+
+class _Answer:
+    """One request as the metrics see it: `sent` counts the status as the head goes out; `report`
+    observes once the seconds from its head read to its last byte written, with the outcome:
+    ``aborted`` unless ``complete`` (the upstream or a fault broke the response, the client left,
+    the route stopped), else ``ok`` (status < 400), ``client_error`` (4xx) or ``server_error``."""
+
+    __slots__ = ("complete", "proxy", "started", "status")
+
+    def __init__(self, proxy: RouteProxy) -> None:
+        self.proxy, self.status, self.complete, self.started = proxy, 0, False, time.perf_counter()
+
+    def sent(self, status: int) -> None:
+        self.status = status
+        self.proxy.metrics.request(self.proxy.name, status)
+
+    def report(self) -> None:
+        if self.started:  # 0.0 once reported
+            code, seconds = self.status, time.perf_counter() - self.started
+            outcome = "ok" if code < 400 else "client_error" if code < 500 else "server_error"
+            self.proxy.metrics.duration(self.proxy.name, outcome if self.complete else "aborted", seconds)
+            self.started = 0.0
 
 
 class RouteProxy:
@@ -103,6 +134,7 @@ class RouteProxy:
         self.name, self.api, self.listen, self.upstream = name, api, listen, upstream
         self.pool = UpstreamPool(upstream)
         self.metrics = metrics or RouteMetrics()
+        self.metrics.track(name)
         self.upstream_timeout = upstream_timeout
         self.faults: tuple[Fault, ...] = ()
         self.cache: dict[str, Any] = {}  # shared by this route's exchanges (Exchange.route_cache)
@@ -149,10 +181,16 @@ class RouteProxy:
                 except TimeoutError:
                     break  # an idle keep-alive connection: close it, as any server does
                 except BadMessage as exc:
-                    await self._reject(reader, writer, exc)
+                    await self._reject(reader, writer, exc, _Answer(self))
                     break
-                if req is None or not await self._exchange(req, reader, writer):
+                if req is None:
                     break
+                answer = _Answer(self)
+                try:
+                    if not await self._exchange(req, reader, writer, answer):
+                        break
+                finally:
+                    answer.report()
         except (ConnectionError, ClientGone, asyncio.IncompleteReadError, BadMessage):
             pass  # the client went away mid-request, or sent garbage mid-body: nothing left to answer
         except asyncio.CancelledError:
@@ -163,14 +201,17 @@ class RouteProxy:
             self._tasks.discard(task)
             writer.close()
 
-    async def _reject(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: BadMessage) -> None:
+    async def _reject(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: BadMessage, answer: _Answer
+    ) -> None:
         """Answer a malformed request (its status, `connection: close`) and end the connection.
 
         A lingering close, as nginx does: half-close, then read and drop what the client still
         sends (bounded in bytes and time) before closing, so that unread input does not make the
         kernel reset the connection and destroy the answer before the client reads it.
         """
-        await self._send(writer, error_reply(self.api, exc.status, str(exc)), close=True)
+        await self._send(writer, error_reply(self.api, exc.status, str(exc)), answer, close=True)
+        answer.report()  # the linger is not part of the answer's time
         if writer.can_write_eof():
             writer.write_eof()
         budget = LINGER_BYTES
@@ -179,7 +220,7 @@ class RouteProxy:
                 while budget > 0 and (data := await reader.read(1 << 16)):
                     budget -= len(data)
 
-    async def _send(self, writer: asyncio.StreamWriter, reply: Reply, *, close: bool = False) -> bool:
+    async def _send(self, writer: asyncio.StreamWriter, reply: Reply, answer: _Answer, *, close: bool = False) -> bool:
         """Write a whole reply (honouring `cut_at`); False when the connection must close."""
         close = close or reply.cut_at is not None
         headers = [*without_hop_headers(reply.headers, _RESPONSE_DROP), ("content-length", str(len(reply.body)))]
@@ -187,10 +228,13 @@ class RouteProxy:
         head = encode_head(f"HTTP/1.1 {reply.status} {status_phrase(reply.status)}", headers, close=close)
         _write(writer, head + body)
         await writer.drain()
-        self.metrics.request(self.name, reply.status)
+        answer.sent(reply.status)
+        answer.complete = reply.cut_at is None
         return not close
 
-    async def _exchange(self, req: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    async def _exchange(
+        self, req: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: _Answer
+    ) -> bool:
         """Answer one request; True when the client connection may carry another."""
         method, target = req.first[0], req.first[1]
         if (req.get("expect") or "").lower() == "100-continue":
@@ -198,7 +242,7 @@ class RouteProxy:
         try:
             body = await read_body(reader, req)
         except BadMessage as exc:  # a malformed chunked body, or one too large to buffer
-            await self._reject(reader, writer, exc)
+            await self._reject(reader, writer, exc, answer)
             return False
         close = req.wants_close()
         drawn: tuple[Fault, ...] = ()
@@ -216,7 +260,7 @@ class RouteProxy:
                 acts = isinstance(fault, ShortCircuit) and not fault.removed.is_set()
                 reply = await fault.before(ex) if acts else None  # type: ignore[attr-defined]
                 if reply is not None:
-                    return await self._send(writer, reply, close=close)
+                    return await self._send(writer, reply, answer, close=close)
             for fault in drawn:
                 if isinstance(fault, RewritesRequest) and not fault.removed.is_set():
                     await fault.rewrite_request(ex)
@@ -226,13 +270,13 @@ class RouteProxy:
             up, up_writer, resp = await send(self.pool, request, method=method, timeout=self.upstream_timeout)
         except TimeoutError:
             reply = error_reply(self.api, 504, "upstream timed out", code="gateway_timeout")
-            return await self._send(writer, reply, close=close)
+            return await self._send(writer, reply, answer, close=close)
         except (OSError, BadMessage) as exc:
             what = "sent a malformed response" if isinstance(exc, BadMessage) else "unreachable"
-            message = f"upstream {self.pool.host}:{self.pool.port} {what}: {exc or type(exc).__name__}"
-            return await self._send(writer, error_reply(self.api, 502, message, code="bad_gateway"), close=close)
+            msg = f"upstream {self.pool.host}:{self.pool.port} {what}: {exc or type(exc).__name__}"
+            return await self._send(writer, error_reply(self.api, 502, msg, code="bad_gateway"), answer, close=close)
         try:
-            keep = await self._respond(ex, drawn, method, resp, up, writer, close)
+            keep = await self._respond(ex, drawn, method, resp, up, writer, close, answer)
         except BaseException:
             up_writer.close()
             raise
@@ -258,37 +302,39 @@ class RouteProxy:
 
     async def _respond(
         self, ex: Exchange | None, drawn: tuple[Fault, ...], method: str, resp: Message,
-        up: asyncio.StreamReader, writer: asyncio.StreamWriter, close: bool,
+        up: asyncio.StreamReader, writer: asyncio.StreamWriter, close: bool, answer: _Answer,
     ) -> bool:  # fmt: skip
         """Send the upstream's response: through drawn faults if any act on it, else as it comes."""
         status, head = int(resp.first[1]), f"HTTP/1.1 {' '.join(resp.first[1:])}"
         sse = (resp.get("content-type") or "").startswith("text/event-stream")
         if ex is not None and drawn:
             if sse and (filters := [f for f in drawn if isinstance(f, FiltersEvents)]):
-                return await self._pipe_events(ex, filters, resp, up, writer, close)
+                return await self._pipe_events(ex, filters, resp, up, writer, close, answer)
             if not sse and (rewriters := [f for f in drawn if isinstance(f, RewritesBody)]):
                 try:
                     body = await read_body(up, resp)
                 except (OSError, asyncio.IncompleteReadError, BadMessage) as exc:  # nothing sent yet: a 502
                     upstream = f"{self.pool.host}:{self.pool.port}"
-                    message = f"upstream {upstream} broke its response: {exc or type(exc).__name__}"
-                    await self._send(writer, error_reply(self.api, 502, message, code="bad_gateway"), close=True)
+                    msg = f"upstream {upstream} broke its response: {exc or type(exc).__name__}"
+                    await self._send(writer, error_reply(self.api, 502, msg, code="bad_gateway"), answer, close=True)
                     return False
                 reply = Reply(status, [(k.lower(), v) for k, v in resp.headers], body)
                 for fault in rewriters:
                     if not fault.removed.is_set():
                         reply = await fault.rewrite_body(ex, reply)
-                return await self._send(writer, reply, close=close)
-        self.metrics.request(self.name, status)
+                return await self._send(writer, reply, answer, close=close)
+        answer.sent(status)
         if method == "HEAD":  # no body, but the head describes the one a GET would get
             _write(writer, encode_head(head, without_hop_headers(resp.headers, HOP_BY_HOP), close=close))
             await writer.drain()
+            answer.complete = True
             return True
         headers = without_hop_headers(resp.headers, _RESPONSE_DROP)
         if resp.framing == "length" and resp.length <= WHOLE_BODY:  # the common case: one read, one write
             body = await up.readexactly(resp.length) if resp.length else b""
             _write(writer, encode_head(head, [*headers, ("content-length", str(resp.length))], close=close) + body)
             await writer.drain()
+            answer.complete = True
             return True
         chunked = resp.framing != "length"
         headers.append(("transfer-encoding", "chunked") if chunked else ("content-length", str(resp.length)))
@@ -302,16 +348,17 @@ class RouteProxy:
         if chunked:
             _write(writer, b"0\r\n\r\n")
             await writer.drain()
+        answer.complete = True
         return True
 
     async def _pipe_events(
         self, ex: Exchange, filters: list[Fault], resp: Message, up: asyncio.StreamReader,
-        writer: asyncio.StreamWriter, close: bool,
+        writer: asyncio.StreamWriter, close: bool, answer: _Answer,
     ) -> bool:  # fmt: skip
         """Forward a server-sent-event stream event by event through `filters` (rule 4)."""
         headers = [*without_hop_headers(resp.headers, _RESPONSE_DROP), ("transfer-encoding", "chunked")]
         _write(writer, encode_head(f"HTTP/1.1 {' '.join(resp.first[1:])}", headers, close=close))
-        self.metrics.request(self.name, int(resp.first[1]))
+        answer.sent(int(resp.first[1]))
         buf, index = b"", 0
         try:
             async for part in iter_body(up, resp.framing, resp.length):
@@ -332,6 +379,7 @@ class RouteProxy:
             return False
         _write(writer, (b"%x\r\n%b\r\n" % (len(buf), buf) if buf else b"") + b"0\r\n\r\n")
         await writer.drain()
+        answer.complete = True
         return True
 
 

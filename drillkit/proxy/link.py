@@ -19,6 +19,10 @@ a loop iteration (stages never block on output), so none of this waits on traffi
 Back-pressure: the source socket stops being read while the sink transport is over its
 high-water mark, or while more than `HIGH_WATER` bytes sit in the chain's queues (a held or
 throttled stream fills the sender's TCP window instead of our memory).
+
+Byte counts: a link adds what its source read (``received``, counted by the connection's socket
+protocol) and what it handed to its sink (``sent``) to its `ByteCounts` as the bytes move, so the
+totals are live (Go Toxiproxy adds them when the connection ends).
 """
 
 from __future__ import annotations
@@ -39,6 +43,17 @@ _HEAD = Noop()
 _HEAD_NAME = "(head)"
 
 
+class ByteCounts:
+    """Bytes one direction carried: ``received`` from its source, ``sent`` to its sink (plain ints:
+    the event loop is the only writer, and a scrape reads them on the same loop)."""
+
+    __slots__ = ("received", "sent")
+
+    def __init__(self) -> None:
+        self.received = 0
+        self.sent = 0
+
+
 class Link:
     """Carries one direction. The connection owns it and calls `teardown` when it ends.
 
@@ -55,10 +70,12 @@ class Link:
         *,
         on_end: Callable[[Link, End], None],
         on_reset: Callable[[], None],
+        counts: ByteCounts | None = None,
     ) -> None:
         self.stream = stream
         self.source = source
         self.sink = sink
+        self.counts = counts if counts is not None else ByteCounts()
         self.stubs: list[Stub] = []  # empty: fast path
         self.ended = False
         self.closed = False
@@ -96,6 +113,7 @@ class Link:
         if type(item) is bytes:
             if not self.sink.is_closing():
                 self.sink.write(item)
+                self.counts.sent += len(item)
         else:
             self.ended = True
             self._on_end(self, item)  # type: ignore[arg-type]
@@ -226,4 +244,4 @@ class Link:
             stub.cancel()
 
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "Link"]
+__all__ = ["HIGH_WATER", "LOW_WATER", "ByteCounts", "Link"]

@@ -9,6 +9,10 @@ is not read until the upstream connection is up (an upstream that is down closes
 cleanly, no byte lost or invented). A half-close (EOF) is passed on as a half-close; the
 connection closes when both directions have ended, when a toxic ends it, or when either socket
 fails. Disabling the proxy closes the listener and every live connection.
+
+Traffic (`ProxyTraffic`): the bytes each direction of each proxy carries, by Go Toxiproxy's
+metric labels, exposed as Go's ``toxiproxy_proxy_received_bytes_total`` and
+``toxiproxy_proxy_sent_bytes_total`` (``collectors/proxy.go``).
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
 from drillkit.errors import DrillkitError, InputError
-from drillkit.faults.toxics import ToxicSpec, parse_toxic, update_toxic
-from drillkit.proxy.link import Link
+from drillkit.faults.toxics import STREAMS, ToxicSpec, parse_toxic, update_toxic
+from drillkit.proxy.link import ByteCounts, Link
 from drillkit.proxy.tcp_connection import READ_SIZE, Connection
 
 T = TypeVar("T")
@@ -65,20 +72,62 @@ def format_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+#: Go Toxiproxy's labels of its proxy metrics, in the order its exposition prints them.
+METRIC_LABELS = ("direction", "listener", "proxy", "upstream")
+
+
+class ProxyTraffic(Collector):
+    """The `ByteCounts` of every proxy of one server, by (direction, listener, proxy, upstream).
+
+    A label set starts at zero when a proxy takes it (created or started on a real address,
+    pointed at another upstream), so every series exists before its first byte; it stays after
+    the proxy is gone, as Go's counters do. As a Prometheus collector it yields Go's two
+    counters: ``received`` = bytes read from the direction's source, ``sent`` = bytes handed to
+    its sink. Register it in a registry of the server's own.
+    """
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str, str, str], ByteCounts] = {}
+
+    def of(self, stream: str, proxy: Proxy) -> ByteCounts:
+        key = (stream, proxy.listen, proxy.name, proxy.upstream)
+        counts = self.counts.get(key)
+        if counts is None:
+            counts = self.counts[key] = ByteCounts()
+        return counts
+
+    def collect(self) -> Iterator[Metric]:
+        received = CounterMetricFamily(
+            "toxiproxy_proxy_received_bytes", "Bytes read from a proxy direction's source", labels=METRIC_LABELS
+        )
+        sent = CounterMetricFamily(
+            "toxiproxy_proxy_sent_bytes", "Bytes written to a proxy direction's sink", labels=METRIC_LABELS
+        )
+        for labels, counts in list(self.counts.items()):
+            received.add_metric(labels, counts.received)
+            sent.add_metric(labels, counts.sent)
+        yield received
+        yield sent
+
+
 class Proxy:
     """One named proxy: ``listen`` → ``upstream`` with its toxics (API state and live traffic).
 
     ``listen`` always holds the bound address while enabled (port 0 is replaced by the real
     port). Toxic changes are serialised per proxy and applied to every live connection before
-    the call returns; new connections take the toxic list as it is when they link up.
+    the call returns; new connections take the toxic list as it is when they link up. Bytes
+    are counted in ``traffic`` (a private one if none is given).
     """
 
-    def __init__(self, name: str, listen: str, upstream: str) -> None:
-        parse_address(listen, what="listen", allow_port_zero=True)
+    def __init__(self, name: str, listen: str, upstream: str, *, traffic: ProxyTraffic | None = None) -> None:
+        _, port = parse_address(listen, what="listen", allow_port_zero=True)
         parse_address(upstream, what="upstream", allow_port_zero=False)
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.traffic = traffic if traffic is not None else ProxyTraffic()
+        if port:  # port 0 has no address yet: its series start when it listens
+            self._start_counts()
         self.enabled = False
         self.toxics: dict[str, ToxicSpec] = {}
         self.connections: set[Connection] = set()
@@ -105,6 +154,14 @@ class Proxy:
     def upstream_address(self) -> tuple[str, int]:
         return parse_address(self.upstream, what="upstream", allow_port_zero=False)
 
+    def byte_counts(self, stream: str) -> ByteCounts:
+        """Where a new connection's ``stream`` direction adds its bytes (this listen/upstream)."""
+        return self.traffic.of(stream, self)
+
+    def _start_counts(self) -> None:
+        for stream in STREAMS:
+            self.traffic.of(stream, self)
+
     # -- listening ---------------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -130,6 +187,7 @@ class Proxy:
         bound_host, bound_port = sock.getsockname()[:2]
         self.listen = format_address(bound_host, bound_port)
         self.enabled = True
+        self._start_counts()
 
     def _accept(self) -> asyncio.BufferedProtocol:
         return Connection(self).client
@@ -154,6 +212,8 @@ class Proxy:
             parse_address(upstream, what="upstream", allow_port_zero=False)
             await self.stop()
             self.listen, self.upstream = listen, upstream
+            if parse_address(listen, what="listen", allow_port_zero=True)[1]:
+                self._start_counts()
         if enabled:
             await self.start()
         else:
@@ -248,6 +308,7 @@ __all__ = [
     "NotFound",
     "Proxy",
     "ProxyError",
+    "ProxyTraffic",
     "format_address",
     "parse_address",
 ]

@@ -5,7 +5,8 @@ client is accepted, its socket is not read until the upstream connection is up (
 is down closes the client cleanly, no byte lost or invented). A half-close (EOF) is passed on as
 a half-close; the connection closes when both directions have ended, when a toxic ends it, or
 when either socket fails. The named proxy that owns connections is `drillkit.proxy.tcp.Proxy`;
-a connection sees it as a `ProxySide`.
+a connection sees it as a `ProxySide`, which also gives each direction the `ByteCounts` its
+bytes are added to.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Protocol
 
 from drillkit.faults.toxics import ToxicSpec
 from drillkit.faults.toxics.base import End
-from drillkit.proxy.link import Link
+from drillkit.proxy.link import ByteCounts, Link
 
 log = logging.getLogger("drillkit.proxy.tcp")
 
@@ -41,6 +42,8 @@ class ProxySide(Protocol):
     def upstream_address(self) -> tuple[str, int]: ...
 
     def chain(self, stream: str) -> list[ToxicSpec]: ...
+
+    def byte_counts(self, stream: str) -> ByteCounts: ...
 
 
 class Endpoint(asyncio.BufferedProtocol):
@@ -71,11 +74,13 @@ class Endpoint(asyncio.BufferedProtocol):
         link = self.outbound
         if link is None:
             return
+        link.counts.received += nbytes
         if link.stubs:
             link.feed(bytes(self._view[:nbytes]))  # the chain keeps it: copy out of the buffer
         else:
             # Fast path. The transport copies whatever the kernel did not take at once.
             link.sink.write(self._view[:nbytes])
+            link.counts.sent += nbytes
 
     def eof_received(self) -> bool:
         if self.outbound is not None:
@@ -126,8 +131,9 @@ class Connection:
             return
         client, server = self.client.transport, self.server.transport
         assert client is not None and server is not None
-        up = Link("upstream", client, server, on_end=self._on_end, on_reset=self.reset)
-        down = Link("downstream", server, client, on_end=self._on_end, on_reset=self.reset)
+        counts = self.proxy.byte_counts
+        up = Link("upstream", client, server, on_end=self._on_end, on_reset=self.reset, counts=counts("upstream"))
+        down = Link("downstream", server, client, on_end=self._on_end, on_reset=self.reset, counts=counts("downstream"))
         self.client.outbound = self.server.inbound = up
         self.server.outbound = self.client.inbound = down
         self.links = {"upstream": up, "downstream": down}

@@ -4,10 +4,17 @@
 the same routes, JSON shapes and status codes, errors as ``{"error": msg, "status": code}``, so
 official clients (``toxiproxy-python``, the Go client, ``toxiproxy-cli``) drive it unchanged.
 
+What Go accepts from real clients is accepted: a field or attribute sent as ``null`` keeps its
+default (in an update, its current value), and a ``null`` body is an empty one, as Go's
+``encoding/json`` decodes them (`_go_nulls`; ``chaostoolkit-toxiproxy`` sends ``"attributes":
+null``). ``GET /metrics`` is Go's ``-proxy-metrics`` exposition (`drillkit.proxy.tcp.ProxyTraffic`)
+in a registry of the server's own, every series at zero from the proxy's first listen.
+
 Deliberate differences, each stricter or safer than the original:
 
-* unknown fields in proxy/toxic bodies, unknown or negative attributes and a PATCH that tries
-  to change a toxic's name/type/stream are 400s naming the field (the original ignores them);
+* unknown fields in proxy/toxic bodies, unknown or negative attributes, a toxicity outside 0–1
+  and a PATCH that tries to change a toxic's name/type/stream are 400s naming the field (the
+  original ignores or accepts them);
 * a duplicate name inside one ``/populate`` body is a 400 (the original answers 500);
 * ``listen`` defaults to ``127.0.0.1:0`` (the original listens on every interface), and a
   listener beyond loopback is a 403 unless the app runs with a token (`listen_refusal`);
@@ -32,6 +39,7 @@ import json
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -44,7 +52,7 @@ from drillkit.errors import InputError
 from drillkit.faults.toxics import ToxicSpec
 from drillkit.net import AdminGuard, listen_refusal
 from drillkit.proxy.dead_man import Clock, DeadManSwitch
-from drillkit.proxy.tcp import AlreadyExists, BadRequest, NotFound, Proxy, ProxyError
+from drillkit.proxy.tcp import AlreadyExists, BadRequest, NotFound, Proxy, ProxyError, ProxyTraffic
 
 DEFAULT_LISTEN = "127.0.0.1:0"
 
@@ -92,12 +100,16 @@ class ToxiproxyServer:
     whose heartbeats stopped (its reaper runs from `start` to `stop`; ``clock`` is for tests).
 
     A listener beyond loopback is refused (`Forbidden`) unless ``public_listen``; the HTTP app
-    sets it from its token (`create_toxiproxy_app`).
+    sets it from its token (`create_toxiproxy_app`). ``traffic`` counts every proxy's bytes and
+    ``registry`` (this server's alone) exposes them.
     """
 
     def __init__(self, *, public_listen: bool = False, clock: Clock | None = None) -> None:
         self.public_listen = public_listen
         self.proxies: dict[str, Proxy] = {}
+        self.traffic = ProxyTraffic()
+        self.registry = CollectorRegistry()
+        self.registry.register(self.traffic)
         self.dead_man = DeadManSwitch(lambda: self.proxies, clock=clock)
         self._wanted: set[str] = set()  # proxies to (re)start on `start`
         self._lock = asyncio.Lock()
@@ -131,7 +143,7 @@ class ToxiproxyServer:
         if body.name in self.proxies:
             raise AlreadyExists("proxy already exists")
         self._check_listen(body.listen or DEFAULT_LISTEN)
-        proxy = Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream)
+        proxy = Proxy(body.name, body.listen or DEFAULT_LISTEN, body.upstream, traffic=self.traffic)
         if body.enabled:
             await proxy.start()
         self.proxies[body.name] = proxy
@@ -217,12 +229,32 @@ def _error(message: str, status: int) -> JSONResponse:
     return JSONResponse({"error": message, "status": status}, status_code=status)
 
 
-async def _json_body(request: Request) -> Any:
+def _go_nulls(data: Any) -> Any:
+    """A decoded body as Go's ``encoding/json`` sees it: a ``null`` field or attribute leaves the
+    default (or current) value untouched, so it is dropped; a ``null`` body is an empty object.
+    Anything else is returned as is, for validation to accept or refuse."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        return data
+    kept = {key: value for key, value in data.items() if value is not None}
+    if isinstance(kept.get("attributes"), dict):
+        kept["attributes"] = {key: value for key, value in kept["attributes"].items() if value is not None}
+    return kept
+
+
+async def _json_body(request: Request, *, array: bool = False) -> Any:
+    """The body, Go's nulls applied (`_go_nulls`); with ``array``, to each item (null: none)."""
     raw = await request.body()
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except ValueError as exc:  # JSONDecodeError and bad UTF-8 alike
         raise BadRequest(f"bad request body: {exc}") from None
+    if not array:
+        return _go_nulls(data)
+    if data is None:
+        return []
+    return [_go_nulls(item) for item in data] if isinstance(data, list) else data
 
 
 def _toxic_json(spec: ToxicSpec) -> JSONResponse:
@@ -269,6 +301,7 @@ class _Endpoints:
             Route("/reset", self.reset, methods=["POST"]),
             Route("/version", self.version, methods=["GET"]),
             Route("/heartbeat", self.heartbeat, methods=["GET", "POST"]),
+            Route("/metrics", self.metrics, methods=["GET"]),
         ]
 
     async def list_proxies(self, request: Request) -> Response:
@@ -280,7 +313,7 @@ class _Endpoints:
 
     async def populate(self, request: Request) -> Response:
         try:
-            applied, error = await self.server.populate(await _json_body(request))
+            applied, error = await self.server.populate(await _json_body(request, array=True))
         except (ProxyError, InputError) as exc:  # rejected before any change
             applied, error = [], exc
         proxies = [p.to_json() for p in applied]
@@ -335,6 +368,9 @@ class _Endpoints:
     async def heartbeat(self, request: Request) -> Response:
         dead_man = self.server.dead_man
         return JSONResponse(dead_man.heartbeat() if request.method == "POST" else dead_man.state())
+
+    async def metrics(self, request: Request) -> Response:
+        return Response(generate_latest(self.server.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 async def _on_proxy_error(request: Request, exc: Exception) -> Response:
