@@ -230,7 +230,8 @@ def _roll_back_now(env: Env, instructions: str) -> None:
 
 def _print_summary(env: Env, s: Summary) -> None:
     colour = {"pass": "green", "fail": "red", "aborted": "yellow"}[s.verdict]
-    env.out.print(f"\n[bold {colour}]{s.verdict.upper()}[/]  {escape(s.scenario)}  ({escape(s.run_id)})")
+    but = f"  [bold yellow]but {len(s.findings)} finding(s)[/]" if s.findings else ""
+    env.out.print(f"\n[bold {colour}]{s.verdict.upper()}[/]{but}  {escape(s.scenario)}  ({escape(s.run_id)})")
 
     def secs(v: float | None) -> str:
         return "—" if v is None else f"{v:.1f}s"
@@ -242,6 +243,11 @@ def _print_summary(env: Env, s: Summary) -> None:
         env.out.print(f"breached: {', '.join(s.breached)}")
     for reason in s.reasons:
         env.out.print(f"  - {escape(reason)}")
+    for finding in s.findings:
+        env.out.print(f"  ! {escape(finding)}")
+    if s.rollback_impact and s.rollback_impact.get("slos"):
+        worst = ", ".join(f"{k} {v:g}" for k, v in s.rollback_impact["slos"].items())
+        env.out.print(f"after the rollback began ({s.rollback_impact['windows']} windows), worst: {escape(worst)}")
     env.out.print(f"journal: {escape(s.journal)}")
 
 

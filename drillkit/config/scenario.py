@@ -182,11 +182,19 @@ class Expect(Strict):
         description="Rehearse a fault the system should ride through: any SLO breach within `detect_within` fails the "
         "run; no rollback is run.",
     )
+    rollback_impact: dict[SloName, float] | None = Field(
+        default=None,
+        description="What the rollback may cost users: per SLO, the worst value allowed in the windows after the "
+        "rollback began (e.g. `{error_rate: 0.05}` for a gateway restart); worse fails the rehearsal. Unset: a breach "
+        "the rollback starts is stated next to the verdict as a finding.",
+    )
 
     @model_validator(mode="after")
     def _absorb_breaches_nothing(self) -> Expect:
         if self.absorb and self.breach:
             raise ValueError("'absorb: true' expects no breach; remove 'breach'")
+        if self.absorb and self.rollback_impact:
+            raise ValueError("'absorb: true' runs no rollback; remove 'rollback_impact'")
         return self
 
 

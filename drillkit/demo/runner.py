@@ -200,7 +200,7 @@ async def run_demo(
         chaos = DemoChaos()
         try:
             urls = {name: socket_url(sock) for name, sock in socks.items()}
-            fronted = await chaos.front(urls)
+            fronted = await chaos.front(urls, base_port)
             manifest = write_manifest(workdir, urls, fronted)
             scale = latency_scale_from_env() if latency_scale is None else latency_scale
             ctx = AppContext(workdir, urls, scale, chaos, tuple(allowed_hosts))

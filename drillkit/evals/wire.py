@@ -189,7 +189,6 @@ class Wire:
             extra["citations"] = list(dict.fromkeys(CITATION.findall(reply.answer)))
         return {k: v for k, v in read.items() if v is not None} | extra
 
-
     # -- streams -------------------------------------------------------------------------------
 
     def is_token(self, event: dict[str, Any]) -> bool:

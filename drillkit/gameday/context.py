@@ -29,6 +29,7 @@ from drillkit.config.system import System
 from drillkit.errors import Aborted
 from drillkit.evals.wire import Wire
 from drillkit.faults.backends import ActiveFault, FaultBackend
+from drillkit.gameday.impact import ImpactTracker
 from drillkit.journal.events import Event
 from drillkit.journal.writer import Journal
 from drillkit.traffic.detect import Breach, Detector, Recovery
@@ -151,6 +152,7 @@ class RunContext:
     breach_seen: asyncio.Event = field(default_factory=asyncio.Event)
     recovered_seen: asyncio.Event = field(default_factory=asyncio.Event)
     last_window: SloWindow | None = None
+    impact: ImpactTracker = field(default_factory=ImpactTracker)  # what the windows after the rollback show
     recent: list[SloWindow] = field(default_factory=list)
 
     def since_inject(self, t: float | None = None) -> float | None:

@@ -114,6 +114,8 @@ def observe(ctx: RunContext, window: SloWindow) -> None:
         ctx.stop(f"guardrail tripped: {', '.join(window.tripped)}")
     if ctx.t_inject is None or window.end <= ctx.t_inject:
         return  # before the fault: the warmup's steady-state check reads the windows itself
+    assert ctx.windows is not None
+    ctx.impact.observe(window, ctx.windows.evaluator, ctx.rollback_started_at)
     before_rollback = ctx.rollback_started_at is None or window.start < ctx.rollback_started_at
     if window.state == "healthy" and detector.in_breach and before_rollback:
         return  # not evidence of recovery: nobody has acted yet

@@ -64,6 +64,16 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class ImpactResult:
+    """What the rollback cost users, judged against `expect.rollback_impact` once verify is done
+    (`impact.py`): a reason per bound exceeded; `findings` are the breaches it started that no bound
+    covers (stated next to the verdict, not a failure)."""
+
+    reasons: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CleanupResult:
     """Cleanup: whatever it could not put back (a failed restore step, a fault still in place)."""
 
@@ -81,11 +91,12 @@ class Outcome:
     rollback: RollbackResult | None = None
     recover: RecoverResult | None = None
     verify: VerifyResult | None = None
+    impact: ImpactResult | None = None
     cleanup: CleanupResult | None = None
     completed: bool = False  # every phase ran to its end: the only way to a `pass`
     exit_code: int | None = None  # 2 when the run stopped on bad input found mid-run
 
     @property
     def reasons(self) -> list[str]:
-        found = (self.detect, self.rollback, self.recover, self.verify, self.cleanup)
+        found = (self.detect, self.rollback, self.recover, self.verify, self.impact, self.cleanup)
         return [reason for result in found if result is not None for reason in result.reasons]

@@ -41,9 +41,9 @@ from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, RunControl, StopDemo
 from drillkit.gameday.faulting import heartbeat, inject
 from drillkit.gameday.observe import monitor, start_traffic
-from drillkit.gameday.results import Outcome
+from drillkit.gameday.results import ImpactResult, Outcome
 from drillkit.gameday.summary import Summary, summarize
-from drillkit.journal.events import LedgerFailed, RunFinished, RunStarted
+from drillkit.journal.events import LedgerFailed, RollbackImpact, RunFinished, RunStarted
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
 from drillkit.net.filelock import FileLock
@@ -199,7 +199,17 @@ async def _phases(ctx: RunContext, outcome: Outcome) -> None:
     outcome.rollback = await phases.rollback(ctx, outcome.detect)
     outcome.recover = await phases.recover(ctx, outcome.detect)
     outcome.verify = await phases.verify(ctx)
+    if ctx.rollback_started_at is not None:
+        outcome.impact = judge_impact(ctx)
     outcome.completed = True
+
+
+def judge_impact(ctx: RunContext) -> ImpactResult:
+    """Judge what the rollback cost users against `expect.rollback_impact`, and journal it."""
+    bounds = ctx.scenario.expect.rollback_impact or {}
+    data = ctx.impact.data() or {"windows": 0}
+    ctx.emit(RollbackImpact(**data, bounds=bounds, exceeded=ctx.impact.over(bounds)))
+    return ctx.impact.judge(bounds)
 
 
 def _operator() -> str:

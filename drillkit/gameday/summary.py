@@ -54,6 +54,11 @@ class Summary(BaseModel):
     journal_head: str = ""
     drillkit_version: str = ""
     detect_lag_s: float | None = None  # detection − end of the first breaching window
+    # DESIGN §9.4: the worst judged value per SLO in the windows after the rollback began, and the
+    # breaches the rollback started (None: no rollback began); `findings` states those no
+    # `expect.rollback_impact` bound judged, next to the verdict.
+    rollback_impact: dict[str, Any] | None = None
+    findings: list[str] = []
     exit_code: int | None = None  # 2 when the run stopped on bad input found mid-run
 
     def write(self, path: Path) -> None:
@@ -110,6 +115,8 @@ def summarize(ctx: RunContext, outcome: Outcome, started_at: datetime, operator:
         reasons=([stopped] if stopped else []) + outcome.reasons,
         expect=scenario.expect.model_dump(mode="json"),
         requests=ctx.load.stats.model_dump() if ctx.load is not None else {},
+        rollback_impact=ctx.impact.data(),
+        findings=list(outcome.impact.findings) if outcome.impact is not None else [],
         journal=str(ctx.run_dir / "journal.jsonl"),
         drillkit_version=__version__,
     )

@@ -40,6 +40,7 @@ from drillkit.journal.events import (
     RecoveredLate,
     RestoreStep,
     RollbackFinished,
+    RollbackImpact,
     RollbackStarted,
     RunFinished,
     RunStarted,
@@ -326,7 +327,20 @@ def _evals(verify: Verify) -> EvalResult | None:
 def run_findings(r: Review, run: Run) -> tuple[list[str], list[str], list[str]]:
     well, poorly = _judgement_hints(r)
     poorly.extend(run.summary.reasons)
+    poorly.extend(_rollback_impact(run))
     return _summary_lines(r, run), well, poorly
+
+
+def _rollback_impact(run: Run) -> list[str]:
+    """The breaches the rollback itself started (the `rollback.impact` entry), said as such."""
+    impact = run.record.first(RollbackImpact)
+    if impact is None or not impact.breached:
+        return []
+    worst = ", ".join(f"{name} {impact.slos[name]:g}" for name in impact.breached if name in impact.slos)
+    return [
+        f"The rollback itself breached {', '.join(impact.breached)} in the {impact.windows} windows after it began"
+        + (f" (worst {worst})" if worst else "")
+    ]
 
 
 def _summary_lines(r: Review, run: Run) -> list[str]:
@@ -361,8 +375,12 @@ def _judgement_hints(r: Review) -> tuple[list[str], list[str]]:
             poorly.append(f"Rollback steps failed: {', '.join(failed)}")
         else:
             well.append(f"Every rollback step succeeded ({len(res.steps)}), in {secs(res.rollback_s)}")
-    if res.within_rto is not None:
+    if res.within_rto is not None and res.ttr_s is not None:
         (well if res.within_rto else poorly).append(
-            f"Recovery {secs(res.ttr_s or res.rollback_s)} against the RTO of {secs(res.rto_target_s)}"
+            f"Recovery {secs(res.ttr_s)} after the fault, against the RTO of {secs(res.rto_target_s)}"
+        )
+    elif res.within_rto is not None and res.rollback_s is not None:
+        (well if res.within_rto else poorly).append(
+            f"Rollback {secs(res.rollback_s)} against the RTO of {secs(res.rto_target_s)}"
         )
     return well, poorly

@@ -205,7 +205,7 @@ class SloEvaluator:
             return SloWindow(**metrics, state="insufficient", breached=[], unjudged=list(self.objectives))
         breached, unjudged = [], []
         for name, objective in self.objectives.items():
-            value = self._judgeable(name, metrics)
+            value = self.judgeable(name, metrics)
             if value is None:
                 unjudged.append(name)
             elif name == "eval_pass_rate":
@@ -219,13 +219,13 @@ class SloEvaluator:
                 breached.append(name)
         tripped = []
         for name, threshold in self.guardrails.items():
-            value = self._judgeable(name, metrics)
+            value = self.judgeable(name, metrics)
             if value is not None and (value == threshold or _worse(name, value, threshold)):
                 tripped.append(name)
         state: WindowState = "breaching" if breached else "healthy"
         return SloWindow(**metrics, state=state, breached=breached, unjudged=unjudged, tripped=tripped)
 
-    def _judgeable(self, name: str, metrics: dict[str, Any]) -> float | None:
+    def judgeable(self, name: str, metrics: dict[str, Any]) -> float | None:
         """The metric's value if this window has enough data to judge it, else None."""
         value = metrics.get(name)
         if value is None:

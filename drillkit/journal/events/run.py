@@ -226,6 +226,25 @@ class RollbackFinished(Event):
         return f"Rollback finished: {ok_text(self.ok)} in {format_seconds(self.rollback_s)}"
 
 
+@kind("rollback.impact")
+class RollbackImpact(Event):
+    """What the windows after the rollback began showed (gameday/impact.py): how many, the worst
+    judged value per SLO, the breaches the rollback started, and the bounds they exceeded."""
+
+    windows: int = 0
+    first_window: int | None = None
+    slos: dict[str, Number] = {}
+    breached: list[str] = []
+    bounds: dict[str, Number] = {}
+    exceeded: list[str] = []
+
+    def describe(self) -> str:
+        worst = ", ".join(f"{k} {v:g}" for k, v in self.slos.items()) or "nothing judged"
+        started = f"; it breached {', '.join(self.breached)}" if self.breached else ""
+        over = f"; over its bound: {', '.join(self.exceeded)}" if self.exceeded else ""
+        return f"Rollback impact over {self.windows} windows: worst {worst}{started}{over}"
+
+
 @kind("recovered")
 class Recovered(Event):
     ttr_s: Number | None = None
