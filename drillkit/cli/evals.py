@@ -76,7 +76,8 @@ def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], th
         suite_path = Path(suite)
     loaded = load_suite(suite_path)
     if threshold is None:
-        threshold = system.slos.eval_pass_rate if system.slos.eval_pass_rate is not None else DEFAULT_THRESHOLD
+        envelope = system.slos.objective("eval_pass_rate")
+        threshold = envelope if envelope is not None else DEFAULT_THRESHOLD
     url = str(system.service.url)
     wire = Wire.of(system)  # before any request: an unset ${VAR} in service.headers is exit 2
     total = len(loaded.select(tags))

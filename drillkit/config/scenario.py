@@ -40,14 +40,28 @@ def check_id(value: str) -> str:
     return value
 
 
+class EvalProbe(Strict):
+    """Quality measured by drillkit while the traffic is someone else's: `cases` eval cases every `every`."""
+
+    every: Duration = Field(default=5.0, description="How often a batch of cases runs (> 0); its result counts once.")
+    cases: int = Field(default=10, ge=1, le=1000, description="Cases per batch, taken in turn from the suite.")
+
+    @model_validator(mode="after")
+    def _positive(self) -> EvalProbe:
+        if self.every <= 0:
+            raise ValueError("every: expected a duration > 0")
+        return self
+
+
 class Traffic(Strict):
     """The load sent to the service for the whole run, and judged window by window against the SLOs."""
 
     rate: float = Field(
         default=10,
-        gt=0,
+        ge=0,
         le=MAX_RATE,
-        description="Requests per second, open loop: sent on schedule whatever the service does.",
+        description="Requests per second, open loop: sent on schedule whatever the service does. 0: an observe-only "
+        "game-day that sends nothing and rehearses on real traffic: SLOs from `promql`, quality from `eval_probe`.",
     )
     concurrency: int = Field(
         default=64,
@@ -65,6 +79,11 @@ class Traffic(Strict):
         default=False,
         description="Send streaming requests (SSE; needs `service.api` openai-chat or anthropic-messages): time to "
         "first token is measured (`ttft_*` SLOs) and the assembled answer is judged.",
+    )
+    eval_probe: EvalProbe | None = Field(
+        default=None,
+        description="Run a few eval cases against the service every so often and judge `eval_pass_rate` on them "
+        "(for observe-only game-days, whose answers drillkit never sees).",
     )
     workers: int | None = Field(
         default=None,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
 from drillkit.config.service import Api, Provider, ResponseMap, Service, ServiceApi, Tool
+from drillkit.config.slos import Prometheus, Slos, SloSource  # noqa: F401 - re-exported
 from drillkit.config.system_components import (
     ActiveProbe,
     Components,
@@ -23,7 +24,6 @@ from drillkit.config.types import (
     Duration,
     HttpStatus,
     ManifestPath,
-    Probability,
     Strict,
 )
 
@@ -32,52 +32,6 @@ if TYPE_CHECKING:
 
 Cost = Literal["none", "low", "medium", "high"]
 COMPONENTS = ("model", "prompt", "retrieval", "tools", "inputs")
-
-
-class Slos(Strict):
-    """SLO objectives, judged per window of traffic; an SLO left unset is not judged.
-
-    Under a scenario's `guardrails.abort_if` the same keys are abort thresholds instead."""
-
-    latency_p95_ms: float | None = Field(
-        default=None,
-        gt=0,
-        description="Highest 95th-percentile end-to-end latency of successful requests, in milliseconds.",
-    )
-    latency_p99_ms: float | None = Field(
-        default=None,
-        gt=0,
-        description="Highest 99th-percentile end-to-end latency of successful requests, in milliseconds.",
-    )
-    ttft_p95_ms: float | None = Field(
-        default=None,
-        gt=0,
-        description="Highest 95th-percentile time to first token of streamed answers, in ms (needs `traffic.stream`).",
-    )
-    ttft_p99_ms: float | None = Field(
-        default=None,
-        gt=0,
-        description="Highest 99th-percentile time to first token of streamed answers, in ms (needs `traffic.stream`).",
-    )
-    error_rate: Probability | None = Field(
-        default=None,
-        description="Highest share (0–1) of failed requests: non-2xx, timeouts, dropped and unanswered all count.",
-    )
-    eval_pass_rate: Probability | None = Field(
-        default=None,
-        description="Lowest share (0–1) of judged answers passing their eval assertions; also the default envelope of "
-        "eval checks.",
-    )
-    cost_per_request_usd: float | None = Field(
-        default=None,
-        ge=0,
-        description="Highest mean cost in USD per request that got an HTTP answer.",
-    )
-    cost_per_success_usd: float | None = Field(
-        default=None,
-        ge=0,
-        description="Highest cost in USD per successful request (total cost / successful requests).",
-    )
 
 
 class Price(Strict):
@@ -235,6 +189,9 @@ class System(Strict):
         "evidence.",
     )
     chaos: Chaos = Field(default=Chaos(), description="Where the fault servers are.")
+    prometheus: Prometheus | None = Field(
+        default=None, description="The team's Prometheus, where `promql` SLOs are evaluated (DESIGN §9.3)."
+    )
     redaction: Redaction = Field(default=Redaction(), description="Extra redaction rules for what drillkit stores.")
 
     _path: Path | None = PrivateAttr(default=None)
@@ -257,6 +214,13 @@ class System(Strict):
             if not name or ":" in name:
                 raise ValueError(f"provider names must be non-empty and contain no ':' (got {name!r})")
         return v
+
+    @model_validator(mode="after")
+    def _queries_need_prometheus(self) -> System:
+        queried = self.slos.queries()
+        if queried and self.prometheus is None:
+            raise ValueError(f"slos.{next(iter(queried))}.promql needs a `prometheus: {{url: ...}}` section to query")
+        return self
 
     def resolve(self, relative: str | None) -> Path | None:
         """A path from the manifest, resolved against the manifest's folder."""

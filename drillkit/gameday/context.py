@@ -29,6 +29,7 @@ from drillkit.config.system import System
 from drillkit.errors import Aborted
 from drillkit.evals.wire import Wire
 from drillkit.faults.backends import ActiveFault, FaultBackend
+from drillkit.gameday.external import ExternalSignals
 from drillkit.gameday.impact import ImpactTracker
 from drillkit.journal.events import Event
 from drillkit.journal.writer import Journal
@@ -152,6 +153,7 @@ class RunContext:
     breach_seen: asyncio.Event = field(default_factory=asyncio.Event)
     recovered_seen: asyncio.Event = field(default_factory=asyncio.Event)
     last_window: SloWindow | None = None
+    external: ExternalSignals | None = None  # promql SLOs and the eval probe (external.py)
     impact: ImpactTracker = field(default_factory=ImpactTracker)  # what the windows after the rollback show
     recent: list[SloWindow] = field(default_factory=list)
 

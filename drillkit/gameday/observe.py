@@ -18,6 +18,7 @@ from typing import Any
 
 from drillkit.errors import InputError
 from drillkit.gameday.context import RunContext
+from drillkit.gameday.external import ExternalSignals, PromClient, run_probe
 from drillkit.journal.events import (
     Detected,
     DetectedLate,
@@ -30,7 +31,7 @@ from drillkit.journal.events import (
 from drillkit.traffic.detect import Breach, Detector, Recovery
 from drillkit.traffic.inputs import InputCycle, assertions_by_question, load_inputs
 from drillkit.traffic.load import LoadGenerator
-from drillkit.traffic.slo import SloEvaluator, SloWindow, wilson_upper
+from drillkit.traffic.slo import SloEvaluator, SloWindow, effective_slos, wilson_upper
 from drillkit.traffic.windows import SloWindows
 
 POLL_S = 0.1
@@ -44,18 +45,24 @@ def start_traffic(ctx: RunContext) -> None:
             "traffic.stream: streamed traffic needs service.api openai-chat or anthropic-messages "
             f"(system {system.name} says json)"
         )
+    evaluator = SloEvaluator.for_scenario(s, system)
+    ctx.external = external_signals(ctx, evaluator)
+    ctx.t_start = time.monotonic()
+    grace = 2.0 if s.traffic.rate > 0 else 0.05  # nothing to wait for without traffic of our own
+    ctx.windows = SloWindows(
+        evaluator, origin=ctx.t_start, window_s=s.timeline.window, grace_s=grace, certain=lambda w: pool_view(ctx, w)
+    )
+    ctx.detector = Detector(s.timeline.bad_windows, s.timeline.healthy_windows)
+    if s.traffic.rate == 0:
+        if any(f.type == "input_shift" for f in s.faults):
+            raise InputError("faults: input_shift changes drillkit's own traffic; traffic.rate 0 sends none")
+        return  # observe-only: the SLOs come from promql and the eval probe
     bodies = InputCycle(load_inputs(s.traffic.inputs, system, s.base_dir), seed=0)
     evals: dict[str, Any] = {}
     if system.evals:
         from drillkit.evals import load_suite
 
         evals = assertions_by_question(load_suite(system.resolve(system.evals)))
-    evaluator = SloEvaluator.for_scenario(s, system)
-    ctx.t_start = time.monotonic()
-    ctx.windows = SloWindows(
-        evaluator, origin=ctx.t_start, window_s=s.timeline.window, grace_s=2.0, certain=lambda w: pool_view(ctx, w)
-    )
-    ctx.detector = Detector(s.timeline.bad_windows, s.timeline.healthy_windows)
     ctx.load = LoadGenerator(
         str(system.service.url),
         bodies,
@@ -70,6 +77,36 @@ def start_traffic(ctx: RunContext) -> None:
     )
 
 
+def external_signals(ctx: RunContext, evaluator: SloEvaluator) -> ExternalSignals:
+    """The PromQL queries and the eval probe that judge SLOs beyond our own samples (§9.3)."""
+    s, system = ctx.scenario, ctx.system
+    slos = effective_slos(system.slos, s.slos)
+    abort_if = s.guardrails.abort_if
+    queries, guard_queries = slos.queries(), abort_if.queries() if abort_if is not None else {}
+    if (queries or guard_queries) and system.prometheus is None:
+        name = next(iter(queries or guard_queries))
+        raise InputError(f"slos.{name}.promql: the system manifest has no `prometheus: {{url: ...}}` to query")
+    if s.traffic.rate == 0 and not (queries or s.traffic.eval_probe):
+        raise InputError("traffic.rate 0 sends no traffic: judge the SLOs with `promql` or a `traffic.eval_probe`")
+    prom = PromClient(system.prometheus) if (queries or guard_queries) and system.prometheus else None
+    return ExternalSignals(
+        objectives=evaluator.objectives, queries=queries, guardrails=evaluator.guardrails,
+        guardrail_queries=guard_queries, prom=prom, probing=s.traffic.eval_probe is not None,
+    )  # fmt: skip
+
+
+async def probe(ctx: RunContext) -> None:
+    """The eval probe of `traffic.eval_probe`: batches of suite cases against the service."""
+    from drillkit.evals import load_suite
+
+    system, settings = ctx.system, ctx.scenario.traffic.eval_probe
+    assert ctx.external is not None and settings is not None
+    if not system.evals:
+        raise InputError("traffic.eval_probe: the system manifest names no eval suite (`evals:`)")
+    suite = load_suite(system.resolve(system.evals))
+    await run_probe(ctx.external, suite, str(system.service.url), ctx.wire, settings)
+
+
 async def monitor(ctx: RunContext) -> None:
     """Close windows as they complete; feed the detector; enforce guardrails and max_duration."""
     assert ctx.windows is not None
@@ -77,7 +114,7 @@ async def monitor(ctx: RunContext) -> None:
     while True:
         now = time.monotonic()
         for window in ctx.windows.poll(now):
-            observe(ctx, window)
+            observe(ctx, await ctx.external.judge(window) if ctx.external is not None else window)
         if now > limit:
             ctx.stop(f"timeline.max_duration ({ctx.scenario.timeline.max_duration:g}s) reached")
         await asyncio.sleep(POLL_S)
@@ -156,4 +193,6 @@ def compact(w: SloWindow) -> dict[str, Any]:
         out |= {"ttft_p95_ms": w.ttft_p95_ms, "ttft_p99_ms": w.ttft_p99_ms}
     if w.early:
         out |= {"early": True, "pending": w.pending}
+    if w.sources:  # judged on promql or the eval probe: say so, and what stayed unjudged
+        out |= {"sources": w.sources, "unjudged": w.unjudged}
     return out

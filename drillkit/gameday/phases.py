@@ -265,6 +265,8 @@ async def cleanup(ctx: RunContext) -> CleanupResult:
     if ctx.load is not None and ctx.load.running:
         stats = await ctx.load.stop(timeout=3.0)
         ctx.emit(TrafficStopped(**stats.model_dump()))
+    if ctx.external is not None:
+        await ctx.external.close()
     reasons = []
     results: list[StepResult] = []
     for step in ctx.scenario.restore:

@@ -40,7 +40,7 @@ from drillkit.faults.targets import open_backends, parse_target
 from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, RunControl, StopDemo
 from drillkit.gameday.faulting import heartbeat, inject
-from drillkit.gameday.observe import monitor, start_traffic
+from drillkit.gameday.observe import monitor, probe, start_traffic
 from drillkit.gameday.results import ImpactResult, Outcome
 from drillkit.gameday.summary import Summary, summarize
 from drillkit.journal.events import LedgerFailed, RollbackImpact, RunFinished, RunStarted
@@ -189,9 +189,11 @@ async def _phases(ctx: RunContext, outcome: Outcome) -> None:
     ctx.control.check()
     await phases.preflight(ctx)
     start_traffic(ctx)
-    assert ctx.load is not None
-    await ctx.load.start()
+    if ctx.load is not None:
+        await ctx.load.start()
     ctx.background(monitor(ctx), "window monitor")
+    if ctx.scenario.traffic.eval_probe is not None:
+        ctx.background(probe(ctx), "eval probe")
     ctx.background(heartbeat(ctx), "heartbeat")
     await phases.warmup(ctx)
     await inject(ctx)

@@ -72,7 +72,8 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
     suite = load_suite(system.resolve(relative))  # type: ignore[arg-type]
     threshold = check.threshold
     if threshold is None:
-        threshold = system.slos.eval_pass_rate if system.slos.eval_pass_rate is not None else DEFAULT_THRESHOLD
+        envelope = system.slos.objective("eval_pass_rate")
+        threshold = envelope if envelope is not None else DEFAULT_THRESHOLD
     url = str(system.service.url)
     result = await run_suite(
         suite,

@@ -86,6 +86,9 @@ class SloWindow(BaseModel):
     breached: list[str] = Field(description="SLO names strictly worse than their objective")
     unjudged: list[str] = Field(description="configured SLOs this window had too little data to judge")
     tripped: list[str] = Field(default=[], description="guardrails (abort_if) at or beyond their threshold")
+    sources: dict[str, str] = Field(
+        default={}, description="SLOs judged on a signal other than this window's samples: `promql`, `probe`"
+    )
 
     def value(self, slo: str) -> float | None:
         """The window's measured value for an SLO name (`latency_p95_ms`, `error_rate`, ...)."""
@@ -153,8 +156,8 @@ def effective_slos(system: Slos, scenario: Slos) -> Slos:
 
 
 def configured(slos: Slos) -> dict[str, float]:
-    """SLO name → objective, for the SLOs that are set."""
-    return {name: value for name, value in slos.model_dump().items() if value is not None}
+    """SLO name → objective, for the SLOs that are set (a `promql` SLO's too)."""
+    return slos.objectives()
 
 
 class SloEvaluator:
