@@ -9,8 +9,11 @@ last `seconds`:
 - schedule slip, the send time minus the scheduled time, p50/p99/max in ms — the open-loop
   promise (issue 4: ≥ 2,000 requests/s with p99 slip ≤ 5 ms on 2 cores);
 - latency p50/p99 from the *scheduled* time (what the SLO windows see), errors and drops;
-- CPU used by the generator's process and by the endpoint's, as a fraction of one core: which of
-  the two is the limit.
+- CPU used by the generator's processes and by the endpoint's, as a fraction of one core: which
+  of them is the limit;
+- with `workers` > 1 (the generator in several processes, `drillkit.traffic.fleet`), the same per
+  worker (`load.per_worker`: its requests, rate sent, slip p50/p99, CPU) and the parent's CPU
+  (merging the workers' samples).
 
 Then, in the same run, `wrk` (if installed) against the same endpoint for `seconds`: one thread,
 `wrk_connections` connections, plain GET (no Lua script), closed loop as fast as it goes — its
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import shutil
 import subprocess
@@ -48,6 +52,7 @@ import httpx
 
 from drillkit.net.http11 import BadMessage, encode_head, read_body, read_head
 from drillkit.net.jsonio import dumps
+from drillkit.traffic.fleet import cores
 from drillkit.traffic.load import LoadGenerator, Sample
 from drillkit.traffic.slo import percentile
 from drillkit.traffic.transport import Http11Transport, TransportError
@@ -56,7 +61,8 @@ PATH = "/v1/answer"
 CPU_PATH = "/cpu"  # answers {"cpu_s": the endpoint process's CPU seconds so far}
 BODY = {"question": "How many days do I have to return an item?"}
 ANSWER = dumps({"answer": "You have 30 days.", "provider": "bench", "model": "bench-1", "cost_usd": 0.0})
-TARGET_RPS, TARGET_SLIP_P99_MS = 2000, 5.0
+#: Issue 14: 8,000 requests/s with p99 slip ≤ 5 ms on 2 cores (issue 4 asked 2,000/s in one process).
+TARGET_RPS, TARGET_SLIP_P99_MS = 8000, 5.0
 
 
 async def bench_load(
@@ -70,6 +76,7 @@ async def bench_load(
     wrk_connections: int = 16,
     url: str | None = None,
     via_httpx: bool = False,
+    workers: int | None = 1,
 ) -> dict[str, Any]:
     """Measure the load generator at `rate` req/s for `seconds` (after `warmup_s`), then wrk.
 
@@ -77,6 +84,7 @@ async def bench_load(
     (not what is measured) does not make requests wait for a slot, which would count as slip.
     `url` measures an endpoint someone else started (the CPU figures for it are then None);
     `via_httpx` hands the generator an `httpx.AsyncClient`, the fallback path, for comparison.
+    `workers` is the generator's processes (None: its default for `rate`; httpx needs one).
     Returns `{rate, seconds, concurrency, cpus, load: {...}, wrk: {...}, targets: {...}}`; see the
     module doc for the keys of `load`, and `wrk` is `{installed: False}` when it is not.
     """
@@ -88,7 +96,7 @@ async def bench_load(
         if via_httpx:
             limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=timeout, limits=limits))
-        load = await _drive(url + PATH, rate, seconds, warmup_s, concurrency, timeout, client)
+        load = await _drive(url + PATH, rate, seconds, warmup_s, concurrency, timeout, client, workers)
         cpu_after = await _endpoint_cpu(url)
         if cpu_before is not None and cpu_after is not None:
             load["endpoint_cpu"] = round((cpu_after - cpu_before) / load.pop("_wall_s"), 2)
@@ -101,16 +109,22 @@ async def bench_load(
         "rate": rate,
         "seconds": seconds,
         "concurrency": concurrency,
+        "workers": load["workers"],
         "transport": "httpx" if via_httpx else "http11",
-        "cpus": _cpus(),
+        "cpus": cores(),
         "load": load,
         "wrk": wrk_result or {"installed": shutil.which("wrk") is not None, "skipped": True},
         "targets": {
             "rate": TARGET_RPS,
             "slip_p99_ms": TARGET_SLIP_P99_MS,
-            "met": load["sent_rps"] >= min(rate, TARGET_RPS) * 0.99 and slip is not None and slip <= 5.0,
+            "met": load["sent_rps"] >= min(rate, TARGET_RPS) * 0.99 and slip is not None and slip <= TARGET_SLIP_P99_MS,
         },
     }
+
+
+#: (scheduled, started, latency_ms, ok, dropped, index) of one sample.
+Row = tuple[float, float | None, float, bool, bool, int]
+_PER_WORKER = ("scheduled", "sent_rps", "slip_p50_ms", "slip_p99_ms", "slip_max_ms")
 
 
 async def _drive(
@@ -121,25 +135,49 @@ async def _drive(
     concurrency: int,
     timeout: float,
     client: httpx.AsyncClient | None,
+    workers: int | None,
 ) -> dict[str, Any]:
     """One LoadGenerator run; the samples scheduled in the last `seconds` are measured."""
-    rows: list[tuple[float, float | None, float, bool, bool]] = []
+    rows: list[Row] = []
 
     def keep(s: Sample) -> None:  # plain tuples: the run should not hold thousands of models
-        rows.append((s.scheduled, s.started, s.latency_ms, s.ok, s.dropped))
+        rows.append((s.scheduled, s.started, s.latency_ms, s.ok, s.dropped, s.index))
 
-    load = LoadGenerator(
-        url, [BODY], rate=rate, concurrency=concurrency, timeout=timeout, on_sample=keep, client=client
-    )
-    t0 = time.monotonic() + 0.05
-    measured_from, until = t0 + warmup_s, t0 + warmup_s + seconds
-    await load.start(at=t0)
-    await asyncio.sleep(max(0.0, measured_from - time.monotonic()))
-    cpu0, wall0 = time.process_time(), time.monotonic()
-    await asyncio.sleep(max(0.0, until - time.monotonic()))
-    cpu1, wall1 = time.process_time(), time.monotonic()
-    stats = await load.stop(timeout=timeout)
+    load = LoadGenerator(url, [BODY], rate=rate, concurrency=concurrency, timeout=timeout, on_sample=keep,
+                         client=client, workers=1 if client is not None else workers)  # fmt: skip
+    try:
+        await load.start()  # several workers take a moment to start: the schedule begins when all are up
+        assert load.t0 is not None
+        measured_from, until = load.t0 + warmup_s, load.t0 + warmup_s + seconds
+        await asyncio.sleep(max(0.0, measured_from - time.monotonic()))
+        cpu0, wall0, workers0 = time.process_time(), time.monotonic(), load.worker_cpu_s
+        await asyncio.sleep(max(0.0, until - time.monotonic()))
+        cpu1, wall1, workers1 = time.process_time(), time.monotonic(), load.worker_cpu_s
+    finally:
+        stats = await load.stop(timeout=timeout)
+    wall = wall1 - wall0
     measured = [r for r in rows if measured_from <= r[0] < until]
+    worker_cpu = [round((b - a) / wall, 2) for a, b in zip(workers0, workers1, strict=True)]
+    summary = _summary(measured)
+    per_worker = []
+    if load.workers > 1:
+        for k in range(load.workers):
+            mine = _summary([r for r in measured if r[5] % load.workers == k])
+            per_worker.append({"worker": k, **{key: mine[key] for key in _PER_WORKER}, "cpu": worker_cpu[k]})
+    return {
+        **summary,
+        "workers": load.workers,
+        "cancelled": stats.cancelled,
+        "max_in_flight": stats.max_in_flight,
+        "generator_cpu": round((cpu1 - cpu0) / wall + sum(worker_cpu), 2),
+        "parent_cpu": round((cpu1 - cpu0) / wall, 2),
+        "per_worker": per_worker,
+        "_wall_s": wall,
+    }
+
+
+def _summary(measured: list[Row]) -> dict[str, Any]:
+    """Rate sent, slip and latency percentiles, errors and drops of `measured` samples."""
     sent = sorted(r[1] for r in measured if r[1] is not None)
     slips = sorted((r[1] - r[0]) * 1000 for r in measured if r[1] is not None)
     latencies = sorted(r[2] for r in measured if r[3])
@@ -151,15 +189,11 @@ async def _drive(
         "ok": len(latencies),
         "errors": sum(1 for r in measured if not r[3] and not r[4]),
         "dropped": sum(1 for r in measured if r[4]),
-        "cancelled": stats.cancelled,
-        "max_in_flight": stats.max_in_flight,
         "slip_p50_ms": _ms(percentile(slips, 0.50)),
         "slip_p99_ms": _ms(percentile(slips, 0.99)),
         "slip_max_ms": _ms(slips[-1] if slips else None),
         "latency_p50_ms": _ms(percentile(latencies, 0.50)),
         "latency_p99_ms": _ms(percentile(latencies, 0.99)),
-        "generator_cpu": round((cpu1 - cpu0) / (wall1 - wall0), 2),
-        "_wall_s": wall1 - wall0,
     }
 
 
@@ -266,20 +300,14 @@ async def serve() -> None:
     """Serve the endpoint on an ephemeral loopback port; print its URL; run until terminated."""
     from drillkit.net.serving import bind_socket, socket_url
 
+    # "Answered at once" means no pauses of its own either: a full collection over everything this
+    # process imported stalled it ~13 ms every few seconds at 8,000 requests/s (measured).
+    gc.freeze()
     sock = bind_socket()
     server = await asyncio.start_server(_answer, sock=sock)
     print(socket_url(sock), flush=True)
     async with server:
         await server.serve_forever()
-
-
-def _cpus() -> int | None:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count()
 
 
 def _ms(value: float | None) -> float | None:

@@ -118,8 +118,15 @@ def _l4_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 @bench.command("load")
 @click.option("--rate", type=click.IntRange(1, 50_000), default=2000, show_default=True, help="Requests/s offered.")
 @click.option("--seconds", type=click.FloatRange(0.5, 120), default=5, show_default=True, help="Measured time.")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    multiple=True,
+    help="Processes that send the load (default: one per core above 2,000/s, else one). Repeat it to "
+    "compare settings in one run, e.g. --workers 1 --workers 2.",
+)
 @pass_env(json=True)
-def load(env: Env, rate: int, seconds: float) -> None:
+def load(env: Env, rate: int, seconds: float, workers: tuple[int, ...]) -> None:
     """How fast the game-day load generator sends, open loop, next to wrk on the same endpoint.
 
     \b
@@ -127,23 +134,36 @@ def load(env: Env, rate: int, seconds: float) -> None:
         one fixed JSON object) at --rate, at most 256 in flight, for a 1 s warm-up and then
         --seconds measured: the rate actually sent; schedule slip (send time minus scheduled
         time) p50/p99/max; latency from the scheduled time; errors; the CPU each side used.
-        Target on 2 cores: ≥ 2,000 requests/s with p99 slip ≤ 5 ms.
+        With several --workers (processes, each sending a share of the one schedule) the same
+        per worker. Target on 2 cores: ≥ 8,000 requests/s with p99 slip ≤ 5 ms.
     wrk, if installed (apt-get install wrk): the same endpoint for --seconds, 1 thread and 16
         connections, plain GET, closed loop as fast as it goes: what the endpoint can take.
 
-    The machine is shared: run it more than once.
+    The machine is shared: run it more than once, and compare settings within one run (several
+    --workers run one after the other, each on a fresh endpoint; wrk runs after the last).
 
     \b
-    Example:
-      drillkit bench load --rate 2000 --json > load.json
+    Examples:
+      drillkit bench load --rate 8000 --json > load.json
+      drillkit bench load --rate 8000 --workers 1 --workers 2
     """
     from drillkit.bench.load import bench_load
 
-    env.err.print(f"measuring: 1 s warm-up + {seconds:g} s at {rate}/s, then wrk for {seconds:g} s…")
-    r = asyncio.run(bench_load(rate=rate, seconds=seconds))
+    settings: list[int | None] = list(workers) or [None]
+    runs = []
+    for i, count in enumerate(settings):
+        who = "" if count is None else f" with {count} process{'es' if count > 1 else ''}"
+        env.err.print(f"measuring{who}: 1 s warm-up + {seconds:g} s at {rate}/s…")
+        last = i == len(settings) - 1
+        runs.append(asyncio.run(bench_load(rate=rate, seconds=seconds, workers=count, wrk=last)))
     if env.json:
-        env.emit_json(r)
+        env.emit_json(runs[0] if len(runs) == 1 else {"runs": runs})
         return
+    env.out.print(_load_table(runs[0]) if len(runs) == 1 else _compare_table(runs))
+
+
+def _load_table(r: dict[str, Any]) -> Table:
+    """`bench load`'s results: the generator next to wrk, then one row per worker process."""
     lg, wrk, t = r["load"], r["wrk"], r["targets"]
     if wrk.get("requests_per_s") is not None:
         wrk_cells = [
@@ -158,8 +178,9 @@ def load(env: Env, rate: int, seconds: float) -> None:
         wrk_cells = [why, "", "", "", ""]
     endpoint_cpu = "–" if lg["endpoint_cpu"] is None else f"{lg['endpoint_cpu']:.0%}"
     verdict = "[green]met[/]" if t["met"] else "[red]missed[/]"
+    processes = "1 process" if r["workers"] == 1 else f"{r['workers']} worker processes"
     rows = [
-        ("mode", f"open loop, POST JSON, {r['rate']}/s offered, ≤ {r['concurrency']} in flight"),
+        ("mode", f"open loop, POST JSON, {r['rate']}/s offered, ≤ {r['concurrency']} in flight, {processes}"),
         ("requests/s", f"{lg['sent_rps']:,.1f} sent"),
         ("latency p50 / p99", f"{_ms(lg['latency_p50_ms'])} / {_ms(lg['latency_p99_ms'])}"),
         ("schedule slip p50 / p99 / max", " / ".join(_ms(lg[f"slip_{q}_ms"]) for q in ("p50", "p99", "max"))),
@@ -168,9 +189,44 @@ def load(env: Env, rate: int, seconds: float) -> None:
     table = Table("measure", "drillkit load generator", "wrk", title=f"drillkit bench load ({r['cpus']} CPUs)")
     for (measure, ours), theirs in zip(rows, wrk_cells, strict=True):
         table.add_row(measure, ours, theirs)
-    table.add_row("CPU, share of one core", f"generator {lg['generator_cpu']:.0%}, endpoint {endpoint_cpu}", "")
+    cpu = f"generator {lg['generator_cpu']:.0%}, endpoint {endpoint_cpu}"
+    if lg["per_worker"]:
+        cpu += f" (parent {lg['parent_cpu']:.0%})"
+    table.add_row("CPU, share of one core", cpu, "")
+    for w in lg["per_worker"]:
+        slip = " / ".join(_ms(w[f"slip_{q}_ms"]) for q in ("p50", "p99", "max"))
+        table.add_row(f"worker {w['worker']}", f"{w['sent_rps']:,.1f}/s, slip {slip}, CPU {w['cpu']:.0%}", "")
     table.add_row("target", f"≥ {t['rate']:,}/s with p99 slip ≤ {t['slip_p99_ms']:g} ms: {verdict}", "")
-    env.out.print(table)
+    return table
+
+
+def _compare_table(runs: list[dict[str, Any]]) -> Table:
+    """Several `bench load` runs side by side, one column per number of processes."""
+    heads = ["1 process" if r["workers"] == 1 else f"{r['workers']} workers" for r in runs]
+    table = Table("measure", *heads, title=f"drillkit bench load at {runs[0]['rate']:,}/s ({runs[0]['cpus']} CPUs)")
+    cells: dict[str, list[str]] = {}
+    for r in runs:
+        lg, t = r["load"], r["targets"]
+        per_worker = [
+            f"{w['worker']}: {w['sent_rps']:,.1f}/s, slip p99 {_ms(w['slip_p99_ms'])}, CPU {w['cpu']:.0%}"
+            for w in lg["per_worker"]
+        ]
+        endpoint = "–" if lg["endpoint_cpu"] is None else f"{lg['endpoint_cpu']:.0%}"
+        for measure, value in (
+            ("requests/s sent", f"{lg['sent_rps']:,.1f}"),
+            ("schedule slip p50 / p99 / max", " / ".join(_ms(lg[f"slip_{q}_ms"]) for q in ("p50", "p99", "max"))),
+            ("latency p50 / p99", f"{_ms(lg['latency_p50_ms'])} / {_ms(lg['latency_p99_ms'])}"),
+            ("errors, dropped", f"{lg['errors']}, {lg['dropped']} of {lg['scheduled']:,}"),
+            ("CPU: generator, endpoint", f"{lg['generator_cpu']:.0%}, {endpoint}"),
+            ("per worker", "\n".join(per_worker) or "–"),
+            ("target", "[green]met[/]" if t["met"] else "[red]missed[/]"),
+        ):
+            cells.setdefault(measure, []).append(value)
+    for measure, values in cells.items():
+        table.add_row(measure, *values)
+    t = runs[0]["targets"]
+    table.caption = f"target: ≥ {t['rate']:,}/s with p99 slip ≤ {t['slip_p99_ms']:g} ms"
+    return table
 
 
 def _ms(value: float | None) -> str:

@@ -74,6 +74,7 @@ def start_traffic(ctx: RunContext) -> None:
         on_sample=ctx.windows.add,
         wire=ctx.wire,
         stream=s.traffic.stream,
+        workers=s.traffic.workers,
     )
 
 
