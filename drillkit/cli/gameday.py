@@ -13,9 +13,13 @@ from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
 from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
+from drillkit.config.slos import Slos
+from drillkit.config.system import load_system
 from drillkit.data import shipped_files
 from drillkit.errors import InputError
+from drillkit.gameday.judgeable import refused, unjudgeable
 from drillkit.gameday.summary import Summary
+from drillkit.traffic.slo import effective_slos
 
 
 def load_scenario(path: Path) -> Scenario:
@@ -43,11 +47,34 @@ def validate(env: Env, files: tuple[str, ...]) -> None:
       drillkit gameday validate scenarios/*.yaml
     """
 
-    def describe(s: Scenario) -> str:
-        faults = ", ".join(f.type for f in s.faults)
-        return f"scenario {s.id!r} ({s.layer}, {s.severity}): {faults}; rollback {s.rollback.mode}"
+    def load(path: Path) -> tuple[Scenario, dict[str, str]]:
+        scenario = load_scenario(path)
+        slos = effective_slos(_system_slos(scenario, path), scenario.slos)
+        problems = refused(scenario, slos)
+        if problems:
+            raise InputError("\n".join(f"{path}: {p}" for p in problems))
+        return scenario, unjudgeable(scenario, slos)
 
-    validate_files(env, files, load_scenario, describe)
+    def describe(loaded: tuple[Scenario, dict[str, str]]) -> str:
+        s, never = loaded
+        faults = ", ".join(f.type for f in s.faults)
+        text = f"scenario {s.id!r} ({s.layer}, {s.severity}): {faults}; rollback {s.rollback.mode}"
+        return text + "".join(f"\n    warning: {name} can never be judged: {why}" for name, why in never.items())
+
+    validate_files(env, files, load, describe)
+
+
+def _system_slos(scenario: Scenario, path: Path) -> Slos:
+    """The SLOs of the system the scenario names (the demo's as shipped; a manifest it can't read: none)."""
+    from drillkit.demo.workdir import CHAT_SLOS, SLOS
+
+    if scenario.system in ("demo", "demo:chat"):
+        return Slos(**SLOS, **(CHAT_SLOS if scenario.system == "demo:chat" else {}))
+    manifest = Path(scenario.system)
+    try:
+        return load_system(manifest if manifest.is_absolute() else path.parent / manifest).slos
+    except InputError:
+        return Slos()  # `gameday run` reports an unreadable system; here the scenario's own SLOs still count
 
 
 def last_runs(home: Path) -> dict[str, dict]:
@@ -139,6 +166,11 @@ def find_scenario(ref: str) -> Path:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The system manifest to rehearse on, whatever the scenario's `system:` says.",
 )
+@click.option(
+    "--purpose",
+    type=click.Choice(["rehearsal", "control", "exploratory"]),
+    help="What the run is for, whatever the scenario says: a control must fail; exploratory counts for nothing.",
+)
 @pass_env(json=True)
 def run(
     env: Env,
@@ -148,6 +180,7 @@ def run(
     latency_scale: float | None,
     no_live: bool,
     system_file: Path | None,
+    purpose: str | None,
 ) -> None:
     """Rehearse SCENARIO (a file, or a shipped id) against its system under load.
 
@@ -163,8 +196,10 @@ def run(
     before anything is injected. Relative paths in a scenario resolve next to it, and its `run:`
     steps execute in its folder, so `[bash, rollback.sh]` beside the scenario works from anywhere.
 
-    Exit codes: 0 the rehearsal passed; 1 it failed (not detected, not recovered in time, a
-    rollback step or verify failed); 2 bad input; 3 aborted.
+    Exit codes follow the run's purpose (`purpose:` or --purpose): 0 as expected (a rehearsal
+    passed; a control, e.g. a no-op rollback, failed as designed); 1 unexpected (a rehearsal
+    failed: not detected or recovered in time, a step or verify failed, the rollback cost more
+    than expect.rollback_impact; a control passed); 2 bad input; 3 aborted.
 
     \b
     Examples:
@@ -192,6 +227,7 @@ def run(
         on_event=view.on_event,
         start_demo=demo_starter(env.home, latency_scale=latency_scale),
         system_path=system_file,
+        purpose=purpose,
     )
     with view:
         summary = asyncio.run(run_gameday(scenario, path, options))
@@ -212,13 +248,15 @@ def _report(env: Env, summary: Summary, junit: str | None) -> None:
 
 
 def _exit_for(summary: Summary) -> None:
-    """0 pass; 1 fail; 3 aborted; or the exit code the run itself set (2: bad input found late)."""
+    """By outcome, never the raw verdict: 0 as expected (a passing rehearsal, a control that failed
+    as designed); 1 unexpected (a failed rehearsal, a control that passed); 3 aborted; or the exit
+    code the run itself set (2: bad input found late)."""
     if summary.exit_code is not None:
         raise SystemExit(summary.exit_code)
-    if summary.verdict == "fail":
-        raise SystemExit(1)
     if summary.verdict == "aborted":
         raise SystemExit(3)
+    if summary.outcome == "unexpected":
+        raise SystemExit(1)
 
 
 def _roll_back_now(env: Env, instructions: str) -> None:
@@ -230,8 +268,11 @@ def _roll_back_now(env: Env, instructions: str) -> None:
 
 def _print_summary(env: Env, s: Summary) -> None:
     colour = {"pass": "green", "fail": "red", "aborted": "yellow"}[s.verdict]
+    if s.purpose != "rehearsal" and s.verdict != "aborted":
+        colour = "green" if s.outcome == "as_expected" else "red"
     but = f"  [bold yellow]but {len(s.findings)} finding(s)[/]" if s.findings else ""
-    env.out.print(f"\n[bold {colour}]{s.verdict.upper()}[/]{but}  {escape(s.scenario)}  ({escape(s.run_id)})")
+    why = {"control": " (a control: it should fail)", "exploratory": " (exploratory)"}.get(s.purpose, "")
+    env.out.print(f"\n[bold {colour}]{s.verdict.upper()}[/]{why}{but}  {escape(s.scenario)}  ({escape(s.run_id)})")
 
     def secs(v: float | None) -> str:
         return "—" if v is None else f"{v:.1f}s"
@@ -245,6 +286,8 @@ def _print_summary(env: Env, s: Summary) -> None:
         env.out.print(f"  - {escape(reason)}")
     for finding in s.findings:
         env.out.print(f"  ! {escape(finding)}")
+    if s.unjudged:
+        env.out.print(f"[yellow]never judged[/] (no window had the signal): {', '.join(s.unjudged)}")
     if s.rollback_impact and s.rollback_impact.get("slos"):
         worst = ", ".join(f"{k} {v:g}" for k, v in s.rollback_impact["slos"].items())
         env.out.print(f"after the rollback began ({s.rollback_impact['windows']} windows), worst: {escape(worst)}")

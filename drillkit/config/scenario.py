@@ -147,6 +147,16 @@ class Step(Strict):
         return self
 
 
+class RestoreStep(Step):
+    """A step that puts the system back after the run (cleanup), whatever the verdict."""
+
+    when: Literal["always", "rolled_back"] = Field(
+        default="always",
+        description="`always`, or `rolled_back`: only when the rollback began (e.g. undoing what it did: restarting a "
+        "gateway for nothing is not free).",
+    )
+
+
 class RollbackPlan(Strict):
     """How the rollback is done once the breach is detected, and timed; the fault stays injected throughout."""
 
@@ -258,6 +268,12 @@ class Scenario(CrossChecked, Strict):
         default=None,
         description="Free text about the scenario, for people reading the file (drillkit does not show it).",
     )
+    purpose: Literal["rehearsal", "control", "exploratory"] = Field(
+        default="rehearsal",
+        description="`rehearsal`: proves a rollback path (counts in evidence); `control`: proves the rehearsal can "
+        "fail (e.g. a no-op rollback): it passes as designed by failing, exit 0, and never counts against a path; "
+        "`exploratory`: listed, counts for nothing. `gameday run --purpose` overrides it.",
+    )
     layer: Literal["model", "prompt", "retrieval", "tools", "inputs", "provider"] = Field(
         description="The layer that fails; files the run under that rollback path in evidence reports and reviews."
     )
@@ -281,7 +297,7 @@ class Scenario(CrossChecked, Strict):
     expect: Expect = Field(default=Expect(), description="What must happen for the rehearsal to pass.")
     verify: Verify = Field(default=Verify(), description="Checks after recovery, the fault still in place.")
     guardrails: Guardrails = Field(default=Guardrails(), description="When to abort the run early.")
-    restore: list[Step] = Field(
+    restore: list[RestoreStep] = Field(
         default=[],
         description="Steps run at cleanup, always, to put the system back; a killed run's are run by the next "
         "game-day's preflight.",

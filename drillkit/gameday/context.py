@@ -55,6 +55,7 @@ class Options:
     on_event: Callable[[Event], None] | None = None  # the live view: each event as journaled (redacted)
     start_demo: StartDemo | None = None  # for `system: demo`: the CLI starts the embedded demo
     system_path: Path | None = None  # `--system`: wins over the scenario's `system:` (DESIGN §9.3)
+    purpose: str | None = None  # `--purpose`: overrides the scenario's (rehearsal, control, exploratory)
 
 
 @dataclass
@@ -155,6 +156,7 @@ class RunContext:
     last_window: SloWindow | None = None
     external: ExternalSignals | None = None  # promql SLOs and the eval probe (external.py)
     impact: ImpactTracker = field(default_factory=ImpactTracker)  # what the windows after the rollback show
+    judged: dict[str, list[int]] = field(default_factory=dict)  # SLO → [windows that judged it, windows]
     recent: list[SloWindow] = field(default_factory=list)
 
     def since_inject(self, t: float | None = None) -> float | None:

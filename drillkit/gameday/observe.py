@@ -19,10 +19,12 @@ from typing import Any
 from drillkit.errors import InputError
 from drillkit.gameday.context import RunContext
 from drillkit.gameday.external import ExternalSignals, PromClient, run_probe
+from drillkit.gameday.judgeable import refused, unjudgeable
 from drillkit.journal.events import (
     Detected,
     DetectedLate,
     GuardrailTripped,
+    PreflightWarning,
     Recovered,
     RecoveredLate,
     SloBreach,
@@ -45,6 +47,12 @@ def start_traffic(ctx: RunContext) -> None:
             "traffic.stream: streamed traffic needs service.api openai-chat or anthropic-messages "
             f"(system {system.name} says json)"
         )
+    slos = effective_slos(system.slos, s.slos)
+    problems = refused(s, slos)
+    if problems:
+        raise InputError("; ".join(problems))
+    for name, why in unjudgeable(s, slos).items():  # said once, before anything is injected
+        ctx.emit(PreflightWarning(message=f"{name} can never be judged in this run: {why}"))
     evaluator = SloEvaluator.for_scenario(s, system)
     ctx.external = external_signals(ctx, evaluator)
     ctx.t_start = time.monotonic()
@@ -146,6 +154,10 @@ def observe(ctx: RunContext, window: SloWindow) -> None:
     assert detector is not None
     window = pooled(ctx, window)
     ctx.last_window = window
+    for name in ctx.windows.evaluator.objectives if ctx.windows is not None else ():
+        counts = ctx.judged.setdefault(name, [0, 0])
+        counts[0] += name not in window.unjudged
+        counts[1] += 1
     ctx.emit(Window(**compact(window)))
     if window.tripped:
         ctx.emit(GuardrailTripped(window=window.index, guardrails=window.tripped))
@@ -194,6 +206,8 @@ def compact(w: SloWindow) -> dict[str, Any]:
         out |= {"ttft_p95_ms": w.ttft_p95_ms, "ttft_p99_ms": w.ttft_p99_ms}
     if w.early:
         out |= {"early": True, "pending": w.pending}
-    if w.sources:  # judged on promql or the eval probe: say so, and what stayed unjudged
-        out |= {"sources": w.sources, "unjudged": w.unjudged}
+    if w.unjudged:  # never read as healthy: which SLOs this window could not judge
+        out |= {"unjudged": w.unjudged}
+    if w.sources:  # judged on promql or the eval probe
+        out |= {"sources": w.sources}
     return out

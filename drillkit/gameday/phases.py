@@ -17,6 +17,7 @@ import asyncio
 import time
 from typing import Any
 
+from drillkit.config.scenario import RestoreStep as OwedStep
 from drillkit.config.scenario import Step
 from drillkit.errors import Aborted, InputError
 from drillkit.evals.wire import Wire
@@ -83,7 +84,7 @@ async def preflight(ctx: RunContext) -> None:
         )  # fmt: skip
     for owed in leftovers.read_pending(ctx.options.home):
         # A killed run never put the system back: do it now, before measuring a steady state.
-        steps = [Step.model_validate(s) for s in owed.get("steps", [])]
+        steps = [OwedStep.model_validate(s) for s in owed.get("steps", [])]
         results = await run_steps(ctx, steps, LeftoversRestored, stop_on_failure=True)
         if all(r.ok for r in results):
             leftovers.paid_restore(ctx.options.home, str(owed.get("run_id")))
@@ -156,8 +157,8 @@ async def rollback(ctx: RunContext, detected: DetectResult) -> RollbackResult:
     plan = ctx.scenario.rollback
     mode = ctx.options.mode or plan.mode
     ctx.emit(Phase(phase="rollback", mode=mode))
-    if ctx.scenario.expect.absorb and detected.breach is None:
-        why = "the system absorbed the fault"
+    if ctx.scenario.expect.absorb:  # nothing to roll back: the system was to ride through it
+        why = "the system absorbed the fault" if detected.breach is None else "an absorb rehearsal runs no rollback"
         ctx.emit(RollbackSkipped(why=why))
         return RollbackResult(mode, skipped=why)
     if mode == "auto" and not plan.steps:
@@ -270,6 +271,9 @@ async def cleanup(ctx: RunContext) -> CleanupResult:
     reasons = []
     results: list[StepResult] = []
     for step in ctx.scenario.restore:
+        if step.when == "rolled_back" and ctx.rollback_started_at is None:
+            ctx.emit(RestoreStep(name=step.name, skipped=True, detail="skipped: no rollback began"))
+            continue
         result = await run_step(
             step.name, run=step.run, http=step.http, timeout=step.timeout, env=step_env(ctx), cwd=ctx.scenario.base_dir
         )

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drillkit.config.scenario import Step
+from drillkit.config.scenario import RestoreStep
 from drillkit.config.system import System
 from drillkit.errors import DrillkitError, LockBusy
 from drillkit.faults.targets import open_backends
@@ -157,7 +157,7 @@ async def _pay(home: Path, owed: Any) -> RestoreOutcome:
         return RestoreOutcome(run_id="?", error=f"not a restore record: {owed!r:.{DETAIL_MAX}}")
     run_id = str(owed.get("run_id"))
     try:
-        steps = [Step.model_validate(s) for s in owed.get("steps", [])]
+        steps = [RestoreStep.model_validate(s) for s in owed.get("steps", [])]
     except (ValidationError, TypeError) as exc:
         return RestoreOutcome(run_id=run_id, error=f"its steps cannot be read: {exc}")
     env = {"DRILLKIT_HOME": str(home)}

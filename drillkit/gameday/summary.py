@@ -3,7 +3,10 @@ rto_target_s, faults, breached, verify), built from the phases' results (`summar
 JUnit XML rendering for CI pipelines.
 
 The verdict is `pass` only when every phase ran to its end with no reason to fail; `aborted` when
-the run was stopped; `fail` otherwise.
+the run was stopped; `fail` otherwise. The verdict is what happened; the `outcome` (DESIGN §9.4)
+says whether that is what the run was for: a passing rehearsal and a control that failed (it
+proves the rehearsal can fail) are `as_expected`; an exploratory run is, unless it was aborted.
+Exit codes and JUnit follow the outcome, never the raw verdict.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from drillkit import __version__
 
@@ -24,6 +27,16 @@ if TYPE_CHECKING:  # the CLI imports this module at start-up: the run's machiner
     from drillkit.gameday.results import Outcome
 
 Verdict = Literal["pass", "fail", "aborted"]
+Purpose = Literal["rehearsal", "control", "exploratory"]
+RunOutcome = Literal["as_expected", "unexpected"]
+
+
+def outcome_of(purpose: str, verdict: str) -> RunOutcome:
+    """Whether `verdict` is what a run of `purpose` is for (an aborted run never is)."""
+    if verdict == "aborted":
+        return "unexpected"
+    wanted = {"rehearsal": verdict == "pass", "control": verdict == "fail", "exploratory": True}[purpose]
+    return "as_expected" if wanted else "unexpected"
 
 
 class Summary(BaseModel):
@@ -59,7 +72,18 @@ class Summary(BaseModel):
     # `expect.rollback_impact` bound judged, next to the verdict.
     rollback_impact: dict[str, Any] | None = None
     findings: list[str] = []
+    purpose: Purpose = "rehearsal"
+    outcome: RunOutcome | None = None  # None when built by hand: derived from purpose and verdict
+    recovered: bool = False  # a recovery was declared (an absorb rehearsal that held: never left healthy)
+    unjudged: list[str] = []  # configured SLOs no window of the run could judge
+    judged: dict[str, dict[str, int]] = {}  # per SLO: {judged: windows that judged it, windows: all}
     exit_code: int | None = None  # 2 when the run stopped on bad input found mid-run
+
+    @model_validator(mode="after")
+    def _outcome(self) -> Summary:
+        if self.outcome is None:
+            self.outcome = outcome_of(self.purpose, self.verdict)
+        return self
 
     def write(self, path: Path) -> None:
         path.write_text(self.model_dump_json(indent=2) + "\n")
@@ -116,6 +140,7 @@ def summarize(ctx: RunContext, outcome: Outcome, started_at: datetime, operator:
         expect=scenario.expect.model_dump(mode="json"),
         requests=ctx.load.stats.model_dump() if ctx.load is not None else {},
         rollback_impact=ctx.impact.data(),
+        **_honesty(ctx, outcome),
         findings=list(outcome.impact.findings) if outcome.impact is not None else [],
         journal=str(ctx.run_dir / "journal.jsonl"),
         drillkit_version=__version__,
@@ -123,6 +148,17 @@ def summarize(ctx: RunContext, outcome: Outcome, started_at: datetime, operator:
 
 
 # The escape sequence first: its ESC alone is also a character XML cannot carry.
+def _honesty(ctx: RunContext, outcome: Outcome) -> dict[str, Any]:
+    """DESIGN §9.4's keys: purpose (the outcome follows from it), recovered, what was never judged."""
+    absorbed = outcome.detect is not None and outcome.detect.absorbed
+    return {
+        "purpose": ctx.options.purpose or ctx.scenario.purpose,
+        "recovered": ctx.recovery is not None or absorbed,
+        "unjudged": [name for name, (judged, _) in ctx.judged.items() if judged == 0],
+        "judged": {name: {"judged": judged, "windows": total} for name, (judged, total) in ctx.judged.items()},
+    }
+
+
 _NOT_XML = re.compile("\x1b\\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 #: The suite's name, its package and the testcase's class in a CI's test tree.
 JUNIT_SUITE = "drillkit.gameday"
@@ -183,12 +219,13 @@ def junit_xml(summary: Summary) -> str:
 
 
 def _junit_problem(summary: Summary) -> tuple[str, str] | None:
-    """(element, type) of the testcase's child: None when the rehearsal passed."""
-    if summary.verdict == "fail":
-        return "failure", "fail"
+    """(element, type) of the testcase's child, by outcome: None when the run went as its purpose
+    wants (a passing rehearsal, a control that failed as designed)."""
     if summary.verdict == "aborted":
         return "error", "input-error" if summary.exit_code == 2 else "aborted"
-    return None
+    if summary.outcome == "as_expected":
+        return None
+    return "failure", "control-passed" if summary.purpose == "control" else summary.verdict
 
 
 def _junit_properties(summary: Summary) -> list[tuple[str, str]]:
@@ -197,6 +234,8 @@ def _junit_properties(summary: Summary) -> list[tuple[str, str]]:
         "run_id": summary.run_id,
         "scenario": summary.scenario,
         "verdict": summary.verdict,
+        "purpose": summary.purpose,
+        "outcome": summary.outcome,
         "system": summary.system,
         "rollback_mode": summary.rollback_mode,
         "ttd_s": summary.ttd_s,

@@ -278,7 +278,7 @@ def _operations_findings(ops: Layer, run: Run) -> None:
                 ops.findings.append(f"Preflight warning: {message}")
             case GuardrailTripped(window=window, guardrails=guardrails):
                 ops.findings.append(f"Guardrail tripped in window {window}: {', '.join(guardrails)}")
-            case RestoreStep(ok=ok, name=name, detail=detail) if not ok:
+            case RestoreStep(ok=False, name=name, detail=detail):
                 ops.findings.append(f"Restore step {name!r} failed: {first_line(detail)}")
             case DetectedLate() | RecoveredLate() | FaultLost():
                 ops.findings.append(f"{entry.kind}: {json.dumps(event.data(), sort_keys=True)}")
@@ -303,7 +303,8 @@ def run_resolution(run: Run) -> Resolution:
             RollbackStep(name=str(step.name), ok=step.ok, duration_s=step.duration_s, output=str(step.detail or ""))
         )
     for step in record.all(RestoreStep):
-        res.restore.append(f"{step.name}: {'ok' if step.ok else 'FAILED'} in {step.duration_s or 0:.1f} s")
+        done = "skipped: no rollback began" if step.skipped else "ok" if step.ok else "FAILED"
+        res.restore.append(f"{step.name}: {done}" + ("" if step.skipped else f" in {step.duration_s or 0:.1f} s"))
     judge_rto(res, res.ttr_s if res.ttr_s is not None else res.rollback_s)
     evals = _evals(run.verify)
     if evals is not None:

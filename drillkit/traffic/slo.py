@@ -53,6 +53,12 @@ _PERCENTILE_SAMPLES = {"latency_p95_ms": "latency_samples", "latency_p99_ms": "l
                        "ttft_p95_ms": "ttft_samples", "ttft_p99_ms": "ttft_samples"}  # fmt: skip
 
 
+def samples_needed(name: str) -> int | None:
+    """Successful samples a window needs to judge a percentile SLO (None: not a percentile)."""
+    q = _PERCENTILES.get(name)
+    return min_samples_for_percentile(q) if q is not None else None
+
+
 class SloWindow(BaseModel):
     """One judged window. Times are seconds on the load clock; `end` is exclusive."""
 

@@ -183,7 +183,13 @@ class RollbackStep(StepDone):
 
 @kind("restore.step")
 class RestoreStep(StepDone):
+    """A restore step at cleanup; `skipped` when it runs only after a rollback and none began."""
+
+    skipped: bool = False
     LABEL: ClassVar[str] = "Restore step"
+
+    def describe(self) -> str:
+        return f"{self.LABEL} {self.name!r}: skipped (no rollback began)" if self.skipped else super().describe()
 
 
 @kind("leftovers.restored")
