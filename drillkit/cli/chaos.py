@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import click
 from rich.markup import escape
 from rich.table import Table
 
-from drillkit import signals
-from drillkit.cli.options import Env, allow_host_option, pass_env
+from drillkit.cli.chaos_serve import apply, serve
+from drillkit.cli.options import Env, pass_env
 from drillkit.config.safe_yaml import parse_yaml
 from drillkit.config.scenario import L4_TYPES, L7_TYPES
 from drillkit.config.types import parse_duration
 from drillkit.errors import CheckFailed, DrillkitError, InputError
-from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
-from drillkit.faults.targets import TOKEN_ENV, open_backends, parse_target
+from drillkit.faults.backends import ActiveFault, FaultBackend, FaultRequest
+from drillkit.faults.targets import open_backends, parse_target
 
 
 @click.group()
@@ -95,9 +94,11 @@ def inject(
 ) -> None:
     """Inject a fault into TARGET (provider:<name> or tool:<name> from the system manifest).
 
-    Network toxics go to the Toxiproxy proxy named after the target; LLM faults to the LLM-proxy
-    route of the same name. Toxicity is the probability per connection (toxics) or per request
-    (LLM faults). Remove it with `drillkit chaos remove`, or all faults with `drillkit chaos reset`.
+    Network toxics go to the Toxiproxy server and proxy the manifest's `chaos.proxies` declares for
+    the target (default: the proxy named after it on the only server); LLM faults to its
+    `chaos.routes` route (default: the route named after it). Toxicity is the probability per
+    connection (toxics) or per request (LLM faults). Remove it with `drillkit chaos remove`, or all
+    faults with `drillkit chaos reset`.
 
     \b
     Examples:
@@ -114,7 +115,7 @@ def inject(
         raise InputError(f"--ttl: {exc}") from None
     request = FaultRequest(
         type=fault_type,
-        target=tgt.name,
+        target="",  # the proxy or route carrying the target: the manifest says (below)
         name=name,
         toxicity=toxicity,
         stream=stream,
@@ -124,8 +125,9 @@ def inject(
     )
 
     async def run() -> ActiveFault:
-        async with open_backends(system) as backends:
-            return await backend_for(fault_type, backends).inject(request)
+        async with open_backends(system) as fleet:
+            backend, request.target = fleet.place(str(tgt), fault_type)
+            return await backend.inject(request)
 
     fault = asyncio.run(run())
     if env.json:
@@ -155,14 +157,11 @@ def remove(env: Env, target: str, name: str | None) -> None:
 
     async def run() -> list[dict[str, Any]]:
         removed = []
-        async with open_backends(system) as backends:
-            for backend in backends.values():
-                if name is None:
-                    victims = [f.name for f in await backend.list() if f.target == tgt.name]
-                else:
-                    victims = [name] if name in {f.name for f in await backend.list() if f.target == tgt.name} else []
-                for victim in victims:
-                    if await backend.remove(tgt.name, victim):
+        async with open_backends(system) as fleet:
+            for backend, carrier in fleet.placements(str(tgt)):
+                on_it = [f.name for f in await backend.list() if f.target == carrier]
+                for victim in on_it if name is None else [n for n in on_it if n == name]:
+                    if await backend.remove(carrier, victim):
                         removed.append({"layer": backend.layer, "target": str(tgt), "name": victim})
         return removed
 
@@ -178,23 +177,36 @@ def remove(env: Env, target: str, name: str | None) -> None:
         env.out.print(f"removed {escape(r['name'])} ({r['layer']}) from {escape(r['target'])}")
 
 
+def label(key: str) -> str:
+    """A fault server's key as people read it: `L4`, `L4 edge-a` (a fleet's server), `L7`."""
+    layer, _, server = key.partition(":")
+    return f"{layer.upper()} {server}".rstrip()
+
+
 async def _collect(system: Any) -> dict[str, Any]:
-    """Every active fault on both layers; an unreachable layer is reported, not fatal."""
-    layers: dict[str, Any] = {}
-    async with open_backends(system) as backends:
-        for key, backend in backends.items():
-            try:
-                faults = await backend.list()
-                layers[key] = {"url": backend.url, "reachable": True, "faults": [f.to_dict() for f in faults]}
-            except DrillkitError as exc:
-                layers[key] = {"url": backend.url, "reachable": False, "error": str(exc), "faults": []}
-    return layers
+    """Every active fault on every fault server (each Toxiproxy server of the fleet, the LLM fault
+    proxy), asked at once; an unreachable server is reported, not fatal."""
+
+    async def one(key: str, backend: FaultBackend, server: str | None) -> dict[str, Any]:
+        named = {"layer": backend.layer, "server": server} if server is not None else {"layer": backend.layer}
+        try:
+            faults = await backend.list()
+        except DrillkitError as exc:
+            return {**named, "url": backend.url, "reachable": False, "error": str(exc), "faults": []}
+        return {**named, "url": backend.url, "reachable": True, "faults": [f.to_dict() for f in faults]}
+
+    async with open_backends(system) as fleet:
+        found = await asyncio.gather(*(one(key, b, fleet.server_name(key)) for key, b in fleet.items()))
+        return dict(zip(fleet.keys(), found, strict=True))
 
 
 @chaos.command("status")
 @pass_env(system=True, json=True)
 def status(env: Env) -> None:
-    """Show every active fault on both layers (exit 1 when a fault server is unreachable)."""
+    """Show every active fault on every fault server (exit 1 when one is unreachable).
+
+    Each Toxiproxy server of the manifest's fleet is listed as L4:<name>, the LLM fault proxy as L7.
+    """
     system = env.load_system()
     layers = asyncio.run(_collect(system))
     if env.json:
@@ -207,7 +219,7 @@ def status(env: Env) -> None:
             for f in layer["faults"]:
                 attrs = ", ".join(f"{k}={v}" for k, v in f["attributes"].items())
                 table.add_row(
-                    key.upper(),
+                    escape(label(key)),
                     escape(f["target"]),
                     escape(f["name"]),
                     f["type"] + (f" ({f['stream']})" if f.get("stream") else ""),
@@ -220,9 +232,9 @@ def status(env: Env) -> None:
             env.out.print(table)
         for key, layer in layers.items():
             state = "reachable" if layer["reachable"] else f"[red]unreachable[/]: {escape(layer['error'])}"
-            env.out.print(f"{key.upper()} {escape(layer['url'])}: {state}")
+            env.out.print(f"{escape(label(key))} {escape(layer['url'])}: {state}")
         env.out.print(f"{total} active fault(s)")
-    unreachable = [key.upper() for key, layer in layers.items() if not layer["reachable"]]
+    unreachable = [label(key) for key, layer in layers.items() if not layer["reachable"]]
     if unreachable:
         raise CheckFailed(f"{' and '.join(unreachable)} fault server unreachable")
 
@@ -235,7 +247,8 @@ def status(env: Env) -> None:
 )
 @pass_env(system=True, json=True)
 def reset(env: Env, forget: bool) -> None:
-    """Remove every fault on both layers (proxies and routes stay; disabled proxies come back).
+    """Remove every fault on every fault server of the system (each Toxiproxy server of its fleet and
+    the LLM fault proxy; proxies and routes stay, disabled proxies come back).
 
     Also removes faults a killed game-day left on other fault servers (recorded in
     <home>/chaos/leftovers.json as they were injected).
@@ -258,80 +271,13 @@ def reset(env: Env, forget: bool) -> None:
                 env.out.print(f"[red]could not remove[/] {escape(problem)}")
         for key, layer in report.layers.items():
             state = "reset" if layer.reset else f"[red]not reset[/]: {escape(layer.error or '')}"
-            env.out.print(f"{key.upper()} {escape(layer.url)}: {state}")
-    failed = [key.upper() for key, r in result.items() if not r["reset"]]
+            env.out.print(f"{escape(label(key))} {escape(layer.url)}: {state}")
+    failed = [label(key) for key, r in result.items() if not r["reset"]]
     if failed:
         raise CheckFailed(f"{' and '.join(failed)} faults were not reset")
 
 
-def _split_listen(value: str, option: str) -> tuple[str, int]:
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or int(port) > 65535 or not host:
-        raise InputError(f"{option}: expected host:port such as 127.0.0.1:8474 (got {value!r})")
-    return host.strip("[]"), int(port)
-
-
-@chaos.command("serve")
-@click.option("--toxiproxy", "toxiproxy_listen", default="127.0.0.1:8474", show_default=True, metavar="HOST:PORT")
-@click.option("--llm-proxy", "llm_listen", default="127.0.0.1:8475", show_default=True, metavar="HOST:PORT")
-@click.option("--token", envvar=TOKEN_ENV, help=f"Bearer token the admin APIs require [env {TOKEN_ENV}].")
-@allow_host_option
-@pass_env()
-def serve(env: Env, toxiproxy_listen: str, llm_listen: str, token: str | None, allowed_hosts: tuple[str, ...]) -> None:
-    """Run the embedded fault servers in the foreground until Ctrl-C or SIGTERM.
-
-    The Toxiproxy-compatible API (proxies and toxics; works with toxiproxy-python and any
-    Toxiproxy client) and the LLM fault proxy's admin API (routes and faults). Both bind loopback
-    by default; binding any other address requires --token, which every admin request must then
-    carry as `Authorization: Bearer <token>`. The same rule holds for the proxies and routes
-    they open: beyond loopback only with --token.
-
-    Requests must name a loopback Host (or one given with --allow-host, e.g. the name clients
-    use to reach a server bound beyond loopback); requests from web pages (a foreign `Origin`)
-    are refused.
-
-    \b
-    Example:
-      drillkit chaos serve &
-      toxiproxy-cli -h 127.0.0.1:8474 list        # or the toxiproxy-python client
-      curl -s 127.0.0.1:8475/routes
-    """
-    signals.serving = True  # SIGTERM is a service manager's stop: exit 0, even while starting
-    from drillkit.net import is_loopback_host
-    from drillkit.net.serving import HostedApp, bind_socket, serve_all, wait_started
-    from drillkit.proxy.admin import LlmProxyServer, create_admin_app
-    from drillkit.proxy.toxiproxy_api import ToxiproxyServer, create_toxiproxy_app
-
-    addresses = {
-        "toxiproxy": _split_listen(toxiproxy_listen, "--toxiproxy"),
-        "llm": _split_listen(llm_listen, "--llm-proxy"),
-    }
-    token = token or None
-    exposed = [f"{h}:{p}" for h, p in addresses.values() if not is_loopback_host(h)]
-    if exposed and not token:
-        raise InputError(f"binding {', '.join(exposed)} beyond loopback needs --token (or {TOKEN_ENV})")
-    try:
-        sockets = {key: bind_socket(host, port) for key, (host, port) in addresses.items()}
-    except OSError as exc:
-        raise InputError(f"cannot listen: {exc.strerror} (is another fault server running?)") from None
-    toxiproxy = create_toxiproxy_app(ToxiproxyServer(), token=token, allowed_hosts=allowed_hosts)
-    llm_proxy = create_admin_app(LlmProxyServer(), token=token, allowed_hosts=allowed_hosts)
-    hosted = [
-        HostedApp("toxiproxy", toxiproxy, sockets["toxiproxy"]),
-        HostedApp("llm_proxy", llm_proxy, sockets["llm"]),
-    ]
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        with signals.routed(asyncio.get_running_loop(), lambda sig: stop.set()):
-            serving = asyncio.create_task(serve_all(hosted, stop))
-            await wait_started(hosted)
-            env.err.print(
-                f"Toxiproxy API   {hosted[0].url}\nLLM proxy admin {hosted[1].url}\n(pid {os.getpid()}; Ctrl-C stops)"
-            )
-            await serving
-
-    asyncio.run(main())
-
+chaos.add_command(apply)
+chaos.add_command(serve)
 
 COMMANDS = [chaos]

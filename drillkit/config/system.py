@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
+from drillkit.config.chaos import Chaos, ChaosField
 from drillkit.config.service import Api, Provider, ResponseMap, Service, ServiceApi, Tool
 from drillkit.config.slos import Prometheus, Slos, SloSource  # noqa: F401 - re-exported
 from drillkit.config.system_components import (
@@ -88,28 +89,6 @@ class Rollback(Strict):
         return self
 
 
-class Chaos(Strict):
-    """Where the fault servers are: Toxiproxy for network (L4) faults, the LLM fault proxy for L7 faults."""
-
-    toxiproxy: str = Field(
-        default="embedded",
-        description="Admin URL of the Toxiproxy server, or `embedded`: drillkit's own at http://127.0.0.1:8474 "
-        "(`drillkit chaos serve`).",
-    )
-    llm_proxy: str = Field(
-        default="embedded",
-        description="Admin URL of the LLM fault proxy, or `embedded`: drillkit's own at http://127.0.0.1:8475 "
-        "(`drillkit chaos serve`).",
-    )
-
-    @field_validator("toxiproxy", "llm_proxy")
-    @classmethod
-    def _embedded_or_url(cls, v: str) -> str:
-        if v != "embedded" and not v.startswith(("http://", "https://")):
-            raise ValueError(f"expected 'embedded' or an http(s) URL (got {v!r})")
-        return v
-
-
 class RedactionRule(Strict):
     """An extra redaction rule: values matching `pattern` (a Python regex) become `<name:…>` tokens."""
 
@@ -188,7 +167,11 @@ class System(Strict):
         description="Recovery time objective: a game-day whose rollback takes longer fails; shown in summaries and "
         "evidence.",
     )
-    chaos: Chaos = Field(default=Chaos(), description="Where the fault servers are.")
+    chaos: ChaosField = Field(
+        default=Chaos(),
+        description="Where faults go: the fault servers (one Toxiproxy server or a fleet, the LLM fault proxy) and "
+        "the proxy and route that carry each target (DESIGN §9.2).",
+    )
     prometheus: Prometheus | None = Field(
         default=None, description="The team's Prometheus, where `promql` SLOs are evaluated (DESIGN §9.3)."
     )

@@ -1,17 +1,21 @@
 """Fault backends: one small interface over both fault layers, so callers treat faults alike.
 
     FaultBackend           inject / remove / list / reset (+ heartbeat, version)   backends_base
-    ├── ToxiproxyBackend   L4 toxics and `down`, through the `toxiproxy-python`    backends_toxiproxy
-    │                      client: the same code drives drillkit's embedded server
-    │                      and a team's real Toxiproxy
+    ├── ToxiproxyBackend   L4 toxics and `down`, over one Toxiproxy server's HTTP  backends_toxiproxy
+    │                      API (httpx, that server's headers and timeout on every
+    │                      request): the same code drives drillkit's embedded
+    │                      server and a team's real Toxiproxy
     └── LlmProxyBackend    L7 faults, through the LLM fault proxy's admin API      backends_llm
                            (httpx)
 
-Every name is importable from here (`drillkit.faults.backends`), as callers do.
+Every name is importable from here (`drillkit.faults.backends`), as callers do. A system's
+backends together are a `drillkit.faults.fleet.Fleet` (one per Toxiproxy server of its fleet,
+and the LLM fault proxy), which also says where a fault goes.
 
-A fault's target is the proxy/route *name* (the manifest's provider or tool name: the demo names
-every proxy and route after what it fronts).  Errors are translated by the backends: a refusal by
-a server (400/404/409) is an `InputError` quoting it, an unreachable server a `ServiceError`
+A fault's target, at this level, is the proxy/route *name* (the manifest's `chaos.proxies` /
+`chaos.routes` say which carries a `provider:` or `tool:` target; by default the one named after
+it, as the demo names them).  Errors are translated by the backends: a refusal by a server
+(400/404/409) is an `InputError` quoting it, an unreachable or silent server a `ServiceError`
 naming its URL.  Backends hold no state of their own: `list()` always asks the server.  (One
 exception, a capability: whether a Toxiproxy server honours dead-man toxics is asked once and
 remembered.)

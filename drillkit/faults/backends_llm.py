@@ -1,27 +1,44 @@
 """The L7 backend: LLM faults through the LLM fault proxy's admin API (httpx).
 
-The proxy honours `dead_man` for every fault; `heartbeat()` keeps them alive.
+The proxy honours `dead_man` for every fault; `heartbeat()` keeps them alive. The manifest's
+`chaos.llm_proxy.headers` (expanded: secrets, never stored) and `timeout` go with every request.
+Beyond faults it reads and changes the proxy's routes (`routes`, `create_route`, `update_route`),
+for `drillkit chaos apply` (`drillkit.faults.topology`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 from drillkit.config.scenario import L7_TYPES
 from drillkit.errors import InputError, ServiceError
-from drillkit.faults.backends_base import CALL_TIMEOUT_S, ActiveFault, FaultBackend, FaultRequest
+from drillkit.faults.backends_base import CALL_TIMEOUT_S, ActiveFault, FaultBackend, FaultRequest, tls_context
 
 
 class LlmProxyBackend(FaultBackend):
     layer = "l7"
     types = L7_TYPES
 
-    def __init__(self, url: str, *, token: str | None = None, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = CALL_TIMEOUT_S,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        """`token`: a bearer token, unless `headers` carry their own `Authorization`."""
         super().__init__(url)
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = client or httpx.AsyncClient(base_url=self.url, timeout=CALL_TIMEOUT_S, headers=headers)
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        sent.update(headers or {})
+        self._client = client or httpx.AsyncClient(
+            base_url=self.url, timeout=timeout, headers=sent, verify=tls_context()
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -29,6 +46,8 @@ class LlmProxyBackend(FaultBackend):
     async def _request(self, what: str, method: str, path: str, body: Any = None) -> httpx.Response:
         try:
             response = await self._client.request(method, path, json=body)
+        except httpx.TimeoutException:
+            raise ServiceError(f"the LLM fault proxy at {self.url} did not answer in time ({what})") from None
         except httpx.HTTPError as exc:
             raise ServiceError(f"cannot reach the LLM fault proxy at {self.url} ({what}: {exc})") from None
         if response.status_code >= 400:
@@ -95,6 +114,21 @@ class LlmProxyBackend(FaultBackend):
 
     async def targets(self) -> list[str]:
         return sorted((await self._request("list routes", "GET", "/routes")).json())
+
+    async def routes(self) -> dict[str, dict[str, Any]]:
+        """Every route as the proxy reports it: name → {name, listen, upstream, api, enabled, faults}."""
+        found = (await self._request("list routes", "GET", "/routes")).json()
+        if not isinstance(found, dict):
+            raise ServiceError(f"LLM fault proxy at {self.url}: list routes: expected a JSON object")
+        return found
+
+    async def create_route(self, name: str, listen: str, upstream: str, api: str) -> dict[str, Any]:
+        body = {"name": name, "listen": listen, "upstream": upstream, "api": api}
+        return (await self._request(f"create route {name!r}", "POST", "/routes", body)).json()
+
+    async def update_route(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        path = f"/routes/{quote(name, safe='')}"
+        return (await self._request(f"update route {name!r}", "PATCH", path, changes)).json()
 
     async def version(self) -> dict[str, Any]:
         body = (await self._request("version", "GET", "/version")).json()

@@ -1,26 +1,22 @@
-"""From a system manifest to fault backends, and from `provider:<name>` / `tool:<name>` to proxies.
+"""From a system manifest to its fault servers, and from `provider:<name>` / `tool:<name>` to targets.
 
-The manifest's `chaos.toxiproxy` and `chaos.llm_proxy` are the admin URLs of the fault servers;
-`embedded` means drillkit's own servers at their default addresses (`drillkit chaos serve`).
-Every provider and tool is fronted by a Toxiproxy proxy and an LLM-proxy route named after it,
-so a target resolves to that name on both layers.
+The manifest's `chaos` section says where the fault servers are (one Toxiproxy server or a fleet
+of them, and the LLM fault proxy; `embedded` means drillkit's own at their default addresses,
+`drillkit chaos serve`) and which proxy and route carry each target (`drillkit.config.chaos`).
+`open_backends` gives them all as a `drillkit.faults.fleet.Fleet`, which places each fault.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from drillkit.config.chaos import EMBEDDED_LLM_PROXY, EMBEDDED_TOXIPROXY
+from drillkit.config.scenario import L4_TYPES
 from drillkit.config.system import System
 from drillkit.errors import InputError
-from drillkit.faults.backends import FaultBackend, LlmProxyBackend, ToxiproxyBackend
-
-EMBEDDED_TOXIPROXY = "http://127.0.0.1:8474"
-EMBEDDED_LLM_PROXY = "http://127.0.0.1:8475"
-#: Bearer token for fault servers bound beyond loopback.
-TOKEN_ENV = "DRILLKIT_CHAOS_TOKEN"
+from drillkit.faults.fleet import TOKEN_ENV, Fleet, connect
 
 
 @dataclass(frozen=True)
@@ -45,19 +41,36 @@ def parse_target(text: str, system: System | None = None) -> Target:
     return Target(kind, name)
 
 
-def layer_urls(system: System) -> dict[str, str]:
-    return {
-        "l4": EMBEDDED_TOXIPROXY if system.chaos.toxiproxy == "embedded" else system.chaos.toxiproxy,
-        "l7": EMBEDDED_LLM_PROXY if system.chaos.llm_proxy == "embedded" else system.chaos.llm_proxy,
-    }
+def check_target(text: str, system: System, fault_type: str) -> Target:
+    """`parse_target`, and the manifest can say where a `fault_type` fault on it goes (a fleet of
+    several Toxiproxy servers needs a `chaos.proxies` entry for each L4 target): bad input before
+    anything starts, without asking a server."""
+    target = parse_target(text, system)
+    if fault_type in L4_TYPES:
+        try:
+            system.chaos.l4_place(str(target))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+    return target
 
 
 @asynccontextmanager
-async def open_backends(system: System) -> AsyncIterator[dict[str, FaultBackend]]:
-    """Both layers' backends for `system`, closed on exit."""
-    urls = layer_urls(system)
-    l7 = LlmProxyBackend(urls["l7"], token=os.environ.get(TOKEN_ENV))
+async def open_backends(system: System) -> AsyncIterator[Fleet]:
+    """Every fault server of `system` (`Fleet`: key → backend, and `place`), closed on exit.
+    Raises `InputError` naming the field when a server's header names an unset `${VAR}`."""
+    fleet = connect(system)
     try:
-        yield {"l4": ToxiproxyBackend(urls["l4"]), "l7": l7}
+        yield fleet
     finally:
-        await l7.aclose()
+        await fleet.aclose()
+
+
+__all__ = [
+    "EMBEDDED_LLM_PROXY",
+    "EMBEDDED_TOXIPROXY",
+    "TOKEN_ENV",
+    "Target",
+    "check_target",
+    "open_backends",
+    "parse_target",
+]

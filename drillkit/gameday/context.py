@@ -29,6 +29,7 @@ from drillkit.config.system import System
 from drillkit.errors import Aborted
 from drillkit.evals.wire import Wire
 from drillkit.faults.backends import ActiveFault, FaultBackend
+from drillkit.faults.fleet import Fleet
 from drillkit.gameday.external import ExternalSignals
 from drillkit.gameday.impact import ImpactTracker
 from drillkit.journal.events import Event
@@ -133,7 +134,7 @@ class RunContext:
     run_dir: Path
     journal: Journal
     control: RunControl = field(default_factory=RunControl)
-    backends: dict[str, FaultBackend] = field(default_factory=dict)
+    backends: Fleet | None = None  # every fault server of the system, while the run holds them
     load: LoadGenerator | None = None
     started_demo: StopDemo | None = None  # stops the demo this run started
     t_start: float = 0.0

@@ -4,9 +4,14 @@ Every fault is recorded in the leftovers file *before* it is injected (under the
 will give it), so a run killed mid-call still leaves a record the next preflight or
 `drillkit chaos reset` acts on. A fault counts as removed only once the server said so; cleanup
 retries whatever is not. Faults are injected dead-man (honoured by the LLM fault proxy and by
-drillkit's embedded Toxiproxy server; see `drillkit.faults.backends`) and kept alive by `heartbeat`:
-a run killed outright loses its faults within `DEAD_MAN_INTERVAL_S` on those servers, and through
-the leftovers file everywhere.
+drillkit's embedded Toxiproxy servers; see `drillkit.faults.backends`) and kept alive by `heartbeat`,
+which beats every server of the system's fleet holding one (each of several `drillkit chaos serve`
+processes, the demo's): a run killed outright loses its faults within `DEAD_MAN_INTERVAL_S` on
+those servers, and through the leftovers file everywhere.
+
+Where a fault goes is the manifest's word (`Fleet.place`: `chaos.proxies` / `chaos.routes`, else
+the proxy or route named after the target); the leftovers record the server's URL and the proxy
+or route name, never its headers.
 """
 
 from __future__ import annotations
@@ -17,8 +22,7 @@ import time
 
 from drillkit.config.scenario import Fault
 from drillkit.errors import Aborted, DrillkitError
-from drillkit.faults.backends import ActiveFault, FaultRequest, backend_for
-from drillkit.faults.targets import parse_target
+from drillkit.faults.backends import ActiveFault, FaultBackend, FaultRequest
 from drillkit.gameday import leftovers
 from drillkit.gameday.context import Injected, RunContext
 from drillkit.journal.events import FaultInjected, FaultRemoved, InjectClock, Phase
@@ -83,11 +87,11 @@ async def inject_one(ctx: RunContext, fault: Fault) -> None:
         if not result.ok:
             ctx.control.abort(f"the change fault {result.name!r} failed: {result.detail[:200]}")
         return
-    assert fault.target is not None
-    backend = backend_for(fault.type, ctx.backends)
+    assert fault.target is not None and ctx.backends is not None
+    backend, carrier = ctx.backends.place(fault.target, fault.type)  # the manifest's server and proxy/route
     request = FaultRequest(
         type=fault.type,
-        target=parse_target(fault.target).name,
+        target=carrier,
         name=fault.name,
         toxicity=fault.toxicity,
         stream=fault.stream,
@@ -193,10 +197,19 @@ async def missing_faults(ctx: RunContext) -> list[str]:
 
 
 async def heartbeat(ctx: RunContext) -> None:
-    """Every `HEARTBEAT_S`, heartbeat each server that holds a live dead-man fault of this run."""
+    """Every `HEARTBEAT_S`, heartbeat each server that holds a live dead-man fault of this run:
+    every server of the fleet this run injected into, each on its own (one slow server does not
+    delay another's heartbeat past its dead-man interval)."""
+    assert ctx.backends is not None
     while True:
+        beats = []
         for backend in ctx.backends.values():
             if any(i.backend is backend and i.active and i.active.dead_man and not i.removed for i in ctx.injected):
-                with contextlib.suppress(DrillkitError):
-                    await asyncio.wait_for(backend.heartbeat(), HEARTBEAT_S * 2)
+                beats.append(_beat(backend))
+        await asyncio.gather(*beats)
         await asyncio.sleep(HEARTBEAT_S)
+
+
+async def _beat(backend: FaultBackend) -> None:
+    with contextlib.suppress(DrillkitError, TimeoutError):
+        await asyncio.wait_for(backend.heartbeat(), HEARTBEAT_S * 2)

@@ -6,7 +6,9 @@ drillkit's embedded Toxiproxy server; a team's own (Go) Toxiproxy has no such th
 this file is what stands between a SIGKILLed game-day and a toxic left forever. Every fault is
 recorded, dead-man or not: the record is written before the server is asked, and removing a
 fault that already went by itself is a no-op that just drops the record.
-The file is `<home>/chaos/leftovers.json`: a list of {run_id, layer, server, target, name, type}.
+The file is `<home>/chaos/leftovers.json`: a list of {run_id, layer, server, target, name, type}
+(`server` the admin URL, `target` the proxy or route name; a fleet's headers are never written:
+`sweep` calls a server of the current system's fleet with that server's headers and timeout).
 
 The restore steps a run owes (`<home>/chaos/pending-restore.json`) are stored redacted, like
 everything under the home: a step's HTTP headers or argv can carry a token. When redaction changed
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -127,16 +130,26 @@ class Sweep:
     stuck: list[StuckRecord] = field(default_factory=list)  # records kept
 
 
-def _backend(record: FaultRecord) -> FaultBackend:
-    return ToxiproxyBackend(record.server) if record.layer == "l4" else LlmProxyBackend(record.server)
+def _backend(record: FaultRecord, known: Mapping[str, FaultBackend]) -> tuple[FaultBackend, bool]:
+    """The backend to remove `record` with, and whether it is ours to close: a server of the
+    system's fleet is called as the manifest says (its headers, its timeout); any other server
+    (a fleet since changed, another manifest) plainly."""
+    for backend in known.values():
+        if backend.layer == record.layer and backend.url == record.server.rstrip("/"):
+            return backend, False
+    if record.layer == "l4":
+        return ToxiproxyBackend(record.server), False
+    return LlmProxyBackend(record.server), True
 
 
-async def sweep(home: Path) -> Sweep:
+async def sweep(home: Path, known: Mapping[str, FaultBackend] | None = None) -> Sweep:
     """Remove every recorded fault from its server; rewrite the file with the records still stuck.
 
-    A fault already gone (a dead-man fault after its heartbeats stopped, or removed by hand) just
-    loses its record; malformed entries are dropped (nothing can be done with them) and count as
-    removed; an entry whose server cannot be asked stays recorded.
+    `known`: the current system's fault servers (`drillkit.faults.fleet.Fleet`), used for the
+    records on them (each server's headers and timeout). A fault already gone (a dead-man fault
+    after its heartbeats stopped, or removed by hand) just loses its record; malformed entries are
+    dropped (nothing can be done with them) and count as removed; an entry whose server cannot be
+    asked stays recorded.
     """
     result = Sweep()
     for entry in read(home):
@@ -145,7 +158,7 @@ async def sweep(home: Path) -> Sweep:
         except ValidationError:
             result.removed.append(MalformedRecord(malformed=entry))
             continue
-        backend = _backend(record)
+        backend, owned = _backend(record, known or {})
         try:
             if await backend.remove(record.target, record.name):
                 result.removed.append(record)
@@ -154,16 +167,16 @@ async def sweep(home: Path) -> Sweep:
         except DrillkitError as exc:
             result.stuck.append(StuckRecord(record=record, error=str(exc)))
         finally:
-            if isinstance(backend, LlmProxyBackend):
+            if owned and isinstance(backend, LlmProxyBackend):
                 await backend.aclose()
     if leftovers_path(home).exists():
         _write(home, [s.record.model_dump(mode="json", exclude_none=True) for s in result.stuck])
     return result
 
 
-async def clean(home: Path) -> tuple[list[dict[str, Any]], list[str]]:
+async def clean(home: Path, known: Mapping[str, FaultBackend] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """`sweep`, as (removed entries, problems): for the journal of a game-day's preflight."""
-    swept = await sweep(home)
+    swept = await sweep(home, known)
     removed = [r.model_dump(mode="json", exclude_none=True) for r in swept.removed]
     return removed, [s.problem() for s in swept.stuck]
 

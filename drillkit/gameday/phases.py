@@ -74,7 +74,8 @@ async def run_steps(
 async def preflight(ctx: RunContext) -> None:
     ctx.emit(Phase(phase="preflight"))
     ctx.wire = Wire.of(ctx.system)  # an unset ${VAR} in service.headers: bad input, before any fault
-    removed, problems = await leftovers.clean(ctx.options.home)
+    assert ctx.backends is not None
+    removed, problems = await leftovers.clean(ctx.options.home, ctx.backends)
     if removed:
         ctx.emit(LeftoversRemoved(faults=removed))
     if problems:
@@ -91,8 +92,9 @@ async def preflight(ctx: RunContext) -> None:
     for fault in ctx.scenario.faults:
         if fault.target is not None:
             parse_target(fault.target, ctx.system)
+    placed = {ctx.backends.place(f.target, f.type)[0] for f in ctx.scenario.faults if f.target is not None}
     for key, backend in ctx.backends.items():
-        if not any(f.type in backend.types for f in ctx.scenario.faults):
+        if backend not in placed:  # a server this scenario injects nothing into
             continue
         active = await backend.list()
         if active:

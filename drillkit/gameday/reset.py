@@ -5,19 +5,23 @@ Contract of `reset_faults(home, system)`:
 
 - It takes the home's game-day lock (`run.run_lock`) for as long as it works, so no game-day
   starts halfway. When a running game-day holds the lock (`LockBusy`), that run owns its records:
-  they are not touched (`game_day_running` says so) and only the two layers are reset.
+  they are not touched (`game_day_running` says so) and only the fault servers are reset.
 - Otherwise, in this order: with `forget=True` every record of faults and owed restores is dropped
   unread (for servers gone for good); every recorded fault is removed from its server
   (`leftovers.sweep`: a record whose server cannot be asked stays); every restore a killed run
   owes is run, all its steps, and the debt is dropped only when each step succeeded.
-- Last, every fault on the system's two fault servers is removed (`FaultBackend.reset`: proxies and
-  routes stay, disabled proxies come back), whether or not a game-day is running.
+- Last, every fault on the system's fault servers is removed (`FaultBackend.reset`: proxies and
+  routes stay, disabled proxies come back): every Toxiproxy server of its fleet and the LLM fault
+  proxy, whether or not a game-day is running. Records of faults on servers of the fleet are
+  removed with that server's headers and timeout.
 - Nothing raises for a server that cannot be reached or a step that fails: the report says so,
-  and `ok` is False.
+  and `ok` is False. A server header naming an unset `${VAR}` is bad input (`InputError`, before
+  anything is done).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from drillkit.config.scenario import RestoreStep
 from drillkit.config.system import System
 from drillkit.errors import DrillkitError, LockBusy
+from drillkit.faults.backends import FaultBackend
+from drillkit.faults.fleet import Fleet
 from drillkit.faults.targets import open_backends
 from drillkit.gameday import leftovers
 from drillkit.gameday.leftovers import FaultRecord, MalformedRecord, StuckRecord
@@ -90,7 +96,7 @@ class ResetReport(_Frozen):
     already_gone: list[FaultRecord] = []  # recorded faults that went by themselves: records dropped
     stuck: list[StuckRecord] = []  # recorded faults that could not be removed: still recorded
     restores: list[RestoreOutcome] = []  # owed restores run, paid or not
-    layers: dict[str, LayerReset] = {}  # "l4", "l7"
+    layers: dict[str, LayerReset] = {}  # "l4" (or "l4:<server>" for each server of a fleet), "l7"
 
     @property
     def leftovers_ok(self) -> bool:
@@ -129,16 +135,21 @@ class ResetReport(_Frozen):
 
 async def reset_faults(home: Path, system: System, *, forget: bool = False) -> ResetReport:
     """Remove every fault on `system`'s fault servers and settle the home's leftovers (module doc)."""
+    async with open_backends(system) as fleet:
+        return await _reset(home, fleet, forget)
+
+
+async def _reset(home: Path, fleet: Fleet, forget: bool) -> ResetReport:
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(run_lock(home))
         except LockBusy:
-            return ResetReport(game_day_running=True, layers=await _reset_layers(system))
+            return ResetReport(game_day_running=True, layers=await _reset_layers(fleet))
         forgotten = None
         if forget:
             faults, owed = leftovers.forget_all(home)
             forgotten = Forgotten(faults=faults, restores=owed)
-        swept = await leftovers.sweep(home)
+        swept = await leftovers.sweep(home, fleet)
         restores = [await _pay(home, owed) for owed in leftovers.read_pending(home)]
         return ResetReport(
             game_day_running=False,
@@ -147,7 +158,7 @@ async def reset_faults(home: Path, system: System, *, forget: bool = False) -> R
             already_gone=swept.already_gone,
             stuck=swept.stuck,
             restores=restores,
-            layers=await _reset_layers(system),
+            layers=await _reset_layers(fleet),
         )
 
 
@@ -171,13 +182,15 @@ async def _pay(home: Path, owed: Any) -> RestoreOutcome:
     return outcome
 
 
-async def _reset_layers(system: System) -> dict[str, LayerReset]:
-    layers: dict[str, LayerReset] = {}
-    async with open_backends(system) as backends:
-        for key, backend in backends.items():
-            try:
-                await backend.reset()
-                layers[key] = LayerReset(url=backend.url, reset=True)
-            except DrillkitError as exc:
-                layers[key] = LayerReset(url=backend.url, reset=False, error=str(exc))
-    return layers
+async def _reset_layers(fleet: Fleet) -> dict[str, LayerReset]:
+    """Reset every server of the fleet, each on its own (one unreachable server delays no other)."""
+
+    async def one(backend: FaultBackend) -> LayerReset:
+        try:
+            await backend.reset()
+        except DrillkitError as exc:
+            return LayerReset(url=backend.url, reset=False, error=str(exc))
+        return LayerReset(url=backend.url, reset=True)
+
+    results = await asyncio.gather(*(one(backend) for backend in fleet.values()))
+    return dict(zip(fleet.keys(), results, strict=True))

@@ -36,7 +36,7 @@ from drillkit import __version__, signals
 from drillkit.config.scenario import Scenario
 from drillkit.config.system import System, load_system
 from drillkit.errors import Aborted, DrillkitError, InputError, LockBusy
-from drillkit.faults.targets import open_backends, parse_target
+from drillkit.faults.targets import check_target, open_backends
 from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, RunControl, StopDemo
 from drillkit.gameday.faulting import heartbeat, inject
@@ -113,7 +113,7 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
         try:
             for fault in scenario.faults:
                 if fault.target is not None:
-                    parse_target(fault.target, system)  # bad input: exit 2 before anything starts
+                    check_target(fault.target, system, fault.type)  # bad input: exit 2 before anything starts
             return await _run(scenario, scenario_path, options, system, started_demo, control)
         finally:
             if started_demo is not None:
