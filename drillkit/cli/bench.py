@@ -32,8 +32,10 @@ def proxy(env: Env, rate: int, seconds: float, rounds: int, megabytes: int, laye
         p50/p99 of each side, what the proxy adds, the rate achieved. Targets on 2 cores: adds
         ≤ 1 ms p50 and ≤ 3 ms p99 at 300 requests/s.
     L4, the embedded Toxiproxy server: 100-byte echo round trips on one connection, new
-        connections, and bulk throughput over loopback. Targets: adds ≤ 0.3 ms p50 on small
-        requests; moves ≥ 300 MB/s.
+        connections, and bulk throughput over loopback, without toxics and with a latency 0
+        toxic both ways; then a latency toxic's accuracy. Targets: adds ≤ 0.3 ms p50 on small
+        requests; moves ≥ 300 MB/s; with the toxics, ≤ 0.5 ms p99 on small requests and
+        ≤ 0.3 ms p50 on a new connection; a latency toxic within ±0.3 ms of what was asked.
 
     Servers, proxies and the load generator run in separate processes, as in a deployment. The
     machine is shared: run it more than once and compare the ratios.
@@ -92,10 +94,10 @@ def _l7_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _l4_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def _l4_rows(r: dict[str, Any], toxic: str = "") -> list[tuple[str, str, str, str]]:
     rows = [
         (
-            f"{label} {q}",
+            f"{label} {q}{toxic}",
             f"{r[kind][f'direct_{q}_ms']:.3f} ms",
             f"{r[kind][f'proxy_{q}_ms']:.3f} ms",
             f"+{r[kind][f'added_{q}_ms']:.3f} ms",
@@ -106,12 +108,33 @@ def _l4_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     t = r["throughput"]
     rows.append(
         (
-            f"throughput ({t['megabytes']} MB)",
+            f"throughput ({t['megabytes']} MB){toxic}",
             f"{t['direct_mb_s']:.0f} MB/s",
             f"{t['proxy_mb_s']:.0f} MB/s",
             f"{t['proxy_mb_s'] / t['direct_mb_s']:.2f}×",
         )
     )
+    if "with_toxic" in r:
+        rows += _l4_rows(r["with_toxic"], f", {r['with_toxic']['label']}")
+    if "latency_accuracy" in r:
+        rows += _latency_rows(r["latency_accuracy"])
+    return rows
+
+
+def _latency_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """A latency toxic: what it added per round trip (beyond ``base``), next to what was asked."""
+    rows = []
+    for a in (v for k, v in r.items() if k.startswith("jitter_")):
+        asked = f"{r['asked_ms']} ± {a['jitter_ms']} ms" if a["jitter_ms"] else f"{r['asked_ms']} ms"
+        band = f", {a['in_band']:.1%} in band" if a["in_band"] is not None else ""
+        rows.append(
+            (
+                f"latency toxic {asked}: added mean / p50",
+                f"base {r['base_ms']:.3f} ms",
+                f"{a['mean_ms']:.2f} / {a['p50_ms']:.2f} ms{band}",
+                f"{a['mean_error_ms']:+.2f} / {a['p50_error_ms']:+.2f} ms vs asked",
+            )
+        )
     return rows
 
 

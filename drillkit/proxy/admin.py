@@ -10,8 +10,8 @@ Routes are Toxiproxy's proxies, faults its toxics (`drillkit.faults.l7`):
     GET /version, GET /metrics (Prometheus text), GET/POST /heartbeat
 
 Routes, faults, their `ttl` and `dead_man` clocks are described in `drillkit.proxy.llm_server`;
-the metrics (responses by status, faults drawn and active, request duration by outcome) in its
-`PrometheusMetrics`.
+the metrics (responses by status, faults drawn and active, request duration by outcome) in
+`drillkit.proxy.route_metrics.PrometheusMetrics`.
 Errors are `{"error": message, "status": code}`.
 
 Every call passes `drillkit.net.AdminGuard` (loopback or allowed `Host`, no foreign `Origin`,

@@ -38,7 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from typing import Any
 
 from drillkit.faults.l7 import (
@@ -73,50 +72,13 @@ from drillkit.net.http11 import (
 )
 from drillkit.net.jsonio import dumps, loads_or_none
 from drillkit.net.serving import bind_socket
+from drillkit.proxy.route_metrics import Answer, RouteMetrics
 
 _REQUEST_DROP = HOP_BY_HOP | {"host", "content-length", "expect", "accept-encoding"}
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
 CLIENT_IDLE_S = 75.0  # idle keep-alive connections from clients are closed after this (nginx's default)
 LINGER_S, LINGER_BYTES = 2.0, 1 << 20  # after refusing a malformed request: drain input this long, this much
 log = logging.getLogger(__name__)
-
-
-class RouteMetrics:
-    """What a route reports; the control plane passes a Prometheus-backed one."""
-
-    OUTCOMES = ("ok", "client_error", "server_error", "aborted")  # of a request (see `_Answer`)
-
-    def track(self, route: str) -> None:
-        """A route was created: its duration series start at zero, one per outcome."""
-
-    def request(self, route: str, status: int) -> None: ...
-
-    def fault(self, route: str, fault_type: str) -> None: ...
-
-    def duration(self, route: str, outcome: str, seconds: float) -> None: ...
-
-
-class _Answer:
-    """One request as the metrics see it: `sent` counts the status as the head goes out; `report`
-    observes once the seconds from its head read to its last byte written, with the outcome:
-    ``aborted`` unless ``complete`` (the upstream or a fault broke the response, the client left,
-    the route stopped), else ``ok`` (status < 400), ``client_error`` (4xx) or ``server_error``."""
-
-    __slots__ = ("complete", "proxy", "started", "status")
-
-    def __init__(self, proxy: RouteProxy) -> None:
-        self.proxy, self.status, self.complete, self.started = proxy, 0, False, time.perf_counter()
-
-    def sent(self, status: int) -> None:
-        self.status = status
-        self.proxy.metrics.request(self.proxy.name, status)
-
-    def report(self) -> None:
-        if self.started:  # 0.0 once reported
-            code, seconds = self.status, time.perf_counter() - self.started
-            outcome = "ok" if code < 400 else "client_error" if code < 500 else "server_error"
-            self.proxy.metrics.duration(self.proxy.name, outcome if self.complete else "aborted", seconds)
-            self.started = 0.0
 
 
 class RouteProxy:
@@ -181,11 +143,11 @@ class RouteProxy:
                 except TimeoutError:
                     break  # an idle keep-alive connection: close it, as any server does
                 except BadMessage as exc:
-                    await self._reject(reader, writer, exc, _Answer(self))
+                    await self._reject(reader, writer, exc, Answer(self.metrics, self.name))
                     break
                 if req is None:
                     break
-                answer = _Answer(self)
+                answer = Answer(self.metrics, self.name)
                 try:
                     if not await self._exchange(req, reader, writer, answer):
                         break
@@ -202,7 +164,7 @@ class RouteProxy:
             writer.close()
 
     async def _reject(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: BadMessage, answer: _Answer
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, exc: BadMessage, answer: Answer
     ) -> None:
         """Answer a malformed request (its status, `connection: close`) and end the connection.
 
@@ -220,7 +182,7 @@ class RouteProxy:
                 while budget > 0 and (data := await reader.read(1 << 16)):
                     budget -= len(data)
 
-    async def _send(self, writer: asyncio.StreamWriter, reply: Reply, answer: _Answer, *, close: bool = False) -> bool:
+    async def _send(self, writer: asyncio.StreamWriter, reply: Reply, answer: Answer, *, close: bool = False) -> bool:
         """Write a whole reply (honouring `cut_at`); False when the connection must close."""
         close = close or reply.cut_at is not None
         headers = [*without_hop_headers(reply.headers, _RESPONSE_DROP), ("content-length", str(len(reply.body)))]
@@ -233,7 +195,7 @@ class RouteProxy:
         return not close
 
     async def _exchange(
-        self, req: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: _Answer
+        self, req: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, answer: Answer
     ) -> bool:
         """Answer one request; True when the client connection may carry another."""
         method, target = req.first[0], req.first[1]
@@ -302,7 +264,7 @@ class RouteProxy:
 
     async def _respond(
         self, ex: Exchange | None, drawn: tuple[Fault, ...], method: str, resp: Message,
-        up: asyncio.StreamReader, writer: asyncio.StreamWriter, close: bool, answer: _Answer,
+        up: asyncio.StreamReader, writer: asyncio.StreamWriter, close: bool, answer: Answer,
     ) -> bool:  # fmt: skip
         """Send the upstream's response: through drawn faults if any act on it, else as it comes."""
         status, head = int(resp.first[1]), f"HTTP/1.1 {' '.join(resp.first[1:])}"
@@ -353,7 +315,7 @@ class RouteProxy:
 
     async def _pipe_events(
         self, ex: Exchange, filters: list[Fault], resp: Message, up: asyncio.StreamReader,
-        writer: asyncio.StreamWriter, close: bool, answer: _Answer,
+        writer: asyncio.StreamWriter, close: bool, answer: Answer,
     ) -> bool:  # fmt: skip
         """Forward a server-sent-event stream event by event through `filters` (rule 4)."""
         headers = [*without_hop_headers(resp.headers, _RESPONSE_DROP), ("transfer-encoding", "chunked")]

@@ -13,8 +13,8 @@ Rewiring under live traffic (the contract the API relies on):
 * update: interrupt the stage, swap its attributes/toxicity, restart it.
 
 Each step forwards every byte exactly once and in order, because an interrupted stage forwards
-its chunk in flight (stream rule 2) and queues are moved oldest first. Interrupts finish within
-a loop iteration (stages never block on output), so none of this waits on traffic.
+its chunk in flight (stream rule 2) and queues are moved oldest first. An interrupt finishes
+before `Stub.interrupt` returns (stages never block on output), so none of this waits on traffic.
 
 Back-pressure: the source socket stops being read while the sink transport is over its
 high-water mark, or while more than `HIGH_WATER` bytes sit in the chain's queues (a held or
@@ -32,7 +32,7 @@ import itertools
 from collections.abc import Callable
 
 from drillkit.faults.toxics import ToxicSpec
-from drillkit.faults.toxics.base import End, Item, Stub
+from drillkit.faults.toxics.base import CallAt, End, Item, Stub
 from drillkit.faults.toxics.noop import Noop
 
 #: Bytes queued inside a chain above which the source is paused, and below which it resumes.
@@ -59,7 +59,8 @@ class Link:
 
     ``on_end(link, marker)`` is called once, after every byte before the end was written to the
     sink: ``End.EOF`` (the source half-closed) or ``End.CLOSE`` (a toxic ended the stream).
-    ``on_reset()`` asks the connection to abort both sockets with a RST.
+    ``on_reset()`` asks the connection to abort both sockets with a RST. ``call_at`` schedules
+    the toxics' timed wake-ups (default: the loop's ``call_at``).
     """
 
     def __init__(
@@ -71,6 +72,7 @@ class Link:
         on_end: Callable[[Link, End], None],
         on_reset: Callable[[], None],
         counts: ByteCounts | None = None,
+        call_at: CallAt | None = None,
     ) -> None:
         self.stream = stream
         self.source = source
@@ -81,6 +83,8 @@ class Link:
         self.closed = False
         self._on_end = on_end
         self._on_reset = on_reset
+        self._call_at = call_at
+        self._loop: asyncio.AbstractEventLoop | None = None  # for the stubs, fetched once
         self._queued = 0
         self._sink_full = False
         self._queue_full = False
@@ -149,6 +153,8 @@ class Link:
     # -- chain -------------------------------------------------------------------------------
 
     def _stub(self, name: str, spec_toxic: object, toxicity: float) -> Stub:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
         return Stub(
             name,
             spec_toxic,  # type: ignore[arg-type]
@@ -156,6 +162,8 @@ class Link:
             self.deliver,
             on_reset=self._on_reset,
             queue_delta=self._queue_delta,
+            call_at=self._call_at,
+            loop=self._loop,
         )
 
     def build(self, specs: list[ToxicSpec]) -> None:
@@ -211,7 +219,8 @@ class Link:
             return
         i = self.stubs.index(stub)
         before = self.stubs[i - 1]
-        await asyncio.gather(stub.interrupt(), before.interrupt())
+        await stub.interrupt()  # its chunk in flight goes out first: it is older than before's
+        await before.interrupt()
         if self.closed:
             return
         for item in stub.take_pending():

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from drillkit.errors import DrillkitError
@@ -27,10 +27,10 @@ from drillkit.faults.l7 import Api, Fault, FaultSpecError, build_fault, parse_fa
 from drillkit.net import listen_refusal
 from drillkit.net.http11 import UpstreamPool
 from drillkit.proxy.dead_man import dead_man_deadline, iso_time
-from drillkit.proxy.http import RouteMetrics, RouteProxy
+from drillkit.proxy.http import RouteProxy
+from drillkit.proxy.route_metrics import PrometheusMetrics
 
 REAP_INTERVAL_S = 0.05
-DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
@@ -102,43 +102,6 @@ class LiveRoute:
     config: RouteConfig
     proxy: RouteProxy
     faults: dict[str, LiveFault]
-
-
-class PrometheusMetrics(RouteMetrics):
-    """The data plane's metrics; label children are cached (the hot path only calls inc/observe).
-    ``drillkit_llm_proxy_request_duration_seconds{route, outcome}`` (`RouteMetrics.OUTCOMES`)
-    starts at zero for every outcome of a route when the route is created."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        pre, by_status, by_type = "drillkit_llm_proxy", ["route", "status"], ["route", "type"]
-        self.requests = Counter(f"{pre}_requests", "Responses by route and status", by_status, registry=registry)
-        self.applied = Counter(f"{pre}_faults_applied", "Faults drawn for a request", by_type, registry=registry)
-        self.active = Gauge(f"{pre}_active_faults", "Faults on a route", by_type, registry=registry)
-        self.durations = Histogram(
-            f"{pre}_request_duration_seconds", "Time from a request's head read to its answer's last byte written",
-            ["route", "outcome"], buckets=DURATION_BUCKETS, registry=registry,
-        )  # fmt: skip
-        self._children: dict[tuple[str, str, str], Any] = {}
-
-    def _child(self, metric: Counter | Histogram, kind: str, route: str, label: str) -> Any:
-        key = (kind, route, label)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(route, label)
-        return child
-
-    def request(self, route: str, status: int) -> None:
-        self._child(self.requests, "r", route, str(status)).inc()
-
-    def fault(self, route: str, fault_type: str) -> None:
-        self._child(self.applied, "f", route, fault_type).inc()
-
-    def track(self, route: str) -> None:
-        for outcome in self.OUTCOMES:
-            self._child(self.durations, "d", route, outcome)
-
-    def duration(self, route: str, outcome: str, seconds: float) -> None:
-        self._child(self.durations, "d", route, outcome).observe(seconds)
 
 
 class LlmProxyServer:

@@ -8,7 +8,8 @@ Connections (`drillkit.proxy.tcp_connection`, re-exported): the client is accept
 is not read until the upstream connection is up (an upstream that is down closes the client
 cleanly, no byte lost or invented). A half-close (EOF) is passed on as a half-close; the
 connection closes when both directions have ended, when a toxic ends it, or when either socket
-fails. Disabling the proxy closes the listener and every live connection.
+fails. Disabling the proxy closes the listener and every live connection. While it listens, a
+proxy's toxics sleep on its `PreciseTimer` (asyncio's own timers wake up to 1 ms late).
 
 Traffic (`ProxyTraffic`): the bytes each direction of each proxy carries, by Go Toxiproxy's
 metric labels, exposed as Go's ``toxiproxy_proxy_received_bytes_total`` and
@@ -28,7 +29,9 @@ from prometheus_client.registry import Collector
 
 from drillkit.errors import DrillkitError, InputError
 from drillkit.faults.toxics import STREAMS, ToxicSpec, parse_toxic, update_toxic
+from drillkit.faults.toxics.base import CallAt
 from drillkit.proxy.link import ByteCounts, Link
+from drillkit.proxy.precise_timer import PreciseTimer
 from drillkit.proxy.tcp_connection import READ_SIZE, Connection
 
 T = TypeVar("T")
@@ -133,6 +136,7 @@ class Proxy:
         self.connections: set[Connection] = set()
         self.read_buffer = memoryview(bytearray(READ_SIZE))
         self._server: asyncio.Server | None = None
+        self._timer: PreciseTimer | None = None
         self._lock = asyncio.Lock()
 
     def to_json(self) -> dict[str, Any]:
@@ -157,6 +161,10 @@ class Proxy:
     def byte_counts(self, stream: str) -> ByteCounts:
         """Where a new connection's ``stream`` direction adds its bytes (this listen/upstream)."""
         return self.traffic.of(stream, self)
+
+    def toxic_timer(self) -> CallAt | None:
+        """What schedules the toxics' sleeps on this proxy's connections (None: the loop's)."""
+        return self._timer.call_at if self._timer is not None else None
 
     def _start_counts(self) -> None:
         for stream in STREAMS:
@@ -186,6 +194,7 @@ class Proxy:
             raise ListenError(f"listen tcp {self.listen}: {exc.strerror or exc}") from exc
         bound_host, bound_port = sock.getsockname()[:2]
         self.listen = format_address(bound_host, bound_port)
+        self._timer = PreciseTimer.open(asyncio.get_running_loop())
         self.enabled = True
         self._start_counts()
 
@@ -202,6 +211,9 @@ class Proxy:
             server.close()
         for conn in list(self.connections):
             conn.abort()
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.close()  # after the aborts: nothing it scheduled can fire any more
         if server is not None:
             await server.wait_closed()
 

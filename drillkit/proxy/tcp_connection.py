@@ -19,7 +19,7 @@ import struct
 from typing import Protocol
 
 from drillkit.faults.toxics import ToxicSpec
-from drillkit.faults.toxics.base import End
+from drillkit.faults.toxics.base import CallAt, End
 from drillkit.proxy.link import ByteCounts, Link
 
 log = logging.getLogger("drillkit.proxy.tcp")
@@ -45,6 +45,8 @@ class ProxySide(Protocol):
 
     def byte_counts(self, stream: str) -> ByteCounts: ...
 
+    def toxic_timer(self) -> CallAt | None: ...
+
 
 class Endpoint(asyncio.BufferedProtocol):
     """One socket of a connection: the source of one link and the sink of the other."""
@@ -61,9 +63,8 @@ class Endpoint(asyncio.BufferedProtocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         transport.pause_reading()  # the connection resumes it once both links exist
-        sock = transport.get_extra_info("socket")
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # small writes go out now
+        # No TCP_NODELAY here: asyncio sets it on every IPPROTO_TCP socket, which both are (the
+        # listener is made with that protocol, and create_connection resolves to it).
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.conn.endpoint_made(self)
 
@@ -131,9 +132,25 @@ class Connection:
             return
         client, server = self.client.transport, self.server.transport
         assert client is not None and server is not None
-        counts = self.proxy.byte_counts
-        up = Link("upstream", client, server, on_end=self._on_end, on_reset=self.reset, counts=counts("upstream"))
-        down = Link("downstream", server, client, on_end=self._on_end, on_reset=self.reset, counts=counts("downstream"))
+        proxy, timer = self.proxy, self.proxy.toxic_timer()
+        up = Link(
+            "upstream",
+            client,
+            server,
+            on_end=self._on_end,
+            on_reset=self.reset,
+            counts=proxy.byte_counts("upstream"),
+            call_at=timer,
+        )
+        down = Link(
+            "downstream",
+            server,
+            client,
+            on_end=self._on_end,
+            on_reset=self.reset,
+            counts=proxy.byte_counts("downstream"),
+            call_at=timer,
+        )
         self.client.outbound = self.server.inbound = up
         self.server.outbound = self.client.inbound = down
         self.links = {"upstream": up, "downstream": down}

@@ -14,8 +14,9 @@ Stream rules (every toxic follows them; the link relies on them)
    ``await stub.sleep(seconds)`` and ``await stub.hold()``. When the link rewires the chain
    (a toxic is added, updated or removed under live traffic) it *interrupts* the stub: the wait
    in progress raises `Interrupted`, and the link restarts ``pipe`` later with the same stub.
-   ``stub.write`` never blocks, so an interrupt always completes within one loop iteration and
-   the API never waits on traffic (upstream Toxiproxy issues #558/#412).
+   ``stub.write`` never blocks, so an interrupt completes before ``interrupt()`` returns and
+   the API never waits on traffic (upstream Toxiproxy issues #558/#412). Awaiting anything else
+   (``asyncio.sleep``, a future) is an error: the stub closes the connection.
 2. **On interrupt the chunk in flight is forwarded, never dropped.** Write it in a ``finally``
    (or an ``except Interrupted``) before the exception leaves ``pipe``; slice what is left of it.
    Chunks still queued on the input stay queued: the link moves them on.
@@ -42,16 +43,12 @@ import enum
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
 log = logging.getLogger(__name__)
-
-#: How long an interrupted toxic may take to leave ``pipe`` before it is cancelled (a toxic that
-#: does this broke rule 1; we lose its chunk in flight rather than hang the API).
-INTERRUPT_GRACE_S = 1.0
 
 
 class End(enum.Enum):
@@ -92,19 +89,57 @@ class StatefulToxic(Protocol):
     def new_state(self) -> Any: ...
 
 
+class TimerHandle(Protocol):
+    """What a scheduled wake-up gives back (`asyncio.TimerHandle` is one)."""
+
+    def cancel(self) -> None: ...
+
+
+#: Schedules ``callback()`` at ``when`` on the loop clock (`asyncio.AbstractEventLoop.call_at`'s
+#: shape). A stub uses its loop's by default; the proxy passes a more precise one.
+CallAt = Callable[[float, Callable[[], None]], TimerHandle]
+
+#: Toxic classes already checked against `StatefulToxic` (a protocol isinstance is slow, and
+#: a stub is built for every toxic of every new connection).
+_STATEFUL: dict[type[Toxic], bool] = {}
+
+
+class _Park:
+    """What a stub's wait yields to the stub that steps it: "resume me when woken"."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[_Park, None, None]:
+        yield self
+
+
+_PARK = _Park()
+
+
 class Stub:
     """One toxic's place in one connection's pipe (created, wired and run by the link).
 
     The link owns the stub: it calls `feed`, `start`, `interrupt`, `take_pending` and `cancel`;
     toxics call `read`, `write`, `sleep`, `hold`, `close` and `reset`. ``queue_delta`` reports
     every change in queued bytes so the link can apply back-pressure to the source socket.
+
+    The stub runs its toxic itself rather than in an asyncio task: ``pipe`` waits only through
+    the stub (rule 1), so the stub resumes it (``send``) exactly when what it waits for happens —
+    in `feed` for input, from a ``call_at`` timer for a sleep, in `interrupt`. A chunk crosses
+    every stage that has nothing to wait for (the head, ``latency`` 0, a toxic that is not
+    active) inside the call that read it from the socket: no task switch per stage and chunk.
+    ``task`` is a future that is done when the current run of the toxic ends (made on demand).
     """
 
     __slots__ = (
+        "_call_at",
+        "_coro",
+        "_doomed",
         "_interrupted",
         "_loop",
         "_queue",
-        "_waiter",
+        "_running",
+        "_task",
         "_waiting_for_input",
         "closed",
         "end",
@@ -116,7 +151,6 @@ class Stub:
         "received_at",
         "roll",
         "state",
-        "task",
         "toxic",
         "toxicity",
     )
@@ -130,25 +164,39 @@ class Stub:
         *,
         on_reset: Callable[[], None],
         queue_delta: Callable[[int], None],
+        call_at: CallAt | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         self.name = name
         self.toxic = toxic
         self.toxicity = toxicity
         self.roll = random.random()  # rule 4: drawn once, here
-        self.state: Any = toxic.new_state() if isinstance(toxic, StatefulToxic) else None
+        self.state: Any = toxic.new_state() if _is_stateful(toxic) else None  # type: ignore[attr-defined]
         self.output = output
         self.on_reset = on_reset
         self.queue_delta = queue_delta
         self.closed = False
         self.end: End | None = None
         self.received_at = 0.0
-        self.task: asyncio.Task[None] | None = None
-        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Future[None] | None = None
+        self._loop = loop or asyncio.get_running_loop()
         self.loop_time = self._loop.time  # the clock `received_at` and sleeps are measured on
+        self._call_at: CallAt = call_at or self._loop.call_at
         self._queue: deque[tuple[Item, float]] = deque()
-        self._waiter: asyncio.Future[None] | None = None
+        self._coro: Coroutine[Any, Any, None] | None = None  # the run in progress
+        self._running = False  # inside `_step`: the toxic's code is executing
+        self._doomed = False  # cancelled while running: stop it when it next waits
         self._waiting_for_input = False
         self._interrupted = False
+
+    @property
+    def task(self) -> asyncio.Future[None]:
+        """Done when the current run ends (at once if none is running)."""
+        if self._task is None:
+            self._task = self._loop.create_future()
+            if self._coro is None:
+                self._task.set_result(None)
+        return self._task
 
     @property
     def active(self) -> bool:
@@ -158,32 +206,37 @@ class Stub:
     # -- the link's side -------------------------------------------------------------------
 
     def feed(self, item: Item) -> None:
-        """Queue an item from the previous stage; stamps its arrival time (loop clock)."""
+        """Queue an item from the previous stage (stamped with its arrival time on the loop
+        clock) and, if the toxic is waiting for input, run it on the item now."""
         if self.closed:
             return  # the connection is ending; nothing after the end matters
         self._queue.append((item, self._loop.time()))
         if type(item) is bytes:
             self.queue_delta(len(item))
         if self._waiting_for_input:
-            self._wake()
+            self._step()
 
     def start(self) -> None:
-        """Run the toxic (or the no-op, per the roll) on this stub in a task."""
-        if not self.closed:
-            self.task = self._loop.create_task(self._run(), name=f"toxic:{self.name}")
+        """Run the toxic (or the no-op, per the roll) on this stub, up to its first wait."""
+        if self.closed or self._coro is not None:
+            return
+        self._task = None  # the new run's future is made if someone asks for it
+        self._doomed = False
+        self._coro = self._run()
+        self._step()
 
     async def interrupt(self) -> bool:
-        """Stop ``pipe`` at its next wait; return False if the stub has already closed."""
-        task = self.task
-        if task is not None and not task.done():
+        """Stop ``pipe`` at its wait: `Interrupted` is raised there, the toxic forwards its chunk
+        in flight and returns, all before this returns. False if the stub has already closed."""
+        if self._coro is not None:
             self._interrupted = True
-            self._wake()
-            await asyncio.wait({task}, timeout=INTERRUPT_GRACE_S)
-            if not task.done():
-                log.warning("toxic %s ignored an interrupt; cancelling it", self.name)
-                task.cancel()
-                await asyncio.wait({task})
-            self._interrupted = False
+            try:
+                self._step()
+                if self._coro is not None:  # it caught Interrupted and waited again
+                    log.warning("toxic %s ignored an interrupt; stopping it", self.name)
+                    self._kill()
+            finally:
+                self._interrupted = False
         return not self.closed
 
     def take_pending(self) -> list[Item]:
@@ -205,8 +258,7 @@ class Stub:
     def cancel(self) -> None:
         """Tear down (the connection is gone): nothing is forwarded."""
         self.closed = True
-        if self.task is not None:
-            self.task.cancel()
+        self._kill()
 
     # -- the toxic's side ------------------------------------------------------------------
 
@@ -227,7 +279,7 @@ class Stub:
                 return None
             self._waiting_for_input = True
             try:
-                await self._wait(None)
+                await _PARK
             finally:
                 self._waiting_for_input = False
 
@@ -241,7 +293,11 @@ class Stub:
         if self._interrupted:
             raise Interrupted
         if seconds > 0:
-            await self._wait(seconds)
+            timer = self._call_at(self._loop.time() + seconds, self._step)
+            try:
+                await _PARK  # resumed by the timer or by an interrupt
+            finally:
+                timer.cancel()
             if self._interrupted:
                 raise Interrupted
 
@@ -250,7 +306,7 @@ class Stub:
         while True:
             if self._interrupted:
                 raise Interrupted
-            await self._wait(None)
+            await _PARK
 
     def close(self) -> None:
         """End the connection once what was written before is flushed (rule 3)."""
@@ -266,23 +322,52 @@ class Stub:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _wake(self) -> None:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def _wait(self, timeout: float | None) -> None:
-        # One future per wait, woken by feed (when waiting for input), by the timer, or by an
-        # interrupt: cheaper than racing tasks, and nothing else can wake it.
-        waiter = self._loop.create_future()
-        self._waiter = waiter
-        timer = self._loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
+    def _step(self) -> None:
+        """Resume the run until its next wait or its end (no-op if there is none, or if the
+        toxic's code is already executing further up the stack)."""
+        coro = self._coro
+        if coro is None or self._running:
+            return
+        self._running = True
         try:
-            await waiter
+            waits_on = coro.send(None)
+        except StopIteration:
+            self._coro = None
+            self._end_run()
+            return
+        except BaseException:
+            self._coro = None
+            self._end_run()
+            raise
         finally:
-            self._waiter = None
-            if timer is not None:
-                timer.cancel()
+            self._running = False
+        if waits_on is not _PARK:
+            log.error("toxic %s awaited %r, not its stub (stream rule 1); closing", self.name, waits_on)
+            self._kill()
+            self.close()
+        elif self._doomed:
+            self._kill()
+
+    def _kill(self) -> None:
+        """End the run at its wait (``GeneratorExit`` there; its writes still go out unless the
+        stub has closed). Deferred to the next wait if the toxic's code is executing."""
+        coro = self._coro
+        if coro is None:
+            return
+        if self._running:
+            self._doomed = True
+            return
+        self._coro, self._doomed = None, False
+        try:
+            coro.close()
+        except RuntimeError:  # it caught GeneratorExit and waited again
+            log.warning("toxic %s would not stop", self.name)
+        self._end_run()
+
+    def _end_run(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.set_result(None)
 
     async def _run(self) -> None:
         try:
@@ -302,9 +387,12 @@ class Stub:
             self.output(self.end or End.CLOSE)
 
 
-def _resolve(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
+def _is_stateful(toxic: Toxic) -> bool:
+    cls = type(toxic)
+    known = _STATEFUL.get(cls)
+    if known is None:
+        known = _STATEFUL[cls] = isinstance(toxic, StatefulToxic)
+    return known
 
 
-__all__ = ["INTERRUPT_GRACE_S", "End", "Interrupted", "Item", "StatefulToxic", "Stub", "Toxic"]
+__all__ = ["CallAt", "End", "Interrupted", "Item", "StatefulToxic", "Stub", "TimerHandle", "Toxic"]
