@@ -43,10 +43,17 @@ def triage(env: Env, runbook_ref: str | None, auto: bool, resume_id: str | None,
 
     The default runbook asks, in order: are outputs still inside the envelope the evaluation
     suite accepts? which of model, prompt, retrieval corpus, tools and inputs changed against
-    the last known good snapshot (take one with `drillkit snapshot` while healthy; without one
-    a runbook that diffs does not start: exit 2)? what to
-    revert first, given what each revert costs users? It holds the evidence before anything is
-    changed, and rolls back with your confirmation, timed.
+    the last known good snapshot (`drillkit snapshot` while healthy)? what to revert first,
+    given what each revert costs users? It holds the evidence before anything is changed, and
+    rolls back with your confirmation, timed.
+
+    No baseline is no reason to wait: triage then judges each component from what needs none —
+    the served model against the pinned one (canaries), the tools' contract tests, the git
+    history or file dates of prompts and corpus, the inputs against the eval suite's, the last
+    game-day's preflight fingerprints — and says how sure it is (evidence.<component>.confidence:
+    high, medium, low). With the evals passing, a change leads to "re-baseline?", not to a
+    revert (a tool breaking its contract aside); against a baseline recorded with
+    `snapshot --force` while the evals failed, triage says so.
 
     In a terminal each step shows its guidance; answer `run`, `skip`, `back`, `note` (a
     timestamped note in the record) or `quit` (resume later with --resume). `--auto` runs
@@ -147,8 +154,14 @@ def _report(console: Console, summary: IncidentSummary, directory: Path) -> None
     colour = {"pass": "green", "fail": "red"}.get(summary.envelope or "", "yellow")
     console.print()
     console.print(f"envelope [bold {colour}]{_envelope(summary)}[/]   changed [bold]{escape(_changed(summary))}[/]")
+    against = summary.baseline or {}
+    if against.get("reference") == "no-baseline":
+        console.print(f"[yellow]no baseline[/] ({escape(str(against.get('note') or 'none usable'))}): "
+                      "judged from what needs none")  # fmt: skip
+    elif against.get("healthy") is False:
+        console.print("[yellow]against an unhealthy baseline[/] (recorded with --force while the evals failed)")
     if summary.revert_plan:
-        console.print("revert order:")
+        console.print("revert order:" if not summary.rebaseline else "plan (the evals hold):")
         for line in summary.revert_plan:
             console.print(f"  {escape(line)}")
     for done in summary.rolled_back:
@@ -170,7 +183,9 @@ def _changed(summary: IncidentSummary) -> str:
     diffed = bool(summary.evidence) or any(s.type == "diff" and s.outcome in ("pass", "fail") for s in summary.steps)
     if not diffed:
         return "not checked"
-    seen = ", ".join(summary.changed) or ("nothing seen" if summary.unknown else "nothing")
+    sure = (summary.baseline or {}).get("reference") == "no-baseline"
+    named = [f"{c} ({summary.evidence.get(c, {}).get('confidence')})" if sure else c for c in summary.changed]
+    seen = ", ".join(named) or ("nothing seen" if summary.unknown else "nothing")
     return seen + (f"; unknown: {', '.join(summary.unknown)}" if summary.unknown else "")
 
 

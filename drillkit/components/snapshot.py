@@ -1,8 +1,9 @@
 """Snapshots of the five inputs, the last-known-good baseline, and the diff between them.
 
 `baseline.json` (under the drillkit home) is a `Snapshot`: written atomically, readable by
-people. Every snapshot passes through the redaction policy as it is taken (canary answers, top
-input terms and tool answers can carry personal data or secrets).
+people, judged by the eval suite as it is taken (`take_baseline`: `healthy`, `evals`; see
+`drillkit.components.health`). Every snapshot passes through the redaction policy as it is taken
+(canary answers, top input terms and tool answers can carry personal data or secrets).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -22,12 +24,14 @@ from pydantic import ValidationError
 from drillkit import __version__
 from drillkit.components import inputs, model, prompt, retrieval, tools
 from drillkit.components.common import timed, unknown
+from drillkit.components.health import Health, judge_health
 from drillkit.components.types import COMPONENTS, ComponentDiff, DiffReport, Fingerprint, Snapshot
 from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.journal.redact import Redactor
 
 BASELINE = "baseline.json"
+PREVIOUS = "baseline.previous.json"
 COMPONENT_TIMEOUT_S = 15.0
 MODULES = {"model": model, "prompt": prompt, "retrieval": retrieval, "tools": tools, "inputs": inputs}
 
@@ -84,6 +88,14 @@ async def take_snapshot(
     )
 
 
+async def take_baseline(system: System, *, components: Iterable[str] | None = None) -> tuple[Snapshot, Health]:
+    """A snapshot fit to be the last known good: the fingerprints and, at the same time, the eval
+    suite's verdict (`healthy`, `evals` set on the snapshot; nothing is written here)."""
+    snap, health = await asyncio.gather(take_snapshot(system, components=components), judge_health(system))
+    snap.healthy, snap.evals = health.healthy, health.record()
+    return snap, health
+
+
 def problems(snapshot: Snapshot) -> dict[str, str]:
     """Per component, what its fingerprint could not see (unreachable parts), or why it failed."""
     out = {}
@@ -116,6 +128,7 @@ def diff_snapshots(baseline: Snapshot, live: Snapshot, system: System) -> DiffRe
         baseline_at=baseline.taken_at,
         taken_at=live.taken_at,
         took_s=round(sum(fp.took_s for fp in live.components.values()), 3),
+        baseline_healthy=baseline.healthy,
         components=out,
     )
 
@@ -144,6 +157,21 @@ def baseline_path(home: Path) -> Path:
     return home / BASELINE
 
 
+def baseline_of(home: Path, system: System) -> tuple[Snapshot | None, str | None]:
+    """The baseline of `system` in `home`, or None and why none is usable: missing, unreadable, or
+    another system's. Never raises: triage works without one (`drillkit.components.unbaselined`)."""
+    path = baseline_path(home)
+    try:
+        baseline = read_baseline(home)
+    except InputError as exc:
+        return None, f"the baseline is unreadable ({exc})"
+    if baseline is None:
+        return None, f"no baseline in {path} (record one with `drillkit snapshot` while the evals pass)"
+    if baseline.system != system.name:
+        return None, f"{path} is the baseline of {baseline.system!r}, not {system.name!r}"
+    return baseline, None
+
+
 def read_baseline(home: Path) -> Snapshot | None:
     path = baseline_path(home)
     try:
@@ -170,6 +198,14 @@ def write_baseline(home: Path, snapshot: Snapshot, redact: Redact | None = None)
     tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def replace_baseline(home: Path, snapshot: Snapshot) -> Path:
+    """Write `snapshot` as `<home>/baseline.json`, keeping the one it replaces as baseline.previous.json."""
+    path = baseline_path(home)
+    if path.exists():
+        shutil.copy2(path, path.with_name(PREVIOUS))
+    return write_baseline(home, snapshot)
 
 
 def _now() -> str:

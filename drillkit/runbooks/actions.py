@@ -2,10 +2,14 @@
 
 | action | pass | fail | error | skipped |
 | --- | --- | --- | --- | --- |
-| `revert_plan` | a plan of ≥ 1 component | nothing to revert | no diff yet | |
+| `revert_plan` | a plan of ≥ 1 component | nothing to revert (or only changes to re-baseline) | no diff yet | |
 | `rollback` | ran and succeeded | ran and failed | no plan, none left, no designed rollback | `--auto`; declined |
 | `evidence_hold` | state and traffic held | | | |
 | `note` | note written | | | `--auto` |
+
+With the evals holding, changes lead to "re-baseline?" (`drillkit.runbooks.plan`): a responder
+asked whether they were meant either re-baselines (the live state becomes `baseline.json`, if the
+evals still pass) or reverts them after all; `--auto` only says so.
 
 Only `rollback` changes the system, and only with a person there: `--auto` never runs one
 (it says what it would run), and `confirm: true` asks first, showing the command, its
@@ -19,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 
+from drillkit.components.snapshot import problems, replace_baseline, take_baseline
 from drillkit.config.runbook import EvidenceHoldAction, NoteAction, RevertPlanAction, RollbackAction, RunbookStep
 from drillkit.config.system import Rollback
 from drillkit.journal.events import Note, RollbackFinished, RollbackStarted
@@ -40,7 +45,7 @@ async def run_action(session: Session, step: RunbookStep) -> StepResult:
     action = step.action
     assert action is not None
     if isinstance(action, RevertPlanAction):
-        return revert_plan(session, action)
+        return await revert_plan(session, action)
     if isinstance(action, RollbackAction):
         return await rollback(session, action)
     if isinstance(action, EvidenceHoldAction):
@@ -50,7 +55,7 @@ async def run_action(session: Session, step: RunbookStep) -> StepResult:
     raise AssertionError(f"unhandled action type {action.type!r}")  # the runbook model rejects these
 
 
-def revert_plan(session: Session, action: RevertPlanAction) -> StepResult:
+async def revert_plan(session: Session, action: RevertPlanAction) -> StepResult:
     if session.diff is None:
         return StepResult("error", "no diff in this incident yet: a diff step must run before the revert plan")
     plan = plan_reverts(session.diff, session.system.rollbacks, session.envelope)
@@ -60,16 +65,53 @@ def revert_plan(session: Session, action: RevertPlanAction) -> StepResult:
             responder.say(escape(line))
         for component, why in plan.unknown.items():
             responder.say(f"[yellow]unknown:[/] {escape(component)}: {escape(why)}")
-    if plan.entries and action.confirm and responder.interactive:
+    rebaselined = None
+    if plan.rebaseline and not plan.entries and responder.interactive:
+        plan, rebaselined = await _meant_or_not(session, plan)
+    if plan.entries and action.confirm and responder.interactive and plan.accepted == "auto":
         if responder.confirm("Follow this order?"):
             plan.accepted = "responder"
         else:
             plan = _reorder(session, plan)
     session.plan = plan
     session.emit(plan.to_event())
-    if not plan.entries:
-        return StepResult("fail", "nothing changed that a revert could undo", plan.to_journal())
-    return StepResult("pass", "revert order: " + ", ".join(plan.order), {"order": plan.order})
+    if plan.entries:
+        return StepResult("pass", "revert order: " + ", ".join(plan.order), {"order": plan.order})
+    if plan.rebaseline:
+        done = f"; re-baselined: {rebaselined}" if rebaselined else "; re-baseline with `drillkit snapshot` if meant"
+        detail = f"nothing to revert: the evals hold with {', '.join(plan.to_rebaseline)} changed{done}"
+        return StepResult("fail", detail, {**plan.to_journal(), "rebaselined": rebaselined})
+    return StepResult("fail", "nothing changed that a revert could undo", plan.to_journal())
+
+
+async def _meant_or_not(session: Session, plan: RevertPlan) -> tuple[RevertPlan, str | None]:
+    """The evals hold: ask whether the changes were meant. Meant: record the live state as the new
+    last known good (only if the evals still pass: `drillkit.components.snapshot.take_baseline`);
+    not meant: revert them after all, in the plan's order."""
+    responder = session.responder
+    changed = ", ".join(plan.to_rebaseline)
+    if responder.confirm(f"The evals hold. Were the changes to {changed} meant (re-baseline now)?"):
+        return plan, await _rebaseline(session)
+    if responder.confirm(f"Revert {changed} instead?"):
+        return plan.reverting_all(), None
+    return plan, None
+
+
+async def _rebaseline(session: Session) -> str | None:
+    """Record the live state as `<home>/baseline.json` (journaled as a note); None when the evals no
+    longer pass or a component cannot be fingerprinted (the responder is told why)."""
+    snap, health = await take_baseline(session.system)
+    failed = problems(snap)
+    if failed or not health.healthy:
+        why = health.describe() if not health.healthy else "cannot fingerprint " + ", ".join(failed)
+        session.responder.say(f"[yellow]not re-baselined:[/] {escape(why)}")
+        return None
+    path = replace_baseline(session.home, snap)
+    text = f"re-baselined: {path} (taken {snap.taken_at}; {health.describe()})"
+    step = session.next_step or "revert-plan"  # the step being run
+    session.emit(Note(step=step, text=text))
+    session.notes.append({"step": step, "text": text})
+    return str(path)
 
 
 def _reorder(session: Session, plan: RevertPlan) -> RevertPlan:

@@ -5,13 +5,20 @@ Each check returns a `StepResult` whose outcome the runbook branches on:
 | check | pass | fail | error |
 | --- | --- | --- | --- |
 | `eval` | pass rate inside the envelope | outside it | service unreachable, no suite |
-| `diff` | no component changed | some component changed | no baseline; a component unknown and none changed |
+| `diff` | no component changed | some component changed | a component unknown and none changed |
 | `slo` | no SLO breached over the probe | some SLO breached | too few answers to judge, no inputs sample |
 | `http`, `command`, `promql` | see `drillkit.runbooks.probes` | | |
 | `ask` | the responder's choice is the outcome; `skipped` under `--auto` | | |
 
-`eval` and `diff` also journal what they found (`eval`, `diff` entries) and update the session:
-`envelope`, `diff`. Checks only read the system; none of them changes it.
+`diff` compares with `<home>/baseline.json` when it is this system's; without a usable one it
+judges each component from what needs no baseline (served vs pinned model, contract tests, git
+history and file dates, the inputs against the eval suite's, the last game-day's preflight:
+`drillkit.components.unbaselined`), and says how sure it is. Against a baseline recorded while the
+evals failed (`healthy: false`) it says so first.
+
+`eval` and `diff` also journal what they found (`eval`, `diff` entries; a diff's `against` is
+`baseline` or `no-baseline`) and update the session: `envelope`, `diff`. Checks only read the
+system; none of them changes it.
 """
 
 from __future__ import annotations
@@ -21,17 +28,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from drillkit.config.runbook import AskCheck, DiffCheck, EvalCheck, RunbookStep, SloCheck
-from drillkit.errors import InputError
 from drillkit.evals.wire import Wire
 from drillkit.journal.events import Diff, EvalResult
 from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.probes import run_command, run_http, run_promql
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
-    from drillkit.components.types import Snapshot
-    from drillkit.config.system import System
+    from drillkit.components.types import DiffReport, Snapshot
     from drillkit.runbooks.session import Session
 
 #: Longest any one eval request may take during triage (a hung service must not hold the page).
@@ -110,44 +113,85 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
 
 
 async def run_diff(session: Session, check: DiffCheck) -> StepResult:
-    """The five-input diff against the last known good snapshot (`drillkit snapshot`)."""
+    """The five-input diff against the last known good snapshot (`drillkit snapshot`), or without
+    one against what needs none (`drillkit.components.unbaselined`): never refused for lack of it."""
     from drillkit.components import diff_live, diff_snapshots
+    from drillkit.components.snapshot import baseline_of
+    from drillkit.components.unbaselined import diff_without_baseline
 
     system = session.system
     t0 = time.perf_counter()
     wanted = list(check.components)
-    baseline = usable_baseline(session.home, system)  # InputError (an `error` outcome) without one
-    fresh = session.snapshot
-    reusable = (
-        fresh is not None
-        and time.monotonic() - session.snapshot_at <= SNAPSHOT_REUSE_S
-        and all(c in fresh.components for c in wanted if getattr(system.components, c) is not None)
-    )
-    if reusable:
+    baseline, why = baseline_of(session.home, system)
+    fresh = _reusable_snapshot(session, wanted)
+    if baseline is None:
+        report = await diff_without_baseline(system, session.home, components=wanted, snapshot=fresh, why=why)
+    elif fresh is not None:
         # The evidence hold fingerprinted everything moments ago and nothing was changed since
         # (a rollback clears it): compare that snapshot instead of fingerprinting twice. A
         # responder who went back later gets a fresh one (SNAPSHOT_REUSE_S).
-        assert fresh is not None
         report = diff_snapshots(baseline, fresh, system)
         report.components = {c: d for c, d in report.components.items() if c in wanted}
         report.took_s = round(time.perf_counter() - t0, 3)
     else:
         report = await diff_live(system, session.home, components=wanted)
     session.diff = report
-    session.emit(Diff(**report.to_json(), reused_evidence_snapshot=reusable))
+    session.emit(Diff(**report.to_json(), against=report.reference, reused_evidence_snapshot=fresh is not None))
+    return _diff_result(report)
+
+
+def _reusable_snapshot(session: Session, wanted: list[str]) -> Snapshot | None:
+    """The evidence hold's snapshot while it is fresh and covers every wanted, configured component."""
+    fresh, system = session.snapshot, session.system
+    if fresh is None or time.monotonic() - session.snapshot_at > SNAPSHOT_REUSE_S:
+        return None
+    if not all(c in fresh.components for c in wanted if getattr(system.components, c) is not None):
+        return None
+    return fresh
+
+
+def _diff_result(report: DiffReport) -> StepResult:
+    """The diff step's outcome: fail when something changed, error when only unknowns, else pass."""
     changed, unknown = report.changed, report.unknown
-    parts = []
+    parts = [_against(report)] if _against(report) else []
     for name in changed:
-        summary = report.components[name].summary.strip() or "changed"
-        parts.append(f"{name}: {summary}")
+        cd = report.components[name]
+        sure = f" ({cd.certainty} confidence, from {cd.basis})" if report.reference == "no-baseline" else ""
+        parts.append(f"{name}: {cd.summary.strip() or 'changed'}{sure}")
     if unknown:
         parts.append("unknown: " + ", ".join(f"{c} ({report.components[c].reason})" for c in unknown))
-    result = {"changed": changed, "unknown": unknown, "baseline_at": report.baseline_at, "took_s": report.took_s}
+    result = {
+        "changed": changed,
+        "unknown": unknown,
+        "baseline_at": report.baseline_at,
+        "reference": report.reference,
+        "baseline_healthy": report.baseline_healthy,
+        "took_s": report.took_s,
+    }
     if changed:
         return StepResult("fail", "; ".join(parts), result)
+    if not report.components:
+        return StepResult("error", "the manifest fingerprints no component (`components`): nothing to compare", result)
     if unknown:
         return StepResult("error", "nothing changed that could be seen; " + "; ".join(parts), result)
-    return StepResult("pass", f"nothing changed since the baseline of {report.baseline_at}", result)
+    seen = (
+        "nothing changed that could be seen without one"
+        if report.reference == "no-baseline"
+        else f"nothing changed since the baseline of {report.baseline_at}"
+    )
+    return StepResult("pass", "; ".join([*parts, seen]), result)
+
+
+def _against(report: DiffReport) -> str:
+    """What the comparison stood on, when it was not a healthy baseline (said first, so it is read)."""
+    if report.reference == "no-baseline":
+        return f"no baseline ({report.note or 'none usable'}): judged from what needs none"
+    if report.baseline_healthy is False:
+        return (
+            f"against an UNHEALTHY baseline ({report.baseline_at}, recorded with --force while the evals failed): "
+            "a change since may be a fix"
+        )
+    return ""
 
 
 async def run_slo(session: Session, check: SloCheck) -> StepResult:
@@ -210,27 +254,6 @@ async def run_slo(session: Session, check: SloCheck) -> StepResult:
     return StepResult("pass", f"{window.count} requests, {which} met ({shown})", result)
 
 
-def usable_baseline(home: Path, system: System) -> Snapshot:
-    """The last known good snapshot of `system` in `home`; InputError when it is missing, unreadable
-    or another system's (a `diff` step cannot run then, so `drillkit triage` refuses to start)."""
-    from drillkit.components import read_baseline
-    from drillkit.components.snapshot import baseline_path
-
-    baseline = read_baseline(home)  # InputError naming the file when it is unreadable
-    path = baseline_path(home)
-    if baseline is None:
-        raise InputError(
-            f"no baseline in {path}: triage compares against the last known good state; "
-            "record it with `drillkit snapshot` while the system is healthy, or pick a runbook without a diff step"
-        )
-    if baseline.system != system.name:
-        raise InputError(
-            f"{path} is the baseline of {baseline.system!r}, not {system.name!r}: "
-            "take one of this system with `drillkit snapshot` while it is healthy"
-        )
-    return baseline
-
-
 def run_ask(session: Session, step: RunbookStep, check: AskCheck) -> StepResult:
     question = check.question or step.title
     answer = session.responder.choose(question, check.choices)
@@ -253,4 +276,4 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-__all__ = ["run_ask", "run_check", "run_diff", "run_eval", "run_slo", "usable_baseline"]
+__all__ = ["run_ask", "run_check", "run_diff", "run_eval", "run_slo"]

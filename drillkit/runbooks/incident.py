@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from drillkit import __version__
-from drillkit.config.runbook import END, DiffCheck, Runbook
+from drillkit.config.runbook import END, Runbook
 from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.journal import Journal, read_journal
 from drillkit.journal.events import IncidentResumed, IncidentStarted
 from drillkit.runbooks.actions import run_action
-from drillkit.runbooks.checks import run_check, usable_baseline
+from drillkit.runbooks.checks import run_check
 from drillkit.runbooks.plan import RevertPlan
 from drillkit.runbooks.record import Replay, incidents_dir, new_incident_id, replay
 from drillkit.runbooks.redaction import Redaction
@@ -49,11 +49,9 @@ def start_incident(
 ) -> Session:
     """Open a new incident record and journal `incident.started`.
 
-    InputError, before anything is written, when the runbook diffs and `home` has no usable
-    baseline of `system`: the diagnosis would report "nothing changed" without having looked.
+    Never refused for lack of a baseline: a live incident is when triage is needed most, and a
+    `diff` step without one judges each component from what needs none (`drillkit.runbooks.checks`).
     """
-    if any(isinstance(step.check, DiffCheck) for step in runbook.steps):
-        usable_baseline(home, system)
     incident_id = incident_id or new_incident_id(runbook.id)
     directory = incidents_dir(home) / incident_id
     directory.mkdir(parents=True, exist_ok=False)

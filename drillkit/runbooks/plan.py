@@ -19,6 +19,13 @@ what each revert costs the users. For each changed component of a `DiffReport`:
   nothing to run: it is ranked after every one that has, and its line says to mitigate.
 - Ties keep the canonical order model, prompt, retrieval, tools, inputs.
 
+With the evaluation envelope holding (`envelope == "pass"`) a change is not what broke quality:
+it leads to "re-baseline?" (`rebaseline`: if it was meant, record the new state as the last known
+good with `drillkit snapshot`; if not, its revert is still named), never to a revert. Only a change
+that is harmful by its own test stays in the order: a tool that breaks its contract, which the
+eval suite may not exercise. Against a baseline recorded while the evals failed (`healthy: false`)
+each revert's line says that reverting returns to a state whose evals failed.
+
 Unknown components (the diff could not tell) are listed apart, never in the order.
 """
 
@@ -56,12 +63,16 @@ class PlanEntry(BaseModel):
     priority: float
     rollback: dict[str, Any] | None
     line: str
+    #: The line without its number, as a revert (a re-baseline entry's `line` asks "re-baseline?").
+    revert_line: str | None = None
 
 
 class RevertPlan(BaseModel):
     entries: list[PlanEntry]
     unknown: dict[str, str] = {}  # component -> why the diff could not tell
     accepted: Literal["auto", "responder", "reordered"] = "auto"
+    #: Changes the envelope tolerates: "re-baseline?", not a revert (in the same ranking).
+    rebaseline: list[PlanEntry] = []
 
     @property
     def order(self) -> list[str]:
@@ -69,7 +80,11 @@ class RevertPlan(BaseModel):
 
     @property
     def lines(self) -> list[str]:
-        return [e.line for e in self.entries]
+        return [e.line for e in self.entries] + [e.line for e in self.rebaseline]
+
+    @property
+    def to_rebaseline(self) -> list[str]:
+        return [e.component for e in self.rebaseline]
 
     def to_journal(self) -> dict[str, Any]:
         """The `revert_plan` journal entry: `order` and `lines` (the contract) plus the numbers."""
@@ -79,6 +94,7 @@ class RevertPlan(BaseModel):
             "entries": [e.model_dump() for e in self.entries],
             "unknown": self.unknown,
             "accepted": self.accepted,
+            "rebaseline": [e.model_dump() for e in self.rebaseline],
         }
 
     def to_event(self) -> events.RevertPlan:
@@ -91,6 +107,7 @@ class RevertPlan(BaseModel):
             entries=[PlanEntry.model_validate(e) for e in data.get("entries", [])],
             unknown=data.get("unknown", {}),
             accepted=data.get("accepted", "auto"),
+            rebaseline=[PlanEntry.model_validate(e) for e in data.get("rebaseline", [])],
         )
 
     @classmethod
@@ -108,18 +125,42 @@ class RevertPlan(BaseModel):
             entry = by_name[name]
             line = f"{n}. {name} — placed here by the responder; " + entry.line.split(" — ", 1)[-1]
             entries.append(entry.model_copy(update={"position": n, "line": line}))
-        return RevertPlan(entries=entries, unknown=self.unknown, accepted="reordered")
+        return RevertPlan(entries=entries, unknown=self.unknown, accepted="reordered", rebaseline=self.rebaseline)
+
+    def reverting_all(self) -> RevertPlan:
+        """The responder's answer "not meant": every change to re-baseline becomes a revert, in rank order."""
+        entries = [
+            e.model_copy(update={"position": n, "line": f"{n}. {e.revert_line or e.component}"})
+            for n, e in enumerate([*self.entries, *self.rebaseline], 1)
+        ]
+        return RevertPlan(entries=entries, unknown=self.unknown, accepted="responder")
 
 
 def plan_reverts(
     diff: DiffReport, rollbacks: dict[str, Rollback], envelope: Literal["pass", "fail"] | None = None
 ) -> RevertPlan:
     """Rank the components `diff` found changed (see the module doc for the rule)."""
+    changed = [diff.components[name] for name in diff.changed]
+    tolerated = [cd for cd in changed if envelope == "pass" and not _harmful_alone(cd)]
+    revert = [cd for cd in changed if cd not in tolerated]
+    unhealthy = diff.baseline_healthy is False
+    entries = _entries(_rank(revert, rollbacks, envelope), unhealthy)
+    rebaseline = _entries(_rank(tolerated, rollbacks, envelope), unhealthy, rebaseline=True)
+    unknown = {c: (diff.components[c].reason or "could not compare") for c in diff.unknown}
+    return RevertPlan(entries=entries, unknown=unknown, rebaseline=rebaseline)
+
+
+def _harmful_alone(cd: ComponentDiff) -> bool:
+    """A change its own test calls broken, whatever the eval suite says: a tool failing its contract."""
+    return cd.component == "tools" and bool(cd.evidence.get("broken"))
+
+
+def _rank(changed: list[ComponentDiff], rollbacks: dict[str, Rollback], envelope: str | None) -> list[dict[str, Any]]:
+    """Each change scored (likelihood, priority) and sorted: designed rollbacks first, then priority."""
     scored: list[dict[str, Any]] = []
-    for name in diff.changed:
-        cd = diff.components[name]
-        rb = rollbacks.get(name)
-        relevance = INPUTS_RELEVANCE_WHEN_FAILING if name == "inputs" and envelope == "fail" else 1.0
+    for cd in changed:
+        rb = rollbacks.get(cd.component)
+        relevance = INPUTS_RELEVANCE_WHEN_FAILING if cd.component == "inputs" and envelope == "fail" else 1.0
         likelihood = max(MIN_LIKELIHOOD, _unit(cd.confidence) * (0.5 + 0.5 * _unit(cd.score)) * relevance)
         cost = None if rb is None else COST_WEIGHT[rb.user_visible_cost] + rb.expected_s / 60
         priority = 0.0 if cost is None else likelihood / (1 + cost)
@@ -128,10 +169,27 @@ def plan_reverts(
         )
     canonical = {c: i for i, c in enumerate(COMPONENTS)}
     scored.sort(key=lambda s: (s["rollback"] is None, -s["priority"], canonical.get(s["diff"].component, 99)))
+    return scored
+
+
+def _entries(scored: list[dict[str, Any]], unhealthy: bool, *, rebaseline: bool = False) -> list[PlanEntry]:
+    """The plan's entries; `rebaseline`: lines that ask "re-baseline?" and name the revert only as the
+    alternative."""
     entries = []
     for n, s in enumerate(scored, 1):
         cd: ComponentDiff = s["diff"]
         rb: Rollback | None = s["rollback"]
+        head, advice = _line(n, s, scored)
+        if unhealthy and rb is not None:
+            advice += (
+                "; the baseline was recorded while the evals failed: reverting returns to a state that failed them"
+            )
+        line = f"{n}. {head}; {advice}"
+        if rebaseline:
+            line = (
+                f"re-baseline? {head}; the evals hold: if this was meant, record it as the last known good "
+                f"(drillkit snapshot); if not: {advice}"
+            )
         entries.append(
             PlanEntry(
                 component=cd.component,
@@ -144,24 +202,26 @@ def plan_reverts(
                 expected_s=rb.expected_s if rb else None,
                 priority=round(s["priority"], 4),
                 rollback=_describe_rollback(rb),
-                line=_line(n, s, scored),
+                line=line,
+                revert_line=f"{head}; {advice}",
             )
         )
-    unknown = {c: (diff.components[c].reason or "could not compare") for c in diff.unknown}
-    return RevertPlan(entries=entries, unknown=unknown)
+    return entries
 
 
-def _line(n: int, s: dict[str, Any], scored: list[dict[str, Any]]) -> str:
+def _line(n: int, s: dict[str, Any], scored: list[dict[str, Any]]) -> tuple[str, str]:
+    """(`prompt — <evidence>`, `revert costs users nothing, ~5 s`): what changed, and what to do."""
     cd: ComponentDiff = s["diff"]
     rb: Rollback | None = s["rollback"]
     what = (cd.summary or "changed").strip().rstrip(".")
     if len(what) > 90:
         what = what[:87] + "..."
-    evidence = f"{what} (confidence {_unit(cd.confidence):.0%}, size {_unit(cd.score):.0%})"
+    basis = f" from {cd.basis}" if cd.basis != "baseline" else ""
+    head = f"{cd.component} — {what} (confidence {_unit(cd.confidence):.0%}{basis}, size {_unit(cd.score):.0%})"
     if rb is None:
-        return f"{n}. {cd.component} — {evidence}; no designed rollback: mitigate ({_mitigation(cd.component)})"
+        return head, f"no designed rollback: mitigate ({_mitigation(cd.component)})"
     cost = "costs users nothing" if rb.user_visible_cost == "none" else f"user-visible cost {rb.user_visible_cost}"
-    line = f"{n}. {cd.component} — {evidence}; revert {cost}, ~{rb.expected_s:g} s"
+    line = f"revert {cost}, ~{rb.expected_s:g} s"
     if s["relevance"] < 1:
         line += "; an input shift cannot move a fixed eval suite, so it explains the failure least"
     # Only components ranked later on cost: one without a designed rollback is later for lack of one.
@@ -172,7 +232,7 @@ def _line(n: int, s: dict[str, Any], scored: list[dict[str, Any]]) -> str:
     ]
     if overtaken:
         line += f"; ahead of the likelier {', '.join(overtaken)} because it is cheaper to try first"
-    return line
+    return head, line
 
 
 def _mitigation(component: str) -> str:

@@ -16,9 +16,9 @@ the arrow; writers journal the model (`Session.emit`), readers match on `Journal
     step.back         {step, next}                                               → StepBack
     eval              {pass_rate, threshold, inside_envelope, total, failed, by_tag, suite,
                        duration_s, failing}                                      → EvalResult
-    diff              the DiffReport JSON (`drillkit diff --json`), reused_evidence_snapshot
-                                                                                 → Diff
-    revert_plan       {order, lines, entries, unknown, accepted}                 → RevertPlan
+    diff              the DiffReport JSON (`drillkit diff --json`), against (`baseline` |
+                       `no-baseline`), reused_evidence_snapshot                   → Diff
+    revert_plan       {order, lines, entries, unknown, accepted, rebaseline}     → RevertPlan
     rollback.started  {component, run | http}                                    → RollbackStarted
     rollback.finished {component, ok, duration_s, expected_s, user_visible_cost, output}
                                                                                  → RollbackFinished
@@ -30,7 +30,10 @@ the arrow; writers journal the model (`Session.emit`), readers match on `Journal
 `next` on step entries is the step the session goes to afterwards: it is what makes a session
 resumable from its journal alone (`replay`). `summary.json` carries the `drillkit triage --json`
 contract keys (`envelope`, `changed`, `evidence`, `revert_order`, `steps`) and the incident's
-identity and timing.
+identity and timing. `evidence.<component>.confidence` says in a word how sure the diff is (`high`,
+`medium`, `low`; the number is `confidence_score`, the reference it judged against `basis`);
+`baseline` what the diff stood on (a baseline, `healthy` or not, or `no-baseline`); `rebaseline`
+the changed components the eval envelope tolerates ("re-baseline?", not a revert).
 """
 
 from __future__ import annotations
@@ -106,6 +109,11 @@ class IncidentSummary(BaseModel):
     outcome: Outcome
     unknown: list[str] = []
     revert_plan: list[str] = []
+    #: Changed components the envelope tolerates: "re-baseline?" rather than a revert.
+    rebaseline: list[str] = []
+    #: What the diff compared against: `{reference: baseline, taken_at, healthy}` or `{reference:
+    #: no-baseline, note}`; None before a diff ran.
+    baseline: dict[str, Any] | None = None
     rolled_back: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     journal: str

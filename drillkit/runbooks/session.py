@@ -268,14 +268,10 @@ class Session:
         return self.plan.order if self.plan is not None else []
 
     def summary(self) -> IncidentSummary:
-        evidence: dict[str, Any] = {}
-        if self.diff is not None:
-            for name, cd in self.diff.components.items():
-                evidence[name] = cd.model_dump(mode="json", exclude={"component"})
         return IncidentSummary(
             envelope=self.envelope,
             changed=self.changed,
-            evidence=evidence,
+            evidence=self._evidence(),
             revert_order=self.revert_order,
             steps=self.steps,
             incident_id=self.incident_id,
@@ -289,12 +285,30 @@ class Session:
             outcome=self.outcome,
             unknown=self.diff.unknown if self.diff else [],
             revert_plan=self.plan.lines if self.plan else [],
+            rebaseline=self.plan.to_rebaseline if self.plan else [],
+            baseline=self._against(),
             rolled_back=self.rolled_back,
             notes=self.notes,
             journal=str(self.journal.path),
             journal_head=self.journal.head,
             drillkit_version=__version__,
         )
+
+    def _evidence(self) -> dict[str, Any]:
+        """Per component what the diff found; `confidence` in a word (high, medium, low), with the
+        number as `confidence_score` and the `basis` it was judged on."""
+        evidence: dict[str, Any] = {}
+        for name, cd in (self.diff.components if self.diff is not None else {}).items():
+            data = cd.model_dump(mode="json", exclude={"component", "confidence"})
+            evidence[name] = {**data, "confidence": cd.certainty, "confidence_score": round(cd.confidence, 3)}
+        return evidence
+
+    def _against(self) -> dict[str, Any] | None:
+        if self.diff is None:
+            return None
+        if self.diff.reference == "no-baseline":
+            return {"reference": "no-baseline", "note": self.diff.note}
+        return {"reference": "baseline", "taken_at": self.diff.baseline_at, "healthy": self.diff.baseline_healthy}
 
     def _write_summary(self) -> None:
         self.summary().write(self.dir / "summary.json", redact=self.redaction.redact)

@@ -70,9 +70,34 @@ def test_an_input_shift_explains_an_eval_failure_least() -> None:
     failing = plan_reverts(diff, rollbacks, "fail")
     assert failing.order == ["model", "inputs"]
     assert "cannot move a fixed eval suite" in failing.lines[1]
-    # With the envelope holding (a cost or latency incident) the input shift is the likelier cause.
+    # With the envelope holding the input shift is the likelier cause, and neither broke quality:
+    # the plan asks "re-baseline?" (in that order) instead of proposing a revert.
     holding = plan_reverts(diff, rollbacks, "pass")
-    assert holding.order == ["inputs", "model"]
+    assert holding.order == [] and holding.to_rebaseline == ["inputs", "model"]
+    assert all(line.startswith("re-baseline? ") for line in holding.lines)
+    assert "if not: revert user-visible cost low, ~5 s" in holding.lines[0]
+
+
+def test_with_the_envelope_holding_only_a_broken_contract_is_still_to_mitigate() -> None:
+    diff = report(prompt=(True, 1.0, 1.0), tools=(True, 1.0, 1.0))
+    diff.components["tools"].evidence = {"broken": [{"contract": "order_status/lookup"}]}
+    plan = plan_reverts(diff, ROLLBACKS, "pass")
+    assert plan.order == ["tools"] and plan.to_rebaseline == ["prompt"]
+    assert plan.lines[0].startswith("1. tools — ") and plan.lines[1].startswith("re-baseline? prompt — ")
+    # The responder who says the changes were not meant gets them all as reverts, renumbered.
+    everything = plan.reverting_all()
+    assert everything.order == ["tools", "prompt"] and everything.to_rebaseline == []
+    assert everything.lines[1].startswith("2. prompt — ") and "revert costs users nothing" in everything.lines[1]
+    # The journal keeps both lists.
+    again = RevertPlan.from_journal(plan.to_journal())
+    assert again.order == ["tools"] and again.to_rebaseline == ["prompt"] and again.lines == plan.lines
+
+
+def test_reverting_to_an_unhealthy_baseline_says_so() -> None:
+    diff = report(prompt=(True, 1.0, 1.0))
+    diff.baseline_healthy = False
+    plan = plan_reverts(diff, ROLLBACKS, "fail")
+    assert plan.order == ["prompt"] and "reverting returns to a state that failed them" in plan.lines[0]
 
 
 def test_unknown_components_are_reported_apart_and_nothing_changed_is_an_empty_plan() -> None:

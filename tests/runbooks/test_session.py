@@ -137,35 +137,29 @@ def test_interactive_needs_a_terminal(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "use --auto" in r.stderr
 
 
-def test_no_usable_baseline_is_bad_input_before_anything_runs(tmp_path: Path) -> None:
+def test_no_usable_baseline_is_no_reason_to_refuse(tmp_path: Path) -> None:
+    """A live incident is when triage is needed most: without a usable baseline it still runs, and
+    its diff says what it stood on (here a manifest with no components: nothing to compare)."""
     home, system = tmp_path / "home", write_system(tmp_path)
-    # The default runbook diffs: without a baseline it would report "nothing changed" unseen.
-    r = triage(home, "--auto", "--json", "--system", str(system))
-    assert r.exit_code == 2 and r.stdout == ""
-    assert r.stderr.count("\n") == 1 and "no baseline in" in r.stderr and "drillkit snapshot" in r.stderr
-    assert not (home / "incidents").exists()
-    # Another system's baseline, or an unreadable one, is no better.
-    home.mkdir()
-    (home / "baseline.json").write_text(
-        json.dumps(
-            {
-                "format": 1,
-                "taken_at": "2026-11-28T10:00:00.000Z",
-                "system": "other",
-                "drillkit_version": "0",
-                "components": {},
-            }
-        )
-    )
-    r = triage(home, "--auto", "--system", str(system))
-    assert r.exit_code == 2 and "is the baseline of 'other', not 'probe-test'" in r.stderr
-    (home / "baseline.json").write_text('{"broken')
-    r = triage(home, "--auto", "--system", str(system))
-    assert r.exit_code == 2 and "baseline.json" in r.stderr and "Traceback" not in r.stderr
-    assert not (home / "incidents").exists()
-    # A runbook without a diff step needs no baseline.
-    rb = write_runbook(tmp_path, [{"id": "ok", "title": "ok", "check": {"type": "command", "run": [PY, "-c", "pass"]}}])
-    assert triage(home, "--auto", "--runbook", str(rb), "--system", str(system)).exit_code == 0
+    baselines = {
+        "no baseline in": None,
+        "is the baseline of 'other', not 'probe-test'": json.dumps(
+            {"format": 1, "taken_at": "2026-11-28T10:00:00.000Z", "system": "other", "drillkit_version": "0"}
+        ),
+        "the baseline is unreadable": '{"broken',
+    }
+    for why, content in baselines.items():
+        if content is not None:
+            (home / "baseline.json").write_text(content)
+        r = triage(home, "--auto", "--json", "--system", str(system))
+        assert r.exit_code in (0, 1), r.stderr
+        assert "Traceback" not in r.stderr
+        out = json.loads(r.stdout)
+        assert out["changed"] == [] and out["baseline"]["reference"] == "no-baseline"
+        assert why in out["baseline"]["note"]
+        diff = next(s for s in out["steps"] if s["step"] == "what-changed")
+        assert diff["outcome"] == "error" and "fingerprints no component" in diff["detail"]
+    assert len(list((home / "incidents").iterdir())) == 3
 
 
 def test_a_ledger_that_refuses_does_not_swallow_the_result(tmp_path: Path) -> None:
