@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = ("runbooks", "scenarios", "templates")
+KINDS = ("runbooks", "scenarios", "templates", "gamedays")
 _PACKAGE = Path(__file__).resolve().parent
 
 

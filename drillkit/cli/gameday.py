@@ -9,9 +9,10 @@ import click
 from rich.markup import escape
 from rich.table import Column, Table
 
+from drillkit.cli.gameday_plan import is_plan, run_plan_file, shipped_plan
 from drillkit.cli.options import Env, pass_env
+from drillkit.cli.scenario_files import find_scenario, load_scenario
 from drillkit.cli.validate import validate_files
-from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
 from drillkit.config.slos import Slos
 from drillkit.config.system import load_system
@@ -20,12 +21,6 @@ from drillkit.errors import InputError
 from drillkit.gameday.judgeable import refused, unjudgeable
 from drillkit.gameday.summary import Summary
 from drillkit.traffic.slo import effective_slos
-
-
-def load_scenario(path: Path) -> Scenario:
-    scenario = load_model(path, Scenario)
-    scenario._base_dir = Path(path).resolve().parent
-    return scenario
 
 
 @click.group()
@@ -142,19 +137,8 @@ def list_(env: Env) -> None:
     env.out.print(table)
 
 
-def find_scenario(ref: str) -> Path:
-    """A scenario by file path, or by the id of a shipped one."""
-    path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.is_file():
-        return path
-    shipped = {p.stem: p for p in shipped_files("scenarios")}
-    if ref not in shipped:
-        raise InputError(f"no scenario {ref!r}: give a file, or one of {', '.join(sorted(shipped))}")
-    return shipped[ref]
-
-
 @gameday.command("run")
-@click.argument("scenario_ref", metavar="SCENARIO")
+@click.argument("scenario_ref", metavar="SCENARIO|PLAN")
 @click.option("--auto", "mode", flag_value="auto", help="Run the rollback steps (overrides the scenario's mode).")
 @click.option("--manual", "mode", flag_value="manual", help="A person rolls back; drillkit times it until Enter.")
 @click.option("--junit", type=click.Path(dir_okay=False), help="Also write a JUnit XML result (for CI).")
@@ -182,7 +166,10 @@ def run(
     system_file: Path | None,
     purpose: str | None,
 ) -> None:
-    """Rehearse SCENARIO (a file, or a shipped id) against its system under load.
+    """Rehearse SCENARIO (a file, or a shipped id) against its system under load; or run a PLAN.
+
+    A PLAN (`kind: GameDay`, a file or a shipped id such as `quarterly`) runs its scenarios in
+    order against one system and records the day; exit 0 only when every run went as designed.
 
     \b
     Phases: preflight → warmup → inject → detect → rollback → recover → verify → cleanup.
@@ -191,10 +178,9 @@ def run(
     guardrails). A scenario with `system: demo` starts the demo if it is not running (and stops
     it afterwards). The run's journal and summary.json land in <home>/runs/<run-id>/.
 
-    Which system: --system FILE, else the scenario's `system:` (a path relative to the scenario
-    file, or `demo`), else DRILLKIT_SYSTEM, else the demo. The choice is printed and journalled
-    before anything is injected. Relative paths in a scenario resolve next to it, and its `run:`
-    steps execute in its folder, so `[bash, rollback.sh]` beside the scenario works from anywhere.
+    Which system: --system FILE, else the scenario's `system:` (relative to the scenario, or
+    `demo`), else DRILLKIT_SYSTEM, else the demo; printed and journalled before any injection.
+    Paths in a scenario resolve next to it; its `run:` steps execute in its folder.
 
     Exit codes follow the run's purpose (`purpose:` or --purpose): 0 as expected (a rehearsal
     passed; a control, e.g. a no-op rollback, failed as designed); 1 unexpected (a rehearsal
@@ -214,21 +200,19 @@ def run(
     from drillkit.gameday.live import LiveView
     from drillkit.gameday.run import Options, run_gameday, stdin_confirm
 
-    path = find_scenario(scenario_ref)
-    scenario = load_scenario(path)
-    effective_mode = mode or scenario.rollback.mode
-    if effective_mode == "manual" and not sys.stdin.isatty():
+    path = shipped_plan(scenario_ref) or find_scenario(scenario_ref)
+    plan = is_plan(path)
+    scenario = None if plan else load_scenario(path)
+    if scenario is not None and (mode or scenario.rollback.mode) == "manual" and not sys.stdin.isatty():
         raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
     view = LiveView(env.err, {}, live=False if (no_live or env.json) else None)  # SLOs come with run.started
-    options = Options(
-        home=env.home,
-        mode=mode,
-        confirm=stdin_confirm(functools.partial(_roll_back_now, env)),
-        on_event=view.on_event,
-        start_demo=demo_starter(env.home, latency_scale=latency_scale),
-        system_path=system_file,
-        purpose=purpose,
-    )
+    options = Options(home=env.home, mode=mode, confirm=stdin_confirm(functools.partial(_roll_back_now, env)),
+                      on_event=view.on_event, start_demo=demo_starter(env.home, latency_scale=latency_scale),
+                      system_path=system_file, purpose=purpose)  # fmt: skip
+    if scenario is None:
+        with view:
+            run_plan_file(env, path, options, junit)
+        return
     with view:
         summary = asyncio.run(run_gameday(scenario, path, options))
     _report(env, summary, junit)

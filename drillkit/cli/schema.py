@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from drillkit.config.components import Canaries, ToolContracts
+from drillkit.config.plan import GamePlan
 from drillkit.config.reference import Format, json_schema, markdown
 from drillkit.config.runbook import Runbook
 from drillkit.config.scenario import Scenario
@@ -32,6 +33,11 @@ FORMATS: dict[str, Format] = {
                "what must happen (detection and recovery times, which SLOs breach) and how to restore. "
                "Run with `drillkit gameday run FILE`; check with `drillkit gameday validate FILE`.",
                REPO / "scenarios/silent-model-swap.yaml"),
+        Format("gameday", "Game-day plan", GamePlan,
+               "A game-day as one thing: scenarios run in order against one system with one stop policy "
+               "(keyed on each run's outcome), webhooks told what happened, and one record of the day. Run "
+               "with `drillkit gameday run FILE` (or a shipped plan's id, e.g. `quarterly`).",
+               REPO / "gamedays/quarterly.yaml"),
         Format("runbook", "Runbook", Runbook,
                "An executable runbook for `drillkit triage`: steps that check (evals, diff, SLOs, HTTP, "
                "commands, PromQL, questions to the responder) and act (revert plan, rollback, evidence "
@@ -62,6 +68,7 @@ KINDS: dict[str, str] = {
     "evalsuite": "eval-suite",
     "canaries": "canaries",
     "toolcontracts": "tool-contracts",
+    "gameday": "gameday",
 }
 CHOICES = sorted({*KINDS, *FORMATS})  # the page names are accepted too
 
@@ -107,8 +114,8 @@ def schema(kind: str | None, markdown_dir: Path | None) -> None:
     """Print the JSON Schema of a file format, for editors that validate YAML.
 
     \b
-    KIND is the file's `kind:` in lower case: system, scenario, runbook, evalsuite,
-    canaries, toolcontracts (eval-suite and tool-contracts also work).
+    KIND is the file's `kind:` in lower case: system, scenario, gameday, runbook,
+    evalsuite, canaries, toolcontracts (eval-suite and tool-contracts also work).
       drillkit schema scenario > scenario.schema.json
     \b
     With VS Code's YAML extension, map it in settings.json:

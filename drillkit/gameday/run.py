@@ -137,7 +137,7 @@ async def _run(
     ctx = RunContext(scenario, system, options, run_id, run_dir, journal, control=control, started_demo=started_demo)
     outcome = Outcome()
     started_at = datetime.now(UTC)
-    operator = _operator()
+    operator = operator_name()
     ctx.emit(RunStarted(
         run_id=run_id, scenario=scenario.id, title=scenario.title, severity=scenario.severity,
         system=system.name, operator=operator, mode=options.mode or scenario.rollback.mode,
@@ -214,7 +214,11 @@ def judge_impact(ctx: RunContext) -> ImpactResult:
     return ctx.impact.judge(bounds)
 
 
-def _operator() -> str:
+def operator_name() -> str:
+    """Who runs it: `DRILLKIT_OPERATOR` (a person's name for the record), else the OS user."""
+    named = os.environ.get("DRILLKIT_OPERATOR", "").strip()
+    if named:
+        return named
     try:
         return getpass.getuser()
     except (KeyError, OSError):

@@ -59,7 +59,7 @@ from drillkit.net.filelock import FileLock
 
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
-Kind = Literal["run", "incident"]
+Kind = Literal["run", "incident", "plan"]
 
 #: Summary keys copied into a ledger entry's `facts` when present (runs and incidents alike).
 FACT_KEYS = (
@@ -165,8 +165,8 @@ def record(
     launder the edit); OSError when the disk refuses.
     """
     home, journal = Path(home), Path(journal)
-    if kind not in ("run", "incident"):
-        raise ValueError(f"ledger kind must be 'run' or 'incident', got {kind!r}")
+    if kind not in ("run", "incident", "plan"):
+        raise ValueError(f"ledger kind must be 'run', 'incident' or 'plan', got {kind!r}")
     summary_file = journal.parent / "summary.json"
     summary_data = _summary_data(summary_file, summary)
     home.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from drillkit.journal.events.incident import (
     StepSkipped,
     StepStarted,
 )
+from drillkit.journal.events.plan import NotifySent, PlanFinished, PlanRun, PlanSkipped, PlanStarted
 from drillkit.journal.events.run import (
     Absorbed,
     Detected,
@@ -101,8 +102,13 @@ __all__ = [
     "LeftoversRemoved",
     "LeftoversRestored",
     "Note",
+    "NotifySent",
     "Number",
     "Phase",
+    "PlanFinished",
+    "PlanRun",
+    "PlanSkipped",
+    "PlanStarted",
     "PreflightLayer",
     "PreflightWarning",
     "Recovered",

@@ -1,0 +1,82 @@
+"""Webhook notifications (DESIGN §9.5): a POST of JSON per event, never in a run's way.
+
+Each send has a timeout and a few retries; a dead webhook costs the run nothing but a journal entry
+saying so. The URL is expanded from the environment only to send it: the journal keeps it as
+written (`${VAR}` unexpanded), and the payload passes the run's redaction like everything stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from drillkit.config.notify import Notify
+from drillkit.errors import InputError
+from drillkit.journal.events import NotifySent
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+RETRY_PAUSE_S = 1.0
+
+
+def expand_url(template: str, field: str) -> str:
+    """The webhook URL with every `${VAR}` read from the environment (InputError naming the field)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in os.environ:
+            raise InputError(f"{field}: environment variable {name} is not set")
+        return os.environ[name]
+
+    return _VAR.sub(value, template)
+
+
+class Notifier:
+    """Sends `notify` events in the background; `drain()` waits (bounded) for what is in flight."""
+
+    def __init__(self, targets: list[Notify], record: Callable[[NotifySent], None], field: str = "notify") -> None:
+        self.targets = targets
+        self.record = record
+        self.tasks: list[asyncio.Task[None]] = []
+        for i, target in enumerate(targets):
+            expand_url(target.webhook, f"{field}[{i}].webhook")  # a missing ${VAR}: bad input before anything runs
+
+    def send(self, event: str, text: str, facts: dict[str, Any]) -> None:
+        payload = {"event": event, "text": text, **facts}
+        for target in self.targets:
+            if event in target.events:
+                self.tasks.append(asyncio.ensure_future(self._post(target, event, payload)))
+
+    async def _post(self, target: Notify, event: str, payload: dict[str, Any]) -> None:
+        url = expand_url(target.webhook, "notify.webhook")
+        status: int | None = None
+        error: str | None = None
+        attempts = 0
+        async with httpx.AsyncClient(timeout=target.timeout, trust_env=False) as client:
+            while attempts <= target.retries:
+                attempts += 1
+                try:
+                    response = await client.post(url, json=payload)
+                    status = response.status_code
+                    error = None if response.is_success else f"HTTP {response.status_code}"
+                except httpx.HTTPError as exc:
+                    error = type(exc).__name__
+                if error is None:
+                    break
+                if attempts <= target.retries:
+                    await asyncio.sleep(RETRY_PAUSE_S)
+        ok = error is None
+        self.record(NotifySent(event=event, webhook=target.webhook, ok=ok, status=status, attempts=attempts,
+                               error=error, payload=payload))  # fmt: skip
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait for the notifications in flight, at most `timeout` s; the rest are cancelled."""
+        pending = [t for t in self.tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=timeout)
+            for task in late:
+                task.cancel()
