@@ -9,6 +9,7 @@ import click
 from rich.markup import escape
 from rich.table import Column, Table
 
+from drillkit.cli.gameday_due import due
 from drillkit.cli.gameday_plan import is_plan, run_plan_file, shipped_plan
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.scenario_files import find_scenario, load_scenario
@@ -277,5 +278,7 @@ def _print_summary(env: Env, s: Summary) -> None:
         env.out.print(f"after the rollback began ({s.rollback_impact['windows']} windows), worst: {escape(worst)}")
     env.out.print(f"journal: {escape(s.journal)}")
 
+
+gameday.add_command(due)
 
 COMMANDS = [gameday]

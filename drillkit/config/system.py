@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
 from drillkit.config.chaos import Chaos, ChaosField
+from drillkit.config.notify import Notify
 from drillkit.config.service import Api, Provider, ResponseMap, Service, ServiceApi, Tool
 from drillkit.config.slos import Prometheus, Slos, SloSource  # noqa: F401 - re-exported
 from drillkit.config.system_components import (
@@ -25,6 +26,7 @@ from drillkit.config.types import (
     Duration,
     HttpStatus,
     ManifestPath,
+    Period,
     Strict,
 )
 
@@ -80,6 +82,12 @@ class Rollback(Strict):
     )
     description: str | None = Field(
         default=None, description="Says what the rollback does; evidence reports show it instead of the command."
+    )
+    owner: str | None = Field(default=None, description="Who keeps this path working (`gameday due` names them).")
+    rehearse_every: Period = Field(
+        default=90 * 86400,
+        description="How often a passing rehearsal must prove this path (`90d`, `13w`); `gameday due` reports it "
+        "overdue after that.",
     )
 
     @model_validator(mode="after")
@@ -171,6 +179,11 @@ class System(Strict):
         default=Chaos(),
         description="Where faults go: the fault servers (one Toxiproxy server or a fleet, the LLM fault proxy) and "
         "the proxy and route that carry each target (DESIGN §9.2).",
+    )
+    notify: list[Notify] = Field(
+        default=[],
+        description="Webhooks told about this system: `overdue` (`gameday due`), `changed` and `envelope_broken` "
+        "(`watch`); plans add their own (DESIGN §9.5).",
     )
     prometheus: Prometheus | None = Field(
         default=None, description="The team's Prometheus, where `promql` SLOs are evaluated (DESIGN §9.3)."

@@ -68,6 +68,36 @@ Duration = Annotated[
 ]
 
 
+_PERIOD = re.compile(r"^\s*(\d+)\s*(h|d|w)\s*$")
+_PERIOD_S = {"h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_PERIOD_S = 5 * 366 * 86400
+
+
+def parse_period(value: Any) -> float:
+    """`12h`, `90d`, `13w` → seconds: how often something must happen (1 h to 5 years)."""
+    m = _PERIOD.match(value) if isinstance(value, str) else None
+    if m is None:
+        raise ValueError(f"expected a period like 90d, 13w or 12h (got {value!r})")
+    seconds = float(int(m.group(1)) * _PERIOD_S[m.group(2)])
+    if not 0 < seconds <= MAX_PERIOD_S:
+        raise ValueError(f"expected a period between 1h and 5 years (got {value!r})")
+    return seconds
+
+
+def format_period(seconds: float) -> str:
+    days = seconds / 86400
+    return f"{days:g}d" if days >= 1 and days == int(days) else f"{seconds / 3600:g}h"
+
+
+#: A period in hours, days or weeks (`90d`), as seconds.
+Period = Annotated[
+    float,
+    BeforeValidator(parse_period),
+    PlainSerializer(format_period, return_type=str),
+    WithJsonSchema({"title": "Period", "type": "string", "pattern": r"^\s*\d+\s*(h|d|w)\s*$"}),
+]
+
+
 def _argv(value: Any) -> Any:
     if isinstance(value, str):
         raise ValueError(

@@ -1,0 +1,71 @@
+"""`drillkit gameday due` (issue 16 item 2): the last passing rehearsal per rollback path, its
+owner and due date; exit 1 when one is overdue, and the manifest's webhooks hear about it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from drillkit.cli import cli
+from tests.gameday.test_plan import webhook  # noqa: F401 - the fixture
+
+MANIFEST = {
+    "apiVersion": "drillkit/v1", "kind": "System", "name": "acme-support",
+    "service": {"url": "http://127.0.0.1:9/v1/answer"},
+    "providers": {"primary": {"base_url": "http://127.0.0.1:9/v1", "api": "openai", "model": "m"}},
+    "rollbacks": {
+        "model": {"run": ["true"], "owner": "ml-platform@acme.example", "rehearse_every": "30d"},
+        "provider": {"run": ["true"], "owner": "sre@acme.example"},
+        "prompt": {"run": ["true"]},
+    },
+}  # fmt: skip
+
+
+def run_summary(home: Path, run_id: str, layer: str, days_ago: float, **extra: str) -> None:
+    folder = home / "runs" / run_id
+    folder.mkdir(parents=True)
+    started = datetime.now(UTC) - timedelta(days=days_ago)
+    summary = {"run_id": run_id, "scenario": run_id, "verdict": "pass", "system": "acme-support", "layer": layer,
+               "started_at": started.isoformat(timespec="seconds"), **extra}  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def due(home: Path, system: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["gameday", "due", "--home", str(home), "--system", str(system), *extra])
+    return result.exit_code, result.stdout
+
+
+def test_each_path_is_due_its_period_after_its_last_passing_rehearsal(tmp_path: Path) -> None:
+    system = tmp_path / "drillkit.yaml"
+    system.write_text(yaml.safe_dump(MANIFEST))
+    home = tmp_path / "home"
+    run_summary(home, "r-model-old", "model", 40)  # past its 30 d
+    run_summary(home, "r-model-control", "model", 1, purpose="control")  # a control proves nothing
+    run_summary(home, "r-provider", "provider", 10)
+    run_summary(home, "r-prompt-failed", "prompt", 2, verdict="fail")
+    code, out = due(home, system, "--json")
+    assert code == 1, out
+    report = json.loads(out)
+    paths = {p["path"]: p for p in report["paths"]}
+    assert report["overdue"] == ["model", "prompt"]
+    assert paths["model"]["last_run_id"] == "r-model-old" and paths["model"]["owner"] == "ml-platform@acme.example"
+    assert paths["provider"]["overdue"] is False and 79 < paths["provider"]["days_left"] <= 80
+    assert paths["prompt"]["last_pass"] is None  # a failed rehearsal is not a pass
+    run_summary(home, "r-model-new", "model", 0)
+    run_summary(home, "r-prompt", "prompt", 0)
+    assert due(home, system)[0] == 0
+
+
+def test_an_overdue_path_is_posted_to_the_manifests_webhooks(tmp_path: Path, webhook) -> None:  # noqa: F811
+    url, received = webhook
+    system = tmp_path / "drillkit.yaml"
+    system.write_text(yaml.safe_dump({**MANIFEST, "notify": [{"webhook": url, "events": ["overdue"]}]}))
+    code, _ = due(tmp_path / "home", system)
+    assert code == 1
+    (event,) = received
+    assert event["event"] == "overdue" and "model (ml-platform@acme.example)" in event["text"]
+    assert {p["path"] for p in event["overdue"]} == {"model", "provider", "prompt"}
