@@ -207,8 +207,12 @@ def status(env: Env) -> None:
 
     Each Toxiproxy server of the manifest's fleet is listed as L4:<name>, the LLM fault proxy as L7.
     """
+    from drillkit.gameday.lease import holder
+
     system = env.load_system()
     layers = asyncio.run(_collect(system))
+    for layer in layers.values():  # a game-day holding the server (one drill at a time per server)
+        layer["lease"] = holder(layer["url"])
     if env.json:
         env.emit_json({"layers": layers})
     else:
@@ -232,6 +236,9 @@ def status(env: Env) -> None:
             env.out.print(table)
         for key, layer in layers.items():
             state = "reachable" if layer["reachable"] else f"[red]unreachable[/]: {escape(layer['error'])}"
+            if layer["lease"]:
+                lease = layer["lease"]
+                state += f"; leased by the game-day of {escape(str(lease['scenario']))} (pid {lease['pid']})"
             env.out.print(f"{escape(label(key))} {escape(layer['url'])}: {state}")
         env.out.print(f"{total} active fault(s)")
     unreachable = [label(key) for key, layer in layers.items() if not layer["reachable"]]

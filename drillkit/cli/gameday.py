@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from drillkit.cli.gameday_due import due
-from drillkit.cli.gameday_plan import is_plan, run_plan_file, shipped_plan
+from drillkit.cli.gameday_plan import dry_run_scenario, is_plan, run_plan_file, shipped_plan
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.scenario_files import find_scenario, load_scenario
 from drillkit.cli.validate import validate_files
@@ -151,6 +151,7 @@ def list_(env: Env) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="The system manifest to rehearse on, whatever the scenario's `system:` says.",
 )
+@click.option("--dry-run", is_flag=True, help="Print the resolved system, servers, faults and steps; inject nothing.")
 @click.option(
     "--purpose",
     type=click.Choice(["rehearsal", "control", "exploratory"]),
@@ -165,28 +166,26 @@ def run(
     latency_scale: float | None,
     no_live: bool,
     system_file: Path | None,
+    dry_run: bool,
     purpose: str | None,
 ) -> None:
     """Rehearse SCENARIO (a file, or a shipped id) against its system under load; or run a PLAN.
 
-    A PLAN (`kind: GameDay`, a file or a shipped id such as `quarterly`) runs its scenarios in
-    order against one system and records the day; exit 0 only when every run went as designed.
+    A PLAN (`kind: GameDay`, a file or a shipped id: `quarterly`) runs its scenarios in order.
 
     \b
     Phases: preflight → warmup → inject → detect → rollback → recover → verify → cleanup.
-    The fault stays injected during the rollback: the rehearsal proves the rollback path works
-    while the failure persists. Faults are removed on every exit path (errors, Ctrl-C, SIGTERM,
-    guardrails). A scenario with `system: demo` starts the demo if it is not running (and stops
+    The fault stays injected during the rollback. Faults are removed on every exit path (errors,
+    Ctrl-C, SIGTERM, guardrails). `system: demo` starts the demo if it is not running (and stops
     it afterwards). The run's journal and summary.json land in <home>/runs/<run-id>/.
 
     Which system: --system FILE, else the scenario's `system:` (relative to the scenario, or
-    `demo`), else DRILLKIT_SYSTEM, else the demo; printed and journalled before any injection.
-    Paths in a scenario resolve next to it; its `run:` steps execute in its folder.
+    `demo`), else DRILLKIT_SYSTEM, else the demo; --dry-run shows it (and where each fault goes).
 
-    Exit codes follow the run's purpose (`purpose:` or --purpose): 0 as expected (a rehearsal
-    passed; a control, e.g. a no-op rollback, failed as designed); 1 unexpected (a rehearsal
-    failed: not detected or recovered in time, a step or verify failed, the rollback cost more
-    than expect.rollback_impact; a control passed); 2 bad input; 3 aborted.
+    Exit codes follow the run's purpose (`purpose:`, --purpose): 0 as expected (a rehearsal passed,
+    a control such as a no-op rollback failed); 1 unexpected (a rehearsal failed: not detected or
+    recovered in time, a step, verify or expect.rollback_impact failed; a control passed); 2 bad
+    input; 3 aborted.
 
     \b
     Examples:
@@ -204,6 +203,8 @@ def run(
     path = shipped_plan(scenario_ref) or find_scenario(scenario_ref)
     plan = is_plan(path)
     scenario = None if plan else load_scenario(path)
+    if dry_run and scenario is not None:
+        return dry_run_scenario(env, scenario, path, system_file)
     if scenario is not None and (mode or scenario.rollback.mode) == "manual" and not sys.stdin.isatty():
         raise InputError("this scenario's rollback is manual and needs an operator at a terminal; pass --auto")
     view = LiveView(env.err, {}, live=False if (no_live or env.json) else None)  # SLOs come with run.started

@@ -96,3 +96,37 @@ def plan_junit(s: PlanSummary) -> str:
     root.append(suite)
     ET.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def dry_run_scenario(env: Env, scenario: Scenario, path: Path, system_file: Path | None) -> None:
+    """Print what `gameday run` would do (system, servers, where each fault goes, steps); inject nothing."""
+    from drillkit.gameday.dryrun import dry_run
+    from drillkit.gameday.run import Options, resolve_system
+    from drillkit.home import demo_workdir
+
+    def known_demo() -> tuple[Path, None]:
+        manifest = demo_workdir(env.home) / "drillkit.yaml"
+        if not manifest.is_file():
+            raise InputError("the demo has not run in this home: `drillkit demo up` first to see its servers")
+        return manifest, None
+
+    system, _ = resolve_system(scenario, path, Options(home=env.home, start_demo=known_demo, system_path=system_file))
+    plan = dry_run(scenario, system)
+    if env.json:
+        env.emit_json(plan)
+        return
+    out = env.out.print
+    out(f"[bold]dry run[/] {escape(plan['scenario'])} ({plan['purpose']}): nothing will be injected")
+    out(f"system   {escape(plan['system']['name'])}  {escape(plan['system']['file'])}  → {plan['system']['service']}")
+    for name, url in plan["servers"]["toxiproxy"].items():
+        out(f"server   toxiproxy {escape(name)}  {url}")
+    out(f"server   llm_proxy  {plan['servers']['llm_proxy']}")
+    for f in plan["faults"]:
+        where = f"{f['layer']} {f.get('server', '')} {f.get('proxy') or f.get('route') or ''}"
+        out(f"fault    {escape(str(f['name']))}: {f['type']} on {f['target']} → {where}")
+    for name, why in plan["never_judged"].items():
+        out(f"[yellow]warning[/]  {name} can never be judged: {escape(why)}")
+    for step in plan["rollback"]["steps"]:
+        out(f"rollback {escape(step['name'])}: {escape(' '.join(step['run']) if 'run' in step else step['http'])}")
+    for step in plan["restore"]:
+        out(f"restore  {escape(step['name'])} ({step['when']})")

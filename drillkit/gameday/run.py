@@ -39,7 +39,9 @@ from drillkit.errors import Aborted, DrillkitError, InputError, LockBusy
 from drillkit.faults.targets import check_target, open_backends
 from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, RunControl, StopDemo
+from drillkit.gameday.dryrun import touched_servers
 from drillkit.gameday.faulting import heartbeat, inject
+from drillkit.gameday.lease import leased
 from drillkit.gameday.observe import monitor, probe, start_traffic
 from drillkit.gameday.results import ImpactResult, Outcome
 from drillkit.gameday.summary import Summary, summarize
@@ -114,7 +116,8 @@ async def run_gameday(scenario: Scenario, scenario_path: Path, options: Options)
             for fault in scenario.faults:
                 if fault.target is not None:
                     check_target(fault.target, system, fault.type)  # bad input: exit 2 before anything starts
-            return await _run(scenario, scenario_path, options, system, started_demo, control)
+            with leased(touched_servers(system, scenario), scenario.id, options.home):
+                return await _run(scenario, scenario_path, options, system, started_demo, control)
         finally:
             if started_demo is not None:
                 with contextlib.suppress(DrillkitError):

@@ -161,3 +161,16 @@ def test_with_a_no_op_rollback_it_fails(stack: tuple[Path, dict[str, str]]) -> N
     summary = json.loads(r.stdout) if r.stdout.startswith("{") else {}
     assert r.returncode == 1 and summary["verdict"] == "fail", r.stdout[-3000:] + r.stderr[-3000:]
     assert summary["ttd_s"] is not None and summary["ttr_s"] is None
+
+
+def test_a_promql_guardrail_aborts_the_drill_on_the_teams_own_signal(stack: tuple[Path, dict[str, str]]) -> None:
+    root, env = stack
+    path = scenario(root, "observed-guarded", [{"name": "no-op", "run": [sys.executable, "-c", "pass"]}])
+    data = yaml.safe_load(path.read_text())
+    data["guardrails"] = {"abort_if": {"error_rate": {"objective": 0.5, "promql": ERROR_RATE}}}
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    r = drillkit(env, "gameday", "run", str(path), "--auto", "--no-live", "--json", cwd=root)
+    summary = json.loads(r.stdout) if r.stdout.startswith("{") else {}
+    assert r.returncode == 3 and summary["verdict"] == "aborted", r.stdout[-3000:] + r.stderr[-3000:]
+    assert summary["reasons"][0] == "guardrail tripped: error_rate"
+    assert all(f["removed"] for f in summary["faults"])
