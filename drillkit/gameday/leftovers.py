@@ -244,6 +244,33 @@ def _unredacted(home: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return {**entry, "steps": real} if _redact_steps(real) == entry.get("steps") else entry
 
 
+#: How many times an owed restore is tried (at preflights and resets) before it is reported instead.
+MAX_OWED_ATTEMPTS = 3
+
+
+def failed_restore(home: Path, run_id: str, error: str) -> int:
+    """Count one more failed attempt at the restore `run_id` owes; return how many there were."""
+    entries = _read_raw_pending(home)
+    attempts = 0
+    for entry in entries:
+        if isinstance(entry, dict) and entry.get("run_id") == run_id:
+            entry["attempts"] = attempts = int(entry.get("attempts", 0)) + 1
+            entry["last_error"] = error[:300]
+    _write_pending(home, entries)
+    return attempts
+
+
+def exhausted(owed: dict[str, Any]) -> str | None:
+    """Why an owed restore is no longer tried (None: try it), naming the way out."""
+    attempts = int(owed.get("attempts", 0))
+    if attempts < MAX_OWED_ATTEMPTS:
+        return None
+    return (
+        f"the restore owed by run {owed.get('run_id')} failed {attempts} times (last: {owed.get('last_error', '?')}); "
+        "put the system back by hand, then drop the record with 'drillkit chaos reset --forget'"
+    )
+
+
 def paid_restore(home: Path, run_id: str) -> None:
     entries = _read_raw_pending(home)
     kept = [e for e in entries if e.get("run_id") != run_id]

@@ -84,11 +84,19 @@ async def preflight(ctx: RunContext) -> None:
             + " (if those servers are gone for good: drillkit chaos reset --forget)"
         )  # fmt: skip
     for owed in leftovers.read_pending(ctx.options.home):
-        # A killed run never put the system back: do it now, before measuring a steady state.
+        # A killed run never put the system back: do it now, before measuring a steady state;
+        # a restore that keeps failing is tried MAX_OWED_ATTEMPTS times, then reported.
+        given_up = leftovers.exhausted(owed)
+        if given_up is not None:
+            raise InputError(given_up)
         steps = [OwedStep.model_validate(s) for s in owed.get("steps", [])]
         results = await run_steps(ctx, steps, LeftoversRestored, stop_on_failure=True)
         if all(r.ok for r in results):
             leftovers.paid_restore(ctx.options.home, str(owed.get("run_id")))
+        else:
+            failed = next((r for r in results if not r.ok), None)
+            error = failed.detail if failed is not None else "a step did not run"
+            leftovers.failed_restore(ctx.options.home, str(owed.get("run_id")), error)
     for fault in ctx.scenario.faults:
         if fault.target is not None:
             parse_target(fault.target, ctx.system)

@@ -167,6 +167,9 @@ async def _pay(home: Path, owed: Any) -> RestoreOutcome:
     if not isinstance(owed, dict):
         return RestoreOutcome(run_id="?", error=f"not a restore record: {owed!r:.{DETAIL_MAX}}")
     run_id = str(owed.get("run_id"))
+    given_up = leftovers.exhausted(owed)
+    if given_up is not None:
+        return RestoreOutcome(run_id=run_id, error=given_up)
     try:
         steps = [RestoreStep.model_validate(s) for s in owed.get("steps", [])]
     except (ValidationError, TypeError) as exc:
@@ -179,6 +182,9 @@ async def _pay(home: Path, owed: Any) -> RestoreOutcome:
     )
     if outcome.paid:
         leftovers.paid_restore(home, run_id)
+    else:
+        failed = next((r for r in results if not r.ok), None)
+        leftovers.failed_restore(home, run_id, failed.detail if failed is not None else "no step ran")
     return outcome
 
 

@@ -210,6 +210,21 @@ def test_owed_restores_run_and_are_paid_only_when_every_step_succeeds(home: Path
     assert report.to_dict()["leftovers"]["removed"] == [{"restored_for": "paid-run", "steps": ["put-back"]}]
 
 
+def test_a_failing_owed_restore_is_tried_three_times_then_reported(home: Path, system: System) -> None:
+    counter = "import os, pathlib; p = pathlib.Path(os.environ['DRILLKIT_HOME'], 'tries'); "
+    counter += "p.write_text(str(int(p.read_text()) + 1 if p.exists() else 1)); raise SystemExit(3)"
+    leftovers.owe_restore(home, "stuck-run", [{"name": "restart gateway", "run": [sys.executable, "-c", counter]}])
+    for attempt in (1, 2, 3):
+        (owed,) = reset(home, system).restores
+        assert not owed.paid and owed.error is None
+        assert leftovers.read_pending(home)[0]["attempts"] == attempt
+    (owed,) = reset(home, system).restores  # the fourth time it is not run: it is reported
+    assert (home / "tries").read_text() == "3"
+    assert "failed 3 times" in (owed.error or "") and "drillkit chaos reset --forget" in (owed.error or "")
+    reset(home, system, forget=True)
+    assert leftovers.read_pending(home) == []
+
+
 def test_unreadable_owed_steps_are_reported_not_raised(home: Path, system: System) -> None:
     leftovers._write_pending(home, [{"run_id": "odd", "steps": [{"name": "neither run nor http"}]}])
     report = reset(home, system)
