@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Column, Table
 
 from drillkit.cli.gameday_due import due
-from drillkit.cli.gameday_plan import dry_run_scenario, is_plan, run_plan_file, shipped_plan
+from drillkit.cli.gameday_plan import dry_run_scenario, is_plan, plan_rows, run_plan_file, shipped_plan
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.scenario_files import find_scenario, load_scenario
 from drillkit.cli.validate import validate_files
@@ -102,6 +102,7 @@ def list_(env: Env) -> None:
         run = last.get(s.id, {})
         rows.append(
             {
+                "kind": "scenario",
                 "id": s.id,
                 "layer": s.layer,
                 "severity": s.severity,
@@ -114,8 +115,9 @@ def list_(env: Env) -> None:
                 "ttr_s": run.get("ttr_s"),
             }
         )
+    plans = plan_rows(env.home)
     if env.json:
-        env.emit_json(rows)
+        env.emit_json(rows + plans)
         return
     table = Table("layer", "severity", "last verdict", "TTD", "rollback", "TTR")
     table.columns.insert(0, Column("scenario", no_wrap=True))
@@ -136,6 +138,9 @@ def list_(env: Env) -> None:
             secs(r["ttr_s"]),
         )
     env.out.print(table)
+    for plan in plans:
+        env.out.print(f"plan [bold]{escape(plan['id'])}[/]: {escape(plan['title'])} ({plan['scenarios']} scenarios); "
+                      f"last day: {plan['last_verdict'] or '—'} {plan['last_run'] or ''}")  # fmt: skip
 
 
 @gameday.command("run")

@@ -34,6 +34,27 @@ def shipped_plan(ref: str) -> Path | None:
     return {p.stem: p for p in shipped_files("gamedays")}.get(ref)
 
 
+def plan_rows(home: Path) -> list[dict[str, object]]:
+    """The shipped plans, each with its last day here (from <home>/plans/*/summary.json)."""
+    import json
+
+    last: dict[str, dict[str, object]] = {}
+    for summary in sorted((home / "plans").glob("*/summary.json")):  # plan run ids sort by start
+        try:
+            data = json.loads(summary.read_text(encoding="utf-8"))
+            last[str(data["plan"])] = data
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    rows: list[dict[str, object]] = []
+    for path in shipped_files("gamedays"):
+        plan = load_plan(path)
+        day = last.get(plan.id, {})
+        rows.append({"kind": "plan", "id": plan.id, "title": plan.title, "file": str(path),
+                     "scenarios": len(plan.scenarios), "last_run": day.get("plan_run_id"),
+                     "last_verdict": day.get("verdict")})  # fmt: skip
+    return rows
+
+
 def load_plan(path: Path) -> GamePlan:
     plan = load_model(path, GamePlan)
     plan._base_dir = path.resolve().parent
