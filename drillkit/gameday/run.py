@@ -39,7 +39,7 @@ from drillkit.errors import Aborted, DrillkitError, InputError, LockBusy
 from drillkit.faults.targets import check_target, open_backends
 from drillkit.gameday import phases
 from drillkit.gameday.context import Options, RunContext, RunControl, StopDemo
-from drillkit.gameday.dryrun import touched_servers
+from drillkit.gameday.dryrun import placement, touched_servers
 from drillkit.gameday.faulting import heartbeat, inject
 from drillkit.gameday.lease import leased
 from drillkit.gameday.observe import monitor, probe, start_traffic
@@ -146,6 +146,9 @@ async def _run(
         system=system.name, operator=operator, mode=options.mode or scenario.rollback.mode,
         drillkit=__version__, scenario_file=str(scenario_path.absolute()), system_file=str(system.path or "") or None,
         slos=configured(effective_slos(system.slos, scenario.slos)), redaction=redactor.policy,
+        purpose=options.purpose or scenario.purpose,
+        placements=[{"fault": f.name or f.type, "target": f.target, **placement(system, f.target, f.type)}
+                    for f in scenario.faults if f.target is not None],
     ))  # fmt: skip
     try:
         async with open_backends(system) as backends:

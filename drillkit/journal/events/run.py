@@ -20,6 +20,9 @@ class RunStarted(Event):
     scenario_file: str | None = None
     #: The manifest the run acted on, resolved by the precedence of DESIGN §9.3.
     system_file: str | None = None
+    #: Where each fault will go (server URL, proxy or route), resolved before anything is injected.
+    placements: list[dict[str, Any]] = []
+    purpose: str | None = None
     slos: dict[str, Number] = {}
     redaction: Any = None
 
