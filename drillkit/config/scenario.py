@@ -92,6 +92,18 @@ class Traffic(Strict):
         description="Processes that send the load, each a share of the schedule, merged into one set of windows; "
         "unset: the machine's core count (one process below a rate one core sustains).",
     )
+    engine: Literal["drillkit", "locust"] = Field(
+        default="drillkit",
+        description="What sends the load: `drillkit` (its own generator) or `locust` (a Locust master and `workers` "
+        "local worker processes, more on other hosts: see `drillkit.traffic.locust_engine`); the same schedule, "
+        "windows and live evals either way. Needs Locust installed (`pip install locust`).",
+    )
+
+    @model_validator(mode="after")
+    def _locust_sends_no_streams(self) -> Traffic:
+        if self.engine == "locust" and self.stream:
+            raise ValueError("engine 'locust' does not send streamed requests; use engine 'drillkit' for `stream`")
+        return self
 
 
 class Timeline(Strict):

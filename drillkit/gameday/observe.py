@@ -33,6 +33,7 @@ from drillkit.journal.events import (
 from drillkit.traffic.detect import Breach, Detector, Recovery
 from drillkit.traffic.inputs import InputCycle, assertions_by_question, load_inputs
 from drillkit.traffic.load import LoadGenerator
+from drillkit.traffic.locust_engine import LocustLoad
 from drillkit.traffic.slo import SloEvaluator, SloWindow, effective_slos, wilson_upper
 from drillkit.traffic.windows import SloWindows
 
@@ -71,7 +72,8 @@ def start_traffic(ctx: RunContext) -> None:
         from drillkit.evals import load_suite
 
         evals = assertions_by_question(load_suite(system.resolve(system.evals)))
-    ctx.load = LoadGenerator(
+    engine = LocustLoad if s.traffic.engine == "locust" else LoadGenerator
+    ctx.load = engine(
         str(system.service.url),
         bodies,
         rate=s.traffic.rate,
