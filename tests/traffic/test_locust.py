@@ -4,7 +4,7 @@ Locust (PyPI `locust`) is installed by `.ci/run`; these tests skip without it, a
 when `DRILLKIT_E2E_REQUIRED=1`. The test process never imports Locust (gevent would patch it):
 Locust only runs in the processes the engine starts.
 
-Run: `pytest -m e2e -n 0 tests/traffic/test_locust.py` (about 2 minutes).
+Run: `pytest -m e2e -n 0 tests/traffic/test_locust.py` (about a minute).
 """
 
 from __future__ import annotations
@@ -145,6 +145,25 @@ def test_locust_sends_the_schedule_through_the_wire_and_drillkit_judges_it(
     assert by_index[0].model == "sim" and by_index[0].trace_id == "tr-1" and by_index[0].latency_ms > 0
     assert after and all(s.ok and s.eval_passed is True for s in after)
     assert load.stats.scheduled == load.stats.completed == len(samples) and load.stats.cancelled == 0
+
+
+def test_a_rate_change_reaches_every_worker(base: str) -> None:
+    """`set_rate` (what a `traffic.profile` uses) re-anchors the one schedule both workers follow."""
+    samples: list[Sample] = []
+    load = LocustLoad(base + "/v1/chat", [{"question": GOOD}], rate=20, concurrency=8, timeout=5,
+                      wire=Wire(api="openai-chat", model="m"), on_sample=samples.append, workers=2)  # fmt: skip
+
+    async def main() -> None:
+        await load.start()
+        await asyncio.sleep(0.8)
+        load.set_rate(100)
+        await asyncio.sleep(0.8)
+        await load.stop(timeout=1)
+
+    asyncio.run(main())
+    assert sorted(s.index for s in samples) == list(range(len(samples)))  # nothing skipped, nothing twice
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(sorted(s.scheduled for s in samples))]
+    assert set(gaps[:10]) == {0.05} and set(gaps[-50:]) == {0.01} and all(s.ok for s in samples)
 
 
 PARENT = """
