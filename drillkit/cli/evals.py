@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,10 +15,17 @@ from rich.text import Text
 
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
+from drillkit.config.system import System
 from drillkit.errors import CheckFailed, InputError, ServiceError
-from drillkit.evals.runner import DEFAULT_THRESHOLD, CaseResult, ProgressCallback, SuiteResult, run_suite
+from drillkit.evals.compare import Comparison, compare
+from drillkit.evals.compare_markdown import compare_markdown
+from drillkit.evals.junit import compare_junit, run_junit
+from drillkit.evals.measure import Measured, Target, load_side, measure, suite_of
+from drillkit.evals.record import RunRecord, run_document
+from drillkit.evals.runner import DEFAULT_THRESHOLD, CaseResult, ProgressCallback, SuiteResult
+from drillkit.evals.sampled import sample_of
+from drillkit.evals.stats import percentile
 from drillkit.evals.suite import EvalSuite, load_suite
-from drillkit.evals.wire import Wire
 
 
 @click.group("eval")
@@ -29,11 +36,32 @@ def eval_group() -> None:
     cites a document, is JSON / matches a JSON schema, latency and cost ceilings). The envelope
     is the share of cases that must pass: the manifest's slos.eval_pass_rate.
 
+    `eval compare` puts a candidate (a prompt or model change, another service URL) next to a
+    baseline and fails when it is worse by more than the manifest's `gate` allows.
+
     \b
     Example:
       drillkit eval run                       # the manifest's suite against its service
+      drillkit eval run --json > baseline.json
+      drillkit eval compare --baseline baseline.json --candidate drillkit.yaml
       drillkit eval validate evals/suite.yaml
     """
+
+
+def _sample_option(f: Callable) -> Callable:
+    return click.option(
+        "--sample",
+        type=click.IntRange(min=0),
+        default=0,
+        metavar="N",
+        help="Also send N lines of the manifest's inputs sample (latency and cost only, no assertions).",
+    )(f)
+
+
+def _junit_option(f: Callable) -> Callable:
+    return click.option(
+        "--junit", type=click.Path(dir_okay=False), metavar="FILE", help="Also write a JUnit XML report to FILE."
+    )(f)
 
 
 @eval_group.command("run")
@@ -48,8 +76,18 @@ def eval_group() -> None:
     metavar="P",
     help=f"Pass rate the run must reach, 0..1 [default: the manifest's slos.eval_pass_rate, else {DEFAULT_THRESHOLD}].",
 )
+@_sample_option
+@_junit_option
 @pass_env(system=True, json=True)
-def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], threshold: float | None) -> None:
+def run(
+    env: Env,
+    suite: str | None,
+    concurrency: int,
+    tags: tuple[str, ...],
+    threshold: float | None,
+    sample: int,
+    junit: str | None,
+) -> None:
     """Run an eval suite against the system's service and judge the pass rate.
 
     Each case's input is POSTed as JSON to the manifest's service.url; a case passes when all
@@ -61,53 +99,73 @@ def run(env: Env, suite: str | None, concurrency: int, tags: tuple[str, ...], th
     assertion failed and why) and a verdict line. Exit 0 inside the envelope, 1 outside it or
     when the service is unreachable, 2 for a bad suite or manifest.
 
+    `--json` prints each case's outcome, latency and cost: saved, it is a baseline for `eval
+    compare`. `--junit FILE` writes one JUnit test case per eval case for CI test reports.
+
     \b
     Examples:
       drillkit eval run
       drillkit eval run evals/suite.yaml --system drillkit.yaml --tag policy
       drillkit eval run --threshold 0.95 --json | jq .pass_rate
+      drillkit eval run --json --sample 50 > baseline.json      # a baseline for eval compare
+      drillkit eval run --junit eval-results.xml
     """
     system = env.load_system()
-    if suite is None:
-        suite_path = system.resolve(system.evals)
-        if suite_path is None:
-            raise InputError(f"{env.system_path()}: no 'evals' path in the manifest; pass SUITE (a suite file)")
-    else:
-        suite_path = Path(suite)
-    loaded = load_suite(suite_path)
+    loaded = suite_of(system, suite, env.system_path())
     if threshold is None:
         envelope = system.slos.objective("eval_pass_rate")
         threshold = envelope if envelope is not None else DEFAULT_THRESHOLD
-    url = str(system.service.url)
-    wire = Wire.of(system)  # before any request: an unset ${VAR} in service.headers is exit 2
-    total = len(loaded.select(tags))
-
+    target = Target.of(system, str(env.system_path()))  # before any request: an unset ${VAR} is exit 2
+    sampled = sample_of(system, sample)
+    total = len(loaded.select(tags)) + (len(sampled.cases) if sampled else 0)
     with _progress(env, total) as advance:
-        result = asyncio.run(
-            run_suite(
-                loaded,
-                url,
-                concurrency=concurrency,
-                timeout=system.service.timeout,
-                tags=tags,
-                threshold=threshold,
-                progress=advance,
-                wire=wire,
-            )
-        )
-    if result.unreachable:
-        raise ServiceError(
-            f"cannot reach the service at {url} ({result.cases[0].error}); is it running? "
-            "(for the demo: drillkit demo up)"
-        )
+        measured = asyncio.run(
+            measure(loaded, [target], sample=sampled, concurrency=concurrency, tags=tags, threshold=threshold,
+                    progress=advance)
+        )[0]  # fmt: skip
+    result = measured.result
+    _write(junit, "--junit", lambda: run_junit(result))
+    _raise_unreachable(measured)
     if env.json:
-        env.emit_json(result.to_dict())
+        env.emit_json(run_document(result, measured.sampled))
     else:
         _print_report(env, result)
+        if measured.sampled is not None:
+            env.out.print(Text(_sampled_line(measured.sampled)))
     if not result.inside_envelope:
         raise CheckFailed(
             f"pass rate {_percent(result.pass_rate, 1)} is outside the envelope (≥ {_percent(result.threshold)})"
         )
+
+
+def _write(path: str | None, option: str, render: Callable[[], str]) -> None:
+    """Write a report file (exit 2 when it cannot be written)."""
+    if path is None:
+        return
+    try:
+        Path(path).write_text(render(), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
+
+
+def _raise_unreachable(measured: Measured) -> None:
+    if measured.unreachable:
+        raise ServiceError(
+            f"cannot reach the service at {measured.target.url} ({measured.result.cases[0].error}); is it running? "
+            "(for the demo: drillkit demo up)"
+        )
+
+
+def _sampled_line(sampled: SuiteResult) -> str:
+    latencies = [c.latency_ms for c in sampled.cases if c.latency_ms is not None and c.error is None]
+    costs = [c.cost_usd for c in sampled.cases if c.cost_usd is not None and c.error is None]
+    p95 = percentile(latencies, 0.95)
+    cost = f", mean cost ${sum(costs) / len(costs):.6f}" if costs else ""
+    return (
+        f"sampled inputs: {sampled.total}, {sampled.errored} without an answer"
+        + (f", latency p95 {p95:.1f} ms" if p95 is not None else "")
+        + cost
+    )
 
 
 @contextmanager
@@ -121,7 +179,7 @@ def _progress(env: Env, total: int) -> Iterator[ProgressCallback | None]:
         task = bar.add_task("eval", total=total)
 
         def advance(result: CaseResult, done: int, total: int) -> None:
-            bar.update(task, completed=done)
+            bar.advance(task)  # one call per request, whichever run it belongs to
 
         yield advance
 
@@ -168,6 +226,139 @@ def _why(case: CaseResult) -> Text:
         return Text(case.error, style="red")
     lines = [f"• {c.assertion.label}: {c.result.detail}" for c in case.failures]
     return Text("\n".join(lines))
+
+
+@eval_group.command("compare")
+@click.option(
+    "--baseline",
+    required=True,
+    metavar="SYSTEM_OR_RESULTS",
+    help="A manifest (its service is run now), or saved results: the output of `eval run --json`.",
+)
+@click.option(
+    "--candidate",
+    required=True,
+    metavar="SYSTEM_OR_URL",
+    help="A manifest, or a service URL (the baseline's manifest, else --system's, with that service.url); "
+    "or saved results, to judge two saved runs.",
+)
+@click.option(
+    "--suite", type=click.Path(dir_okay=False), help="The suite both run [default: the candidate manifest's evals]."
+)
+@click.option(
+    "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight per side."
+)
+@_sample_option
+@_junit_option
+@click.option("--markdown", type=click.Path(dir_okay=False), metavar="FILE", help="Also write a Markdown report.")
+@pass_env(system=True, json=True)
+def compare_command(
+    env: Env,
+    baseline: str,
+    candidate: str,
+    suite: str | None,
+    concurrency: int,
+    sample: int,
+    junit: str | None,
+    markdown: str | None,
+) -> None:
+    """Gate a change: is the candidate worse than the baseline by more than the manifest's `gate`?
+
+    Runs the suite (and with --sample N, N lines of the inputs sample) against the candidate, and
+    against the baseline too when it is a manifest (both at once). Cases are paired by id. For the
+    pass rate, the p95 latency and the cost per request it prints the difference with its 95 %
+    interval and a test suited to a few dozen cases (Newcombe's paired interval and McNemar; the
+    Mann-Whitney U test; a paired bootstrap). A regression is a difference beyond the tolerance
+    (`gate: {pass_rate_drop: 0.02, latency_p95_increase: 0.2, cost_increase: 0.1}` by default:
+    absolute drop, relative increases) that is also significant. The tolerances are the baseline
+    manifest's, else the candidate's.
+
+    Exit 0 no regression, 1 a regression (or a service unreachable), 2 bad input.
+
+    \b
+    Examples:
+      drillkit eval run --json > baseline.json                 # on main
+      drillkit eval compare --baseline baseline.json --candidate drillkit.yaml --markdown comment.md
+      drillkit eval compare --baseline drillkit.yaml --candidate http://127.0.0.1:8711/v1/answer
+      drillkit eval compare --baseline main/drillkit.yaml --candidate branch/drillkit.yaml --junit gate.xml
+    """
+    comparison = _compare(env, baseline, candidate, suite, concurrency, sample)
+    _write(junit, "--junit", lambda: compare_junit(comparison))
+    _write(markdown, "--markdown", lambda: compare_markdown(comparison))
+    if env.json:
+        env.emit_json(comparison.to_dict())
+    else:
+        _print_comparison(env, comparison)
+    if not comparison.passed:
+        raise CheckFailed(comparison.summary())
+
+
+def _compare(env: Env, baseline: str, candidate: str, suite: str | None, concurrency: int, sample: int) -> Comparison:
+    """Resolve both sides, run the live ones at once, compare them (`drillkit.evals.measure`)."""
+    before = load_side(baseline, "--baseline", env.load_system)
+    after = load_side(candidate, "--candidate", lambda: before if isinstance(before, System) else env.load_system())
+    sides: list[RunRecord | System] = [before, after]
+    live = [i for i, side in enumerate(sides) if isinstance(side, System)]
+    if live:
+        saved = [side for side in sides if isinstance(side, RunRecord)]
+        labels = [(baseline, candidate)[i] for i in live]
+        systems = [s for s in sides if isinstance(s, System)]
+        for i, m in zip(live, _run_live(env, systems, labels, saved, suite, concurrency, sample), strict=True):
+            sides[i] = m.record()
+    gate_from = next((s for s in (before, after) if isinstance(s, System)), None) or env.load_system()
+    old, new = sides
+    assert isinstance(old, RunRecord) and isinstance(new, RunRecord)
+    return compare(
+        old,
+        new,
+        gate_from.gate,
+        baseline_label=f"{baseline} ({old.service_url})",
+        candidate_label=f"{candidate} ({new.service_url})",
+    )
+
+
+def _run_live(
+    env: Env,
+    systems: list[System],
+    labels: list[str],
+    saved: list[RunRecord],
+    suite: str | None,
+    concurrency: int,
+    sample: int,
+) -> list[Measured]:
+    """The suite (--suite, else the last manifest's: the candidate's when it is one) against each
+    live side at once; the sampled inputs too."""
+    last = systems[-1]
+    loaded = suite_of(last, suite, last.path or labels[-1])
+    targets = [Target.of(system, label) for system, label in zip(systems, labels, strict=True)]
+    sampled = sample_of(last, sample)
+    if sampled is not None and any(not r.sampled for r in saved):
+        env.err.print("[yellow]warning:[/] saved results without sampled inputs (save them with --sample N)")
+    total = len(targets) * (len(loaded.cases) + (len(sampled.cases) if sampled else 0))
+    with _progress(env, total) as advance:
+        measured = asyncio.run(measure(loaded, targets, sample=sampled, concurrency=concurrency, progress=advance))
+    for m in measured:
+        _raise_unreachable(m)
+    return measured
+
+
+def _print_comparison(env: Env, c: Comparison) -> None:
+    env.out.print(f"eval compare: suite [bold]{escape(c.suite)}[/], {c.paired} paired case(s)")
+    env.out.print(Text(f"  baseline   {c.baseline}\n  candidate  {c.candidate}"))
+    for d in c.differences:
+        colour = "red" if d.regression else "yellow" if d.beyond_tolerance or d.change is None else "green"
+        env.out.print(Text(d.describe(), style=colour))
+    for title, ids in (("pass → fail", c.regressed), ("fail → pass", c.fixed)):
+        if ids:
+            env.out.print(Text(f"{title} ({len(ids)}): {', '.join(ids)}"))
+    unpaired = len(c.only_baseline) + len(c.only_candidate)
+    if unpaired:
+        env.out.print(Text(f"not compared: {len(c.only_baseline)} case(s) only in the baseline, "
+                           f"{len(c.only_candidate)} only in the candidate"))  # fmt: skip
+    if c.redefined:
+        env.out.print(Text(f"assertions changed since the baseline: {', '.join(c.redefined)}", style="yellow"))
+    if c.passed:
+        env.out.print(Text(c.summary(), style="bold green"))
 
 
 @eval_group.command("validate")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
 
 from drillkit.config.chaos import Chaos, ChaosField
+from drillkit.config.gate import Gate
 from drillkit.config.notify import Notify
 from drillkit.config.service import Api, Provider, ResponseMap, Service, ServiceApi, Tool
 from drillkit.config.slos import Prometheus, Slos, SloSource  # noqa: F401 - re-exported
@@ -185,6 +186,7 @@ class System(Strict):
         description="Webhooks told about this system: `overdue` (`gameday due`), `changed` and `envelope_broken` "
         "(`watch`); plans add their own (DESIGN §9.5).",
     )
+    gate: Gate = Field(default=Gate(), description="How much worse a candidate may be in `drillkit eval compare`.")
     prometheus: Prometheus | None = Field(
         default=None, description="The team's Prometheus, where `promql` SLOs are evaluated (DESIGN §9.3)."
     )

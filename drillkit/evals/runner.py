@@ -61,6 +61,8 @@ class CaseResult:
     checks: list[Check] = field(default_factory=list)
     status: int | None = None
     latency_ms: float | None = None
+    #: USD, as the response says or as priced from its token usage; None when unknown.
+    cost_usd: float | None = None
     error: str | None = None
     error_kind: ErrorKind | None = None
     answer: Any = None
@@ -90,6 +92,7 @@ class CaseResult:
             "score": round(self.score, 4),
             "status": self.status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
+            "cost_usd": self.cost_usd,
             "error": self.error,
             "assertions": [c.to_dict() for c in self.checks],
         }
@@ -269,7 +272,7 @@ async def run_case(
         result.error, result.error_kind = f"response is not JSON: {_brief(response.text)}", "body"
         return result
     reply = wire.read(body, response.headers)
-    result.answer = reply.judged.get("answer")
+    result.answer, result.cost_usd = reply.judged.get("answer"), reply.cost_usd
     result.checks = [Check(a, check(a, reply.judged, latency_ms)) for a in suite.assertions_for(case)]
     return result
 
