@@ -40,7 +40,9 @@ def ctl() -> None:
       drillkit demo ctl prompt previous         undo the last prompt activation
       drillkit demo ctl corpus                  list corpus versions
       drillkit demo ctl corpus previous         put the previous corpus version back
-      drillkit demo ctl reset                   route, pin and prompt back to defaults
+      drillkit demo ctl degrade on              a slightly worse answer, in time
+      drillkit demo ctl kill-switch on          the AI feature off: a static answer
+      drillkit demo ctl reset                   every lever back to its default
     """
 
 
@@ -110,9 +112,46 @@ def ctl_corpus(env: Env, version: str | None, workdir: str | None) -> None:
         _lever(env, workdir, control.activate_corpus, version)
 
 
+ON_OFF = click.argument("state", type=click.Choice(["on", "off"]))
+
+
+@ctl_command("degrade", ON_OFF)
+def ctl_degrade(env: Env, state: str, workdir: str | None) -> None:
+    """Degrade gracefully: a slightly worse answer, in time (the capacity rollback path).
+
+    While on, the fast fallback provider answers first (one sentence from the small model), from
+    a shorter context (the best 2 documents, each cut to its 2 sentences closest to the question)
+    and with answers capped at 128 tokens. Quality dips but stays inside the eval envelope (about
+    93 % on the demo); time drops when the providers are short of capacity. `off` (or `ctl reset`)
+    puts the full answers back.
+
+    \b
+    Examples:
+      drillkit demo ctl degrade on
+      drillkit demo ctl degrade off
+    """
+    _lever(env, workdir, control.switch, "degrade", state == "on")
+
+
+@ctl_command("kill-switch", ON_OFF)
+def ctl_kill_switch(env: Env, state: str, workdir: str | None) -> None:
+    """Turn the AI feature off: every question gets a static answer, at once (the safe state).
+
+    While on, no provider, retrieval or tool is called; the answer says the assistant is
+    unavailable and points to the help centre. The evals fail on it (quality far below the
+    envelope), as they should: users get no answer. `off` (or `ctl reset`) turns the feature on.
+
+    \b
+    Examples:
+      drillkit demo ctl kill-switch on
+      drillkit demo ctl kill-switch off
+    """
+    _lever(env, workdir, control.switch, "kill-switch", state == "on")
+
+
 @ctl_command("reset")
 def ctl_reset(env: Env, workdir: str | None) -> None:
-    """Put route, pinned model and prompt back to their defaults.
+    """Put route, pinned model and prompt back to their defaults; degrade and kill switch off.
 
     The corpus is left as it is (use `ctl corpus previous` for that).
     """
@@ -129,4 +168,14 @@ def _lever(env: Env, workdir: str | None, call: Any, *args: Any) -> None:
         print_state(env, state)
 
 
-__all__ = ["ctl", "ctl_command", "ctl_corpus", "ctl_pin", "ctl_prompt", "ctl_reset", "ctl_route"]
+__all__ = [
+    "ctl",
+    "ctl_command",
+    "ctl_corpus",
+    "ctl_degrade",
+    "ctl_kill_switch",
+    "ctl_pin",
+    "ctl_prompt",
+    "ctl_reset",
+    "ctl_route",
+]

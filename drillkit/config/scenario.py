@@ -11,11 +11,12 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, HttpUrl, PrivateAttr, field_validator, model_validator
+from pydantic import Field, HttpUrl, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from drillkit.config.loader import CrossChecked, Loc
 from drillkit.config.scenario_faults import ENGINE_TYPES, FAULT_TYPES, L4_TYPES, L7_TYPES, Fault, FaultMatch
 from drillkit.config.system import COMPONENTS, HttpCall, Slos
+from drillkit.config.traffic_profile import Profile, RateChange
 from drillkit.config.types import MAX_CONCURRENCY, MAX_RATE, Argv, Duration, Strict
 
 SLO_NAMES = tuple(Slos.model_fields)
@@ -63,6 +64,21 @@ class Traffic(Strict):
         description="Requests per second, open loop: sent on schedule whatever the service does. 0: an observe-only "
         "game-day that sends nothing and rehearses on real traffic: SLOs from `promql`, quality from `eval_probe`.",
     )
+    profile: Profile = Field(
+        default=[],
+        description="Changes of the rate during the run, in time order, e.g. a launch surge `[{at: 0s, rate: 60, "
+        "ramp: 5s}, {at: 30s, rate: 20}]`: each begins `at` a time counted from the end of the warmup (like a "
+        "fault's), as a step or, with `ramp`, a straight line from the rate before; the warmup runs at `rate`. Each "
+        "window is judged on the rate it was sent at. Needs `rate` > 0; `workers` is chosen from `rate`.",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _profile_needs_traffic(cls, v: list[RateChange], info: ValidationInfo) -> list[RateChange]:
+        if v and info.data.get("rate") == 0:
+            raise ValueError("traffic.rate 0 sends no traffic of drillkit's own: there is no rate to change")
+        return v
+
     concurrency: int = Field(
         default=64,
         ge=1,

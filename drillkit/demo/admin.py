@@ -7,9 +7,11 @@ Each lever answers the new state (`GET /admin/state`'s body); a bad value is
   the router's `health`);
 - `POST /admin/route {"provider"}`, `POST /admin/pin {"model": name|null}`,
   `POST /admin/prompt {"version": name|"previous"}`, `POST /admin/corpus {"version": id|"previous"}`;
+- `POST /admin/degrade {"on": true|false}`, `POST /admin/kill-switch {"on": true|false}`: the
+  switches of `drillkit.demo.levers` (what they do to answers: `drillkit.demo.answer_modes`);
 - `GET /admin/corpus`: the corpus versions;
-- `POST /admin/reset`: route, pin and prompt back to defaults and the router's cooldowns cleared;
-  the corpus is left as it is (see `drillkit.demo.levers`).
+- `POST /admin/reset`: route, pin and prompt back to defaults, degrade and kill switch off, and the
+  router's cooldowns cleared; the corpus is left as it is (see `drillkit.demo.levers`).
 
 Cross-site requests are refused: the app's `drillkit.net.AdminGuard` (`loopback_only`) answers
 403 to a foreign `Host` or `Origin`, and a POST must also say `Content-Type: application/json`
@@ -59,6 +61,8 @@ class AdminApi:
             Route("/admin/pin", guarded(self.pin), methods=["POST"]),
             Route("/admin/prompt", guarded(self.prompt), methods=["POST"]),
             Route("/admin/corpus", guarded(self.corpus), methods=["POST"]),
+            Route("/admin/degrade", guarded(self.degrade), methods=["POST"]),
+            Route("/admin/kill-switch", guarded(self.kill_switch), methods=["POST"]),
             Route("/admin/corpus", guarded(self.corpus_versions), methods=["GET"]),
             Route("/admin/reset", guarded(self.reset), methods=["POST"]),
         ]
@@ -98,6 +102,14 @@ class AdminApi:
         self.service.corpus.activate(await _field(request, "version"))
         return JSONResponse(self.state())
 
+    async def degrade(self, request: Request) -> Response:
+        self.service.levers.set_degrade(await _switch(request))
+        return JSONResponse(self.state())
+
+    async def kill_switch(self, request: Request) -> Response:
+        self.service.levers.set_kill_switch(await _switch(request))
+        return JSONResponse(self.state())
+
     async def corpus_versions(self, request: Request) -> Response:
         corpus = self.service.corpus
         corpus.refresh(force=True)
@@ -129,6 +141,8 @@ def describe_state(state: Any) -> dict[str, str]:
             pinned = state.get("pinned_model")
             line = ", ".join(f"{name}: {model}" for name, model in value.items())
             line += f"   (pinned: {pinned})" if pinned else "   (none pinned: manifest models)"
+        elif key in SWITCHES and isinstance(value, bool):
+            line = f"on   ({SWITCHES[key]})" if value else "off"
         elif key == "health" and isinstance(value, dict):
             bad = {n: h for n, h in value.items() if isinstance(h, dict) and h.get("cooldown_s")}
             cooling = [f"{n} cooling down {h['cooldown_s']}s" for n, h in bad.items()]
@@ -139,6 +153,13 @@ def describe_state(state: Any) -> dict[str, str]:
             line += f"   (history, newest first: {' ← '.join(reversed(history[-5:]))})" if len(history) > 1 else ""
         lines[key] = line
     return lines
+
+
+#: What each switch does while on, as `describe_state` says it.
+SWITCHES = {
+    "degrade": "the fast provider first, a shorter context and answer",
+    "kill_switch": "the AI feature is off: every answer is the static fallback",
+}
 
 
 def guarded(handler: Handler) -> Handler:
@@ -174,6 +195,14 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def _media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+async def _switch(request: Request) -> bool:
+    """A switch's JSON body `{"on": true|false}`; LeverError(400) otherwise."""
+    body = await read_json_object(request)
+    if body is None or not isinstance(body.get("on"), bool):
+        raise LeverError('expected a JSON object {"on": true} or {"on": false}')
+    return bool(body["on"])
 
 
 async def _field(request: Request, name: str, *, nullable: bool = False) -> Any:

@@ -36,6 +36,7 @@ WORD_RE = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _DOC_RE = re.compile(r"<document\b([^>]*)>(.*?)</document>", re.DOTALL)
 _TOOL_RE = re.compile(r"<tool\b([^>]*)>(.*?)</tool>", re.DOTALL)
 _ATTR_RE = re.compile(r'([\w-]+)="([^"]*)"')
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 
 _STOP_WORDS_TEXT = """
     a about above acme after again all also am an and another any are as at be been before
@@ -133,6 +134,27 @@ def rank_documents(question: str, docs: Sequence[Document], k: int = 3) -> list[
     return [doc for _, _, doc in scored[: max(k, 0)]]
 
 
+def sentences(text: str) -> list[str]:
+    """Answerable sentences of a document: markdown headings and blank lines are skipped."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip().lstrip("-*").strip()
+        if not line or line.startswith("#"):
+            continue
+        out.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if s.strip())
+    return out
+
+
+def passage(question: str, doc: Document, keep: int = 2) -> Document:
+    """`doc` cut to the `keep` sentences sharing the most terms with `question`, in document
+    order (ties keep the earlier sentence): a shorter context for the same question, what the
+    degraded service retrieves."""
+    q = terms(question)
+    found = sentences(doc.text)
+    best = sorted(range(len(found)), key=lambda i: (-len(q & terms(found[i])), i))[: max(keep, 0)]
+    return Document(doc.id, doc.title, " ".join(found[i] for i in sorted(best)))
+
+
 # ---------------------------------------------------------------- context blocks
 
 
@@ -184,7 +206,9 @@ __all__ = [
     "document_block",
     "parse_context",
     "parse_document",
+    "passage",
     "rank_documents",
+    "sentences",
     "stem",
     "terms",
     "tool_block",

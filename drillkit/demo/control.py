@@ -362,6 +362,11 @@ def activate_corpus(workdir: Path, version: str) -> Any:
     return lever(workdir, "POST", "/admin/corpus", {"version": version})
 
 
+def switch(workdir: Path, name: str, on: bool) -> Any:
+    """Turn a switch lever on or off: `degrade` or `kill-switch`."""
+    return lever(workdir, "POST", f"/admin/{name}", {"on": on})
+
+
 def reset(workdir: Path) -> Any:
     return lever(workdir, "POST", "/admin/reset", {})
 
@@ -389,4 +394,5 @@ __all__ = [
     "start",
     "status",
     "stop",
+    "switch",
 ]

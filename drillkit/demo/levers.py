@@ -6,6 +6,8 @@ State (JSON, written atomically: temp file in the same folder + `os.replace`)::
      "pinned_model": null,               # override of the FIRST manifest provider's model; null = manifest
      "prompt": {"active": "v3", "history": ["v3", "v4-terse"]},
      "corpus": {"active": "c1a2b3c4d", "history": ["c0f9e8d7c", "c1a2b3c4d"]},
+     "degrade": false,                   # graceful degradation (below)
+     "kill_switch": false,               # the AI feature off: a static answer (below)
      "updated_at": "2026-11-28T07:30:00Z"}
 
 `history` is a stack whose last entry is the active version: activating a version pushes it
@@ -13,9 +15,16 @@ State (JSON, written atomically: temp file in the same folder + `os.replace`)::
 becomes active again; a second `previous` goes back one more step.  With nothing below the top,
 `previous` is an error (`LeverError`, HTTP 400).  History keeps the last `HISTORY_LIMIT` entries.
 
+`degrade` trades a little quality for time, for as long as it is on: the fast provider (the last
+one in manifest order: the demo's `fallback`, a small model that answers in one sentence) is tried
+first whatever the route says, and the service asks for less (a shorter context, a shorter
+answer: `drillkit.demo.answer_modes`).  `kill_switch` turns the AI feature off: every answer is
+a static one, no provider is called.  The kill switch wins over everything else.
+
 `reset` puts route, pin and prompt back to their defaults (first provider, no pin, `v3`, pushed on
-the prompt history so it is itself undoable); the corpus is left alone because resetting it would
-overwrite documents an operator edited on purpose; roll it back with the corpus lever instead.
+the prompt history so it is itself undoable) and turns `degrade` and `kill_switch` off; the corpus
+is left alone because resetting it would overwrite documents an operator edited on purpose; roll
+it back with the corpus lever instead.
 
 Writers: the demo service is the only program that writes the file (`drillkit demo ctl` goes
 through its HTTP API).  A hand edit is picked up (the file is re-read when its inode, mtime or
@@ -96,6 +105,8 @@ class LeverState(BaseModel):
     pinned_model: str | None = None
     prompt: PromptHistory = Field(default_factory=lambda: PromptHistory(history=[DEFAULT_PROMPT]))
     corpus: CorpusHistory = Field(default_factory=CorpusHistory)
+    degrade: bool = False
+    kill_switch: bool = False
     updated_at: str | None = None
 
 
@@ -124,9 +135,14 @@ class Levers:
         return self._file.get()
 
     def provider_order(self, state: LeverState | None = None) -> list[str]:
-        """Provider names in the order the router tries them: route first, then manifest order."""
-        route = (state or self.state).route
-        return [route, *(p for p in self.providers if p != route)]
+        """Provider names in the order the router tries them: route first, then manifest order;
+        with `degrade` on, the fast provider (the last in manifest order) before them all."""
+        state = state or self.state
+        order = [state.route, *(p for p in self.providers if p != state.route)]
+        if state.degrade:
+            fast = self.providers[-1]
+            order = [fast, *(p for p in order if p != fast)]
+        return order
 
     # -- levers --------------------------------------------------------------------------------
 
@@ -147,6 +163,22 @@ class Levers:
 
         def apply(s: LeverState) -> None:
             s.pinned_model = model.strip() if model else None
+
+        return self._update(apply)
+
+    def set_degrade(self, on: bool) -> LeverState:
+        """Graceful degradation on or off (module doc)."""
+
+        def apply(s: LeverState) -> None:
+            s.degrade = _flag(on)
+
+        return self._update(apply)
+
+    def set_kill_switch(self, on: bool) -> LeverState:
+        """The AI feature off (`on`: every answer is the static one) or back on."""
+
+        def apply(s: LeverState) -> None:
+            s.kill_switch = _flag(on)
 
         return self._update(apply)
 
@@ -183,12 +215,14 @@ class Levers:
         return self._update(apply)
 
     def reset(self) -> LeverState:
-        """Route, pin and prompt back to defaults; the corpus is untouched (see module doc)."""
+        """Route, pin and prompt back to defaults, degrade and kill switch off; the corpus is
+        untouched (see module doc)."""
 
         def apply(s: LeverState) -> None:
             s.route = self.providers[0]
             s.pinned_model = None
             s.prompt.push(DEFAULT_PROMPT)
+            s.degrade = s.kill_switch = False
 
         return self._update(apply)
 
@@ -217,6 +251,12 @@ class Levers:
         if not state.prompt.history:
             state.prompt.history = [DEFAULT_PROMPT]
         return state
+
+
+def _flag(on: object) -> bool:
+    if not isinstance(on, bool):
+        raise LeverError(f"expected true or false (got {on!r})")
+    return on
 
 
 __all__ = [

@@ -7,18 +7,22 @@ Series (label values below):
   `LATENCY_BUCKETS`), so p95/p99 can be read per provider and model;
 - `drillkit_demo_provider_errors_total{provider, reason}`: failed provider attempts;
 - `drillkit_demo_cost_usd_total{provider, model}`, `drillkit_demo_tokens_total{direction}`;
-- `drillkit_demo_tool_calls_total{tool, status}`.
+- `drillkit_demo_tool_calls_total{tool, status}`;
+- `drillkit_demo_lever_on{lever}`: 1 while a lever that changes answers is on, else 0 (`lever` is
+  degrade | kill_switch; read from the lever state at each scrape).
 
-`outcome` is ok | bad_request | rejected | unavailable | error; `provider` and `model` are "none"
-when no provider answered; `reason` is a router `Attempt.reason`; `direction` is input | output;
-the tool counter's `status` is the HTTP status, `timeout` or `error`.
+`outcome` is ok | bad_request | rejected | unavailable | error | kill_switch (the kill switch's
+static answer: no provider called; a degraded answer is `ok`, its provider and model say who
+answered); `provider` and `model` are "none" when no provider answered; `reason` is a router
+`Attempt.reason`; `direction` is input | output; the tool counter's `status` is the HTTP status,
+`timeout` or `error`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from drillkit.demo.router import Attempt, Completion
 
@@ -46,6 +50,7 @@ class ServiceMetrics:
         self.cost = Counter("drillkit_demo_cost_usd", "Provider cost in USD", ["provider", "model"], registry=r)
         self.tokens = Counter("drillkit_demo_tokens", "Tokens by direction", ["direction"], registry=r)
         self.tool_calls = Counter("drillkit_demo_tool_calls", "Tool calls by status", ["tool", "status"], registry=r)
+        self.levers = Gauge("drillkit_demo_lever_on", "Levers that change answers: 1 while on", ["lever"], registry=r)
 
     def observe_request(self, outcome: str, provider: str | None, model: str | None, seconds: float) -> None:
         labels = (provider or "none", model or "none", outcome)
@@ -61,6 +66,10 @@ class ServiceMetrics:
         self.cost.labels(completion.provider, completion.model).inc(cost_usd)
         self.tokens.labels("input").inc(completion.input_tokens)
         self.tokens.labels("output").inc(completion.output_tokens)
+
+    def show_levers(self, *, degrade: bool, kill_switch: bool) -> None:
+        self.levers.labels("degrade").set(int(degrade))
+        self.levers.labels("kill_switch").set(int(kill_switch))
 
     def exposition(self) -> tuple[bytes, str]:
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

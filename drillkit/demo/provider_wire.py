@@ -119,8 +119,10 @@ def build_request(
     *,
     timeout: float | None = None,
     stream: bool = False,
+    max_tokens: int | None = None,
 ) -> tuple[httpx.Request, float]:
-    """The request one attempt sends, and its timeout in seconds (`timeout` overrides the provider's)."""
+    """The request one attempt sends, and its timeout in seconds (`timeout` overrides the provider's;
+    `max_tokens`, the answer's cap, defaults to `MAX_TOKENS`)."""
     base = str(provider.base_url).rstrip("/")
     key = os.environ.get(provider.api_key_env, "") if provider.api_key_env else ""
     headers = {"x-drillkit-trace-id": trace_id} if trace_id else {}
@@ -130,7 +132,7 @@ def build_request(
         headers |= {"x-api-key": key or "drillkit-demo", "anthropic-version": ANTHROPIC_VERSION}
         body: dict[str, Any] = {
             "model": model,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": max_tokens or MAX_TOKENS,
             "temperature": 0,
             "system": system_prompt,
             "messages": user,
@@ -143,7 +145,7 @@ def build_request(
         body = {
             "model": model,
             "temperature": 0,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": max_tokens or MAX_TOKENS,
             "messages": [{"role": "system", "content": system_prompt}, *user],
         }
         if stream:

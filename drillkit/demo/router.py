@@ -105,12 +105,14 @@ class Router:
         order: Sequence[str],
         models: Mapping[str, str] | None = None,
         trace_id: str | None = None,
+        max_tokens: int | None = None,
     ) -> Completion:
         """Ask the providers named in `order`, first success wins; `models` overrides a
-        provider's manifest model (the pin lever).  Raises `RouterError` subclasses."""
+        provider's manifest model (the pin lever), `max_tokens` the answer's cap (the degrade
+        lever).  Raises `RouterError` subclasses."""
 
         async def call(name: str, provider: Provider, model: str) -> Completion:
-            return await self._call(name, provider, model, system_prompt, question, trace_id)
+            return await self._call(name, provider, model, system_prompt, question, trace_id, max_tokens)
 
         completion, attempts = await self._route(order, models, call)
         return Completion(
@@ -131,13 +133,14 @@ class Router:
         order: Sequence[str],
         models: Mapping[str, str] | None = None,
         trace_id: str | None = None,
+        max_tokens: int | None = None,
     ) -> AnswerStream:
         """Like `complete`, streaming: returns once a provider has sent its first token (the
         module doc says what falls back and what interrupts).  The caller reads
         `AnswerStream.deltas()` and must `aclose()` the stream."""
 
         async def call(name: str, provider: Provider, model: str) -> AnswerStream:
-            return await self._open_stream(name, provider, model, system_prompt, question, trace_id)
+            return await self._open_stream(name, provider, model, system_prompt, question, trace_id, max_tokens)
 
         opened, attempts = await self._route(order, models, call)
         opened.attempts = list(attempts)
@@ -206,10 +209,17 @@ class Router:
             health.consecutive_failures = 0
 
     async def _call(
-        self, name: str, provider: Provider, model: str, system_prompt: str, question: str, trace_id: str | None
+        self,
+        name: str,
+        provider: Provider,
+        model: str,
+        system_prompt: str,
+        question: str,
+        trace_id: str | None,
+        max_tokens: int | None = None,
     ) -> Completion:
         request, _ = build_request(
-            self.client, provider, model, system_prompt, question, trace_id, timeout=self.timeout
+            self.client, provider, model, system_prompt, question, trace_id, timeout=self.timeout, max_tokens=max_tokens
         )
         status, reply_headers, data = await post(self.client, request)
         if status >= 300:
@@ -222,10 +232,25 @@ class Router:
             raise AttemptFailed("bad_response", f"unusable response body: {exc!r}"[:300], status) from None
 
     async def _open_stream(
-        self, name: str, provider: Provider, model: str, system_prompt: str, question: str, trace_id: str | None
+        self,
+        name: str,
+        provider: Provider,
+        model: str,
+        system_prompt: str,
+        question: str,
+        trace_id: str | None,
+        max_tokens: int | None = None,
     ) -> AnswerStream:
         request, seconds = build_request(
-            self.client, provider, model, system_prompt, question, trace_id, timeout=self.timeout, stream=True
+            self.client,
+            provider,
+            model,
+            system_prompt,
+            question,
+            trace_id,
+            timeout=self.timeout,
+            stream=True,
+            max_tokens=max_tokens,
         )
         return await open_stream(
             self.client, request, seconds, name, model, provider.api, lambda f: self._stream_failed(name, f)

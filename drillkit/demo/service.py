@@ -20,14 +20,15 @@ HTTP contract (docs/demo.md):
   Counted in the same `requests_total` outcomes (a stream broken after its first token is
   `unavailable`; one the client leaves before its end is `error`).
 - `GET /metrics` Prometheus text (`drillkit.demo.metrics`), `GET /healthz`.
-- `/admin/*`: the levers (`drillkit.demo.admin`).  Every app of the demo refuses a `Host`
+- `/admin/*`: the levers (`drillkit.demo.admin`); how `degrade` and `kill_switch` show in answers
+  is `drillkit.demo.answer_modes`'s.  Every app of the demo refuses a `Host`
   that is not loopback (or `--allow-host`) and a foreign `Origin` (`drillkit.net.serving.loopback_only`).
 
-One answer: top-3 retrieval over the live corpus; if the question holds an order id
-(`drillkit.demo.context.ORDER_ID_RE`) the `order_status` tool is called (3 s timeout; a failure
-becomes a tool block whose status says so); the active prompt `prompts/<version>.md` is rendered
-with `context`; the router asks the providers; citations are the `[id]` tokens of the answer
-naming a retrieved document, unique, in order.
+One answer: top-3 retrieval over the live corpus (less while degraded: `answer_modes.retrieve`);
+if the question holds an order id (`drillkit.demo.context.ORDER_ID_RE`) the `order_status` tool
+is called (3 s timeout; a failure becomes a tool block whose status says so); the active prompt
+`prompts/<version>.md` is rendered with `context`; the router asks the providers; citations are
+the `[id]` tokens of the answer naming a retrieved document, unique, in order.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from starlette.routing import Route
 
 from drillkit.config.system import System, load_system
 from drillkit.demo.admin import AdminApi, read_json_object
+from drillkit.demo.answer_modes import DEGRADED_MAX_TOKENS, mode_headers, retrieve, static_answer, static_chat
 from drillkit.demo.chat_api import (
     ChatRequestError,
     EventStream,
@@ -60,7 +62,7 @@ from drillkit.demo.chat_api import (
     relay,
     usd,
 )
-from drillkit.demo.context import ORDER_ID_RE, ORDER_TOOL, Document, build_context, rank_documents, tool_block
+from drillkit.demo.context import ORDER_ID_RE, ORDER_TOOL, Document, build_context, tool_block
 from drillkit.demo.corpus import LiveCorpus
 from drillkit.demo.levers import Levers
 from drillkit.demo.metrics import ServiceMetrics
@@ -70,7 +72,6 @@ from drillkit.net.serving import loopback_only
 
 CITATION = re.compile(r"\[([A-Za-z0-9][A-Za-z0-9_.-]*)\]")
 TOOL_TIMEOUT_S = 3.0
-TOP_K = 3
 BAD_QUESTION = 'expected a JSON object {"question": "<non-empty string>"}'
 CHAT_PATH = "/v1/chat/completions"
 
@@ -80,7 +81,8 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Turn:
     """One question made ready for the router: what was retrieved, the rendered prompt, the
-    provider order and the pinned model (the levers as they stood when the question came)."""
+    provider order, the pinned model and the answer's cap (the levers as they stood when the
+    question came; `max_tokens` is set while degraded)."""
 
     question: str
     documents: list[Document]
@@ -89,6 +91,11 @@ class Turn:
     system_prompt: str
     order: list[str]
     models: Mapping[str, str] | None
+    max_tokens: int | None = None
+
+    def routing(self) -> dict[str, Any]:
+        """The router's keyword arguments for this turn."""
+        return {"order": self.order, "models": self.models, "max_tokens": self.max_tokens}
 
 
 class DemoService:
@@ -144,11 +151,14 @@ class DemoService:
         if question is None:
             self.metrics.observe_request("bad_request", None, None, time.perf_counter() - started)
             return _answer_error(400, "bad_request", BAD_QUESTION, trace_id)
+        state = self.levers.state
+        if state.kill_switch:
+            return self._killed(static_answer(trace_id, started, state.prompt.active, self.corpus.version), started)
 
         try:
             turn = await self._prepare(question)
             completion = await self._router().complete(
-                turn.system_prompt, question, order=turn.order, models=turn.models, trace_id=trace_id
+                turn.system_prompt, question, **turn.routing(), trace_id=trace_id
             )
         except PromptError as exc:
             self.metrics.observe_request("error", None, None, time.perf_counter() - started)
@@ -173,7 +183,8 @@ class DemoService:
             "prompt_version": turn.prompt_version,
             "corpus_version": turn.corpus_version,
         }
-        response = JSONResponse(body, headers={"x-trace-id": trace_id})
+        headers = {"x-trace-id": trace_id, **mode_headers(degraded=turn.max_tokens is not None)}
+        response = JSONResponse(body, headers=headers)
         self._observe_success(completion, cost, latency_s)
         return response
 
@@ -189,6 +200,8 @@ class DemoService:
         except ChatRequestError as exc:
             self.metrics.observe_request("bad_request", None, None, time.perf_counter() - started)
             return error_response(400, exc.code, exc.message, trace_id, param=exc.param)
+        if self.levers.state.kill_switch:
+            return self._killed(static_chat(chat, trace_id), started)
 
         completion: Completion | None = None
         stream: AnswerStream | None = None
@@ -196,11 +209,9 @@ class DemoService:
             turn = await self._prepare(chat.question)
             args = (turn.system_prompt, chat.question)
             if chat.stream:
-                stream = await self._router().stream(*args, order=turn.order, models=turn.models, trace_id=trace_id)
+                stream = await self._router().stream(*args, **turn.routing(), trace_id=trace_id)
             else:
-                completion = await self._router().complete(
-                    *args, order=turn.order, models=turn.models, trace_id=trace_id
-                )
+                completion = await self._router().complete(*args, **turn.routing(), trace_id=trace_id)
         except PromptError as exc:
             self.metrics.observe_request("error", None, None, time.perf_counter() - started)
             return error_response(500, "prompt_error", str(exc), trace_id)
@@ -208,8 +219,10 @@ class DemoService:
             self._observe_router_error(exc, started)
             return error_response(exc.status, exc.code, str(exc), trace_id)
 
+        mode = mode_headers(degraded=turn.max_tokens is not None)
         if stream is not None:
             headers = {"x-trace-id": trace_id, "x-drillkit-provider": stream.provider, "cache-control": "no-cache"}
+            headers |= mode
             events = relay(stream, chat, trace_id, started, self.metrics, self._cost)
             return EventStream(events, headers=headers)
         assert completion is not None
@@ -227,6 +240,7 @@ class DemoService:
             "x-trace-id": trace_id,
             "x-drillkit-provider": completion.provider,
             "x-drillkit-cost-usd": usd(cost),
+            **mode,
         }
         response = JSONResponse(body, headers=headers)
         self._observe_success(completion, cost, time.perf_counter() - started)
@@ -237,23 +251,29 @@ class DemoService:
     async def _prepare(self, question: str) -> Turn:
         """Retrieval, the order tool, the active prompt and the levers for one question
         (`PromptError` when the active prompt cannot be rendered)."""
-        documents = rank_documents(question, self.corpus.documents(), k=TOP_K)
+        state = self.levers.state
+        documents = retrieve(question, self.corpus.documents(), degraded=state.degrade)
         corpus_version = self.corpus.version
         tools = []
         order = ORDER_ID_RE.search(question)
         if order:
             tools.append(await self._order_status(order.group(0)))
-        state = self.levers.state
         prompt_version = state.prompt.active or ""
         system_prompt = self.prompts.render(prompt_version, build_context(documents, tools))
         first = next(iter(self.system.providers))
         models = {first: state.pinned_model} if state.pinned_model else None
         providers = self.levers.provider_order(state)
-        return Turn(question, documents, corpus_version, prompt_version, system_prompt, providers, models)
+        cap = DEGRADED_MAX_TOKENS if state.degrade else None
+        return Turn(question, documents, corpus_version, prompt_version, system_prompt, providers, models, cap)
 
     def _router(self) -> Router:
         assert self.router is not None, "the app's lifespan has not run"
         return self.router
+
+    def _killed(self, response: Response, started: float) -> Response:
+        """An answer of the kill switch, counted (`drillkit.demo.answer_modes`)."""
+        self.metrics.observe_request("kill_switch", None, None, time.perf_counter() - started)
+        return response
 
     def _observe_router_error(self, exc: RouterError, started: float) -> None:
         self.metrics.observe_attempts(exc.attempts)
@@ -301,6 +321,8 @@ class DemoService:
         return JSONResponse({"status": "ok", "name": self.system.name})
 
     async def metrics_text(self, request: Request) -> Response:
+        state = self.levers.state
+        self.metrics.show_levers(degrade=state.degrade, kill_switch=state.kill_switch)
         body, content_type = self.metrics.exposition()
         return Response(body, media_type=content_type)
 

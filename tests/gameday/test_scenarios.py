@@ -40,8 +40,10 @@ from drillkit.data import shipped_files
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED = {path.stem: path for path in shipped_files("scenarios")}
-#: The library issue 4 asks for (item 8), by id, and issue 13's stream stall (a streamed,
-#: OpenAI-shaped face of the demo, `system: demo:chat`, judged on time to first token).
+#: The library issue 4 asks for (item 8), by id, issue 13's stream stall (a streamed,
+#: OpenAI-shaped face of the demo, `system: demo:chat`, judged on time to first token) and issue
+#: 16's degradation drills (rollback: `drillkit demo ctl degrade on`; the launch with a traffic
+#: profile).
 LIBRARY = {
     "provider-degradation",
     "provider-outage",
@@ -53,6 +55,8 @@ LIBRARY = {
     "tool-contract-break",
     "input-shift-cost-spike",
     "stream-stall",
+    "capacity-degradation",
+    "noisy-neighbour-launch",
 }
 #: Issue 4: "Each shipped scenario completes in ≤ 60 s wall time on the demo."
 WALL_LIMIT_S = 60.0

@@ -23,12 +23,12 @@ from drillkit.demo.context import (
     Document,
     ToolResult,
     parse_context,
+    sentences,
     terms,
 )
 from drillkit.demo.sim.models import SimModel, get_model
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+")
 _NUMBER_RE = re.compile(r"(?<![\w.])(\d+)(\.\d+)?(?![\w])")
 _CITE_RE = re.compile(r"\bcite\b", re.IGNORECASE)
 _NO_CITE_RE = re.compile(r"\bdo\s+not\s+cite\b|\bdon't\s+cite\b", re.IGNORECASE)
@@ -106,17 +106,6 @@ def content_text(content: Any) -> str:
 def wants_citations(system_text: str) -> bool:
     """True when the instructions say "cite" and never "do not cite"."""
     return bool(_CITE_RE.search(system_text)) and not _NO_CITE_RE.search(system_text)
-
-
-def sentences(text: str) -> list[str]:
-    """Answerable sentences of a document: markdown headings and blank lines are skipped."""
-    out = []
-    for line in text.splitlines():
-        line = line.strip().lstrip("-*").strip()
-        if not line or line.startswith("#"):
-            continue
-        out.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if s.strip())
-    return out
 
 
 # ---------------------------------------------------------------- answering
