@@ -12,6 +12,7 @@ from drillkit.cli.options import Env, pass_env
 from drillkit.config.system import System
 from drillkit.errors import CheckFailed, InputError
 from drillkit.journal import ledger
+from drillkit.journal.ledger_operator import OPERATOR_ENV
 from drillkit.journal.signing import KEY_ENV, PUB_FILE, keys_dir, short_fingerprint, signing_key
 from drillkit.reports.evidence_verify import Verification, trust_anchors, verify_home
 
@@ -195,19 +196,26 @@ def _optional_system(env: Env) -> System | None:
 @click.argument("folders", nargs=-1, type=click.Path(file_okay=False))
 @click.option("--all", "all_", is_flag=True, help="Record every run and incident on disk the ledger does not list.")
 @click.option("--key", "key", metavar="FILE", help=KEY_HELP)
+@click.option(
+    "--operator",
+    metavar="NAME",
+    help=f"Who enters these records; signed into each ledger entry [env {OPERATOR_ENV}; default the OS user].",
+)
 @pass_env(json=True)
-def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None) -> None:
+def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None, operator: str | None) -> None:
     """Enter runs or incidents in the ledger that were not recorded when they finished.
 
     Game-days and triage sessions record themselves; this is for a run stopped before it could
     (SIGKILL, a crash), or journals from before the ledger existed. FOLDERS are run or incident
     folders (<home>/runs/<id>, <home>/incidents/<id>). Recording the same folder twice changes
     nothing. A journal whose own hash chain is broken is refused: it would be signed as it is.
+    Each entry names who entered it (--operator, else DRILLKIT_OPERATOR, else the OS user), and
+    the signed checkpoint covers that name.
 
     \b
     Examples:
       drillkit evidence record .drillkit/runs/20261128T082331Z-silent-model-swap-b5c8
-      drillkit evidence record --all
+      drillkit evidence record --all --operator "Dana Reyes"
     """
     from drillkit.journal.verify import verify_chain
     from drillkit.journal.writer import Journal, JournalBusy
@@ -238,10 +246,13 @@ def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None) -> 
         if broken:
             raise CheckFailed(f"{journal}: {broken[0].message}; not recorded (run 'drillkit evidence verify')")
         summary = read_json_object(folder / "summary.json") or {}
-        entry = ledger.record(env.home, kind, folder.name, journal, summary, key=key)
+        entry = ledger.record(env.home, kind, folder.name, journal, summary, key=key, operator=operator)
         done.append(entry)
         if not env.json:
-            env.out.print(f"recorded  {kind} {escape(folder.name)}  (ledger line {entry.seq}, {entry.entries} entries)")
+            env.out.print(
+                f"recorded  {kind} {escape(folder.name)}  (ledger line {entry.seq}, {entry.entries} entries, "
+                f"by {escape(entry.operator or '?')})"
+            )
     if env.json:
         env.emit_json([e.model_dump() for e in done])
     elif not done:

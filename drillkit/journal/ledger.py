@@ -5,11 +5,14 @@
 On disk, under the drillkit home:
 
 - `ledger.jsonl`: JSON lines in RFC 8785 canonical form, `{seq, ts, kind, id, journal, entries,
-  merkle_root, journal_head, last_prev, summary, summary_digest, facts, extends, prev}`. `journal`
-  (and `summary`) are paths relative to the home; `merkle_root` is RFC 6962's tree head over the
-  journal's lines; `facts` repeats what a reader of the evidence report needs (scenario or runbook,
-  verdict or outcome, TTD, rollback time, TTR, ...) so an edited summary.json cannot change the
-  record; `prev` chains entries exactly like a journal's (SHA-256 of the previous line).
+  merkle_root, journal_head, last_prev, summary, summary_digest, facts, extends, operator, prev}`.
+  `journal` (and `summary`) are paths relative to the home; `merkle_root` is RFC 6962's tree head
+  over the journal's lines; `facts` repeats what a reader of the evidence report needs (scenario or
+  runbook, verdict or outcome, TTD, rollback time, TTR, ...) so an edited summary.json cannot change
+  the record; `operator` names who entered it (`record(operator=...)`, else `$DRILLKIT_OPERATOR`, else
+  the OS user: `ledger_operator`), so the signed checkpoint covers a name; an entry written before
+  it existed has no `operator` key (and its canonical bytes are unchanged); `prev` chains entries
+  exactly like a journal's (SHA-256 of the previous line).
 - `ledger.checkpoint.json` (`drillkit.journal.checkpoint`): the ledger's tree head, re-signed with
   Ed25519 on every append. Keep a copy of it (and the key fingerprint) outside the home: a later
   `drillkit evidence verify --checkpoint COPY` proves the ledger still extends it.
@@ -43,6 +46,7 @@ from drillkit.journal.checkpoint import (
     sign_checkpoint,
     write_checkpoint,
 )
+from drillkit.journal.ledger_operator import operator_name
 from drillkit.journal.merkle import merkle_root, merkle_root_hex
 from drillkit.journal.signing import (
     PUB_FILE,
@@ -91,10 +95,12 @@ class LedgerEntry(BaseModel):
     summary_digest: str | None = None
     facts: dict[str, Any] = {}
     extends: int | None = None
+    operator: str | None = Field(default=None, min_length=1)  # who entered it; absent before it existed
     prev: str = Field(pattern=r"^[0-9a-f]{64}$")
 
     def canonical(self) -> bytes:
-        return canonical_json(self.model_dump())
+        # An entry without an operator (written before the field existed) keeps its bytes.
+        return canonical_json(self.model_dump(exclude={"operator"} if self.operator is None else None))
 
     @property
     def hash(self) -> str:
@@ -154,15 +160,17 @@ def record(
     summary: dict[str, Any] | BaseModel,
     *,
     key: Path | str | None = None,
+    operator: str | None = None,
 ) -> LedgerEntry:
     """Record a finished run or incident; return its ledger entry. Call once its journal is closed
     and its summary.json written: the summary's digest and `facts` are taken from that file (it has
     passed redaction) when it exists next to the journal, else from `summary`.
 
     `key` is a signing key file (default `$DRILLKIT_SIGNING_KEY`, else the home's, created on first
-    use). Raises InputError for a missing journal or an unusable key; LedgerError (exit 1) when the
-    ledger no longer matches its signed checkpoint (nothing is appended then: re-signing would
-    launder the edit); OSError when the disk refuses.
+    use). `operator` names who enters the record (default `$DRILLKIT_OPERATOR`, else the OS user):
+    it is part of the signed entry. Raises InputError for a missing journal or an unusable key;
+    LedgerError (exit 1) when the ledger no longer matches its signed checkpoint (nothing is
+    appended then: re-signing would launder the edit); OSError when the disk refuses.
     """
     home, journal = Path(home), Path(journal)
     if kind not in ("run", "incident", "plan"):
@@ -195,6 +203,7 @@ def record(
             summary_digest=hash_canonical(summary_data),
             facts=summary_facts(summary_data),
             extends=previous.seq if previous is not None else None,
+            operator=operator_name(operator),
             prev=sha256_hex(lines[-1]) if lines else ZERO_HASH,
         )
         line = entry.canonical()

@@ -9,7 +9,9 @@ data and answers with a status and one sentence naming the evidence:
 - `gap`: nothing in the period supports it.
 
 An assessment is a reading aid for a risk reviewer, not a legal opinion; the sentence always names
-the runs, paths or records it counted so the reader can check it.
+the runs, paths or records it counted so the reader can check it. Only rehearsals count as evidence
+of a rollback path (DESIGN §9.4); controls are named where they show the rehearsals can fail, and
+every journal, whatever its run's purpose, counts as a logged event.
 """
 
 from __future__ import annotations
@@ -61,11 +63,17 @@ def _level(count: int, full: int) -> str:
 
 
 def _dora_11_6(f: Facts) -> Assessment:
-    n = len(f.paths_year)
+    n, t = len(f.paths_year), f.report.totals
+    controls = (
+        f" {t.controls_as_expected} of {t.controls} control run(s) failed as designed, showing the rehearsals can "
+        "fail; controls are not counted as rehearsals."
+        if t.controls
+        else ""
+    )
     return _level(n, len(PATHS)), (
         f"{n} of {len(PATHS)} rollback paths passed a rehearsal in the 12 months before the end of the period "
         f"({_paths(f.paths_year)}); each rehearsal is a dated, hash-chained journal. Re-rehearsing after a "
-        "substantive change is a team practice this report cannot see."
+        f"substantive change is a team practice this report cannot see.{controls}"
     )
 
 
@@ -106,8 +114,9 @@ def _ai_act_12(f: Facts) -> Assessment:
     i = f.report.integrity
     if not i.ok:
         return "gap", f"Journals exist but the integrity check found {i.errors} problem(s): see the integrity section."
-    recorded = sum(r.recorded for r in f.report.runs) + sum(x.recorded for x in f.report.incidents)
-    total = f.report.totals.runs + f.report.totals.incidents
+    runs = [*f.report.runs, *f.report.control_runs, *f.report.exploratory_runs]
+    recorded = sum(r.recorded for r in runs) + sum(x.recorded for x in f.report.incidents)
+    total = len(runs) + f.report.totals.incidents
     status = "supported" if total and recorded == total else "partial"
     return status, (
         f"Every run and incident writes its events as they happen to an append-only, hash-chained journal; "
@@ -205,7 +214,7 @@ def _iso_a626(f: Facts) -> Assessment:
 
 def _iso_a628(f: Facts) -> Assessment:
     status, _ = _ai_act_12(f)
-    journals = f.report.totals.runs + f.report.totals.incidents
+    journals = f.report.totals.all_runs + f.report.totals.incidents
     state = "intact" if f.report.integrity.ok else "FAILED"
     return status, (
         f"Event logs: {journals} journal(s) in the period, kept under the drillkit home and bound by the signed "

@@ -14,14 +14,16 @@ Rules the reader is told in the report itself:
   looks at every rehearsal up to `until`, because "when was this path last rehearsed" does not
   stop at the start of a quarter;
 - the rollback path of a run is its scenario's `layer`; "provider fallback" is layer `provider`;
-- a path is overdue when its last rehearsal is more than `OVERDUE_DAYS` before `until`.
+- a path is overdue when its last rehearsal is more than `OVERDUE_DAYS` before `until`;
+- only rehearsals count (DESIGN §9.4: the run's `purpose`; a run written before purposes is one):
+  controls are shown as proof that the rehearsal can fail (per run and per path) and never count
+  against a path; exploratory runs are listed and count for nothing;
+- with a manifest, a path it designs no rollback for reads "no designed rollback", never current.
 """
 
 from __future__ import annotations
 
-import json
 import statistics
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,8 @@ from typing import Any
 from drillkit import __version__
 from drillkit.config.system import System
 from drillkit.errors import InputError
-from drillkit.journal.events import Event, EvidenceHold, RollbackFinished, RunStarted, parse
-from drillkit.journal.ledger import LedgerEntry, home_relative, latest_by_id, read_ledger
+from drillkit.journal.ledger import LedgerEntry, latest_by_id, read_ledger
 from drillkit.journal.signing import short_fingerprint
-from drillkit.journal.verify import digest_journal
 from drillkit.reports.controls import assess_controls
 from drillkit.reports.evidence_chart import build_chart
 from drillkit.reports.evidence_gaps import find_gaps
@@ -47,13 +47,13 @@ from drillkit.reports.evidence_model import (
     Integrity,
     PathCadence,
     Period,
-    RollbackRow,
     RunRow,
     Totals,
     parse_time,
 )
+from drillkit.reports.evidence_rows import read_incidents, read_runs
 from drillkit.reports.evidence_verify import Verification, verify_command, verify_home
-from drillkit.reports.summaries import IncidentRecord, RunRecord, lenient, read_json_object
+from drillkit.reports.summaries import read_json_object
 
 
 def build_report(
@@ -70,12 +70,13 @@ def build_report(
     until = until or now
     verification = verification or verify_home(home)
     recorded = latest_by_id(_ledger_or_empty(home))
-    all_runs = [r for r in _runs(home, recorded) if _at(r.started_at) is None or _at(r.started_at) <= until]
-    runs = [r for r in all_runs if _in(r.started_at, since, until)]
-    incidents = [i for i in _incidents(home, recorded) if _in(i.started_at, since, until)]
-    cadence = _cadence(all_runs, runs, until, system)
+    upto = [r for r in read_runs(home, recorded) if _at(r.started_at) is None or _at(r.started_at) <= until]
+    in_period = [r for r in upto if _in(r.started_at, since, until)]
+    runs = [r for r in in_period if r.purpose == "rehearsal"]
+    incidents = [i for i in read_incidents(home, recorded) if _in(i.started_at, since, until)]
+    cadence = _cadence(upto, runs, until, system)
     integrity = _integrity(home, verification)
-    systems = sorted({r.system for r in runs if r.system} | {i.system for i in incidents if i.system})
+    systems = sorted({r.system for r in in_period if r.system} | {i.system for i in incidents if i.system})
     if system is not None and system.name not in systems:
         systems.insert(0, system.name)
     report = EvidenceReport(
@@ -86,9 +87,11 @@ def build_report(
         systems=systems,
         owner=system.owner if system is not None else None,
         period=_period(since, until),
-        totals=_totals(runs, incidents, cadence),
+        totals=_totals(in_period, incidents, cadence),
         cadence=cadence,
         runs=runs,
+        control_runs=[r for r in in_period if r.purpose == "control"],
+        exploratory_runs=[r for r in in_period if r.purpose == "exploratory"],
         incidents=incidents,
         gaps=[],
         controls=[],
@@ -100,144 +103,19 @@ def build_report(
     return report
 
 
-# -- reading runs and incidents -----------------------------------------------------------------
-
-
-def _runs(home: Path, recorded: dict[str, LedgerEntry]) -> list[RunRow]:
-    folders = sorted(p for p in (home / "runs").glob("*") if (p / "journal.jsonl").exists())
-    return sorted((_run_row(home, folder, recorded.get(folder.name)) for folder in folders),
-                  key=lambda r: r.started_at or "")  # fmt: skip
-
-
-def _run_row(home: Path, folder: Path, entry: LedgerEntry | None) -> RunRow:
-    """A run's row: its summary (what a run killed before writing one still tells: its run.started
-    entry), with what the ledger recorded winning over it."""
-    summary = read_json_object(folder / "summary.json")
-    run = lenient(RunRecord, {**(summary or _run_started(folder / "journal.jsonl")), **(entry.facts if entry else {})})
-    start = _at(run.started_at)
-    ttr, rto = run.ttr_s, run.rto_target_s
-    return RunRow(
-        id=folder.name,
-        started_at=start.isoformat(timespec="seconds") if start else None,
-        date=start.date().isoformat() if start else "",
-        scenario=run.scenario or "",
-        title=run.title or "",
-        path=run.layer or "",
-        path_label={**PATHS, **EXTRA_PATHS}.get(run.layer or "", run.layer or "unknown"),
-        severity=run.severity or "",
-        system=run.system or "",
-        operator=run.operator or "",
-        mode=run.rollback_mode or "",
-        ttd_s=run.ttd_s,
-        rollback_s=run.rollback_s,
-        ttr_s=ttr,
-        rto_target_s=rto,
-        within_rto=(ttr <= rto) if ttr is not None and rto is not None else None,
-        verdict=(run.verdict or "incomplete") if summary or entry else "incomplete",
-        reasons=(run.reasons or [])[:5],
-        journal=home_relative(home, folder / "journal.jsonl"),
-        journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
-        recorded=entry is not None,
-    )
-
-
-def _run_started(journal: Path) -> dict[str, Any]:
-    """What a run killed before its summary still tells, in the summary's keys: its first entry,
-    run.started (the rollback mode among them, and its time as the run's start)."""
-    match _first_event(journal):
-        case (ts, RunStarted(mode=mode) as started):
-            return {**started.data(), "rollback_mode": mode, "started_at": ts}
-    return {}
-
-
-def _incidents(home: Path, recorded: dict[str, LedgerEntry]) -> list[IncidentRow]:
-    folders = sorted(p for p in (home / "incidents").glob("*") if (p / "journal.jsonl").exists())
-    return sorted((_incident_row(home, folder, recorded.get(folder.name)) for folder in folders),
-                  key=lambda r: r.started_at or "")  # fmt: skip
-
-
-def _incident_row(home: Path, folder: Path, entry: LedgerEntry | None) -> IncidentRow:
-    summary = read_json_object(folder / "summary.json") or {}
-    incident = lenient(IncidentRecord, {**summary, **(entry.facts if entry else {})})
-    rollbacks, held = _incident_journal(folder / "journal.jsonl")
-    start = _at(incident.started_at)
-    return IncidentRow(
-        id=folder.name,
-        started_at=start.isoformat(timespec="seconds") if start else None,
-        date=start.date().isoformat() if start else "",
-        runbook=incident.runbook or "",
-        title=incident.title or "",
-        system=incident.system or "",
-        operator=incident.operator or "",
-        outcome=incident.outcome or "open",
-        envelope=incident.envelope,
-        changed=incident.changed or [],
-        revert_order=incident.revert_order or [],
-        rollbacks=rollbacks,
-        evidence_held=held,
-        journal=home_relative(home, folder / "journal.jsonl"),
-        journal_digest=entry.merkle_root if entry else _digest(folder / "journal.jsonl"),
-        recorded=entry is not None,
-    )
-
-
-def _incident_journal(journal: Path) -> tuple[list[RollbackRow], bool]:
-    """The rollbacks an incident actually ran, and whether evidence was held before them."""
-    rollbacks, held = [], False
-    for _ts, event in _events(journal):
-        match event:
-            case EvidenceHold():
-                held = True
-            case RollbackFinished(component=component, ok=ok, duration_s=duration_s, expected_s=expected_s):
-                rollbacks.append(
-                    RollbackRow(component=component or "?", ok=ok, duration_s=duration_s, expected_s=expected_s)
-                )
-    return rollbacks, held
-
-
-def _events(journal: Path) -> Iterator[tuple[str, Event]]:
-    """Each entry's time and typed event; a line that is not an entry is skipped (the integrity
-    section reports it)."""
-    try:
-        lines = journal.read_bytes().splitlines()
-    except OSError:
-        return
-    for raw in lines:
-        parsed = _event(raw)
-        if parsed is not None:
-            yield parsed
-
-
-def _first_event(journal: Path) -> tuple[str, Event] | None:
-    try:
-        with journal.open("rb") as f:
-            return _event(f.readline())
-    except OSError:
-        return None
-
-
-def _event(raw: bytes) -> tuple[str, Event] | None:
-    try:
-        entry = json.loads(raw)
-    except ValueError:
-        return None
-    if not isinstance(entry, dict) or not isinstance(entry.get("kind"), str):
-        return None
-    data = entry.get("data")
-    return str(entry.get("ts") or ""), parse(entry["kind"], data if isinstance(data, dict) else {})
-
-
 # -- derived tables ----------------------------------------------------------------------------
 
 
-def _cadence(all_runs: list[RunRow], runs: list[RunRow], until: datetime, system: System | None) -> list[PathCadence]:
+def _cadence(upto: list[RunRow], runs: list[RunRow], until: datetime, system: System | None) -> list[PathCadence]:
+    """Per rollback path: its rehearsals (every one up to `until`; `runs`: those in the period), its
+    last control, and its status. Controls and exploratory runs never count towards a path."""
     paths = dict(PATHS)
-    for run in all_runs:
+    for run in upto:
         if run.path in EXTRA_PATHS:
             paths[run.path] = EXTRA_PATHS[run.path]
     rows = []
     for key, label in paths.items():
-        history = [r for r in all_runs if r.path == key and r.started_at]
+        history = [r for r in upto if r.purpose == "rehearsal" and r.path == key and r.started_at]
         in_period = [r for r in runs if r.path == key]
         row = PathCadence(path=key, label=label, in_period=len(in_period))
         row.passed_in_period = sum(r.verdict == "pass" for r in in_period)
@@ -246,22 +124,34 @@ def _cadence(all_runs: list[RunRow], runs: list[RunRow], until: datetime, system
             row.designed = rb.description or (" ".join(rb.run) if rb.run else f"{rb.http.method} {rb.http.url}")
             row.expected_s = rb.expected_s
         if history:
-            last = history[-1]
-            row.last_rehearsal, row.last_verdict, row.last_rollback_s = last.date, last.verdict, last.rollback_s
-            passes = [r for r in history if r.verdict == "pass"]
-            row.last_pass = passes[-1].date if passes else None
-            row.days_since = (until - _at(last.started_at)).days
-            if row.days_since > OVERDUE_DAYS:
-                row.status = "overdue"
-            elif last.verdict != "pass":
-                row.status = "failing"
-            else:
-                row.status = "ok"
+            _last_rehearsal(row, history, until)
+        if system is not None and row.designed is None:
+            row.status = "undesigned"  # rehearsed or not, there is no designed way back to call current
+        controls = [r for r in upto if r.purpose == "control" and r.path == key and r.verdict in ("pass", "fail")]
+        if controls:
+            row.control_last, row.control_proved = controls[-1].date, controls[-1].verdict == "fail"
         rows.append(row)
     return rows
 
 
-def _totals(runs: list[RunRow], incidents: list[IncidentRow], cadence: list[PathCadence]) -> Totals:
+def _last_rehearsal(row: PathCadence, history: list[RunRow], until: datetime) -> None:
+    last = history[-1]
+    row.last_rehearsal, row.last_verdict, row.last_rollback_s = last.date, last.verdict, last.rollback_s
+    passes = [r for r in history if r.verdict == "pass"]
+    row.last_pass = passes[-1].date if passes else None
+    row.days_since = (until - _at(last.started_at)).days
+    if row.days_since > OVERDUE_DAYS:
+        row.status = "overdue"
+    elif last.verdict != "pass":
+        row.status = "failing"
+    else:
+        row.status = "ok"
+
+
+def _totals(in_period: list[RunRow], incidents: list[IncidentRow], cadence: list[PathCadence]) -> Totals:
+    """The period's counts: of rehearsals only, the controls and exploratory runs apart."""
+    runs = [r for r in in_period if r.purpose == "rehearsal"]
+    controls = [r for r in in_period if r.purpose == "control"]
     rollbacks = [r.rollback_s for r in runs if r.rollback_s is not None]
     ttrs = [r.ttr_s for r in runs if r.ttr_s is not None]
     return Totals(
@@ -276,6 +166,10 @@ def _totals(runs: list[RunRow], incidents: list[IncidentRow], cadence: list[Path
         max_rollback_s=max(rollbacks) if rollbacks else None,
         max_ttr_s=max(ttrs) if ttrs else None,
         paths_current=sum(c.status == "ok" for c in cadence if c.path in PATHS),
+        controls=len(controls),
+        controls_as_expected=sum(r.outcome == "as_expected" for r in controls),
+        exploratory=sum(r.purpose == "exploratory" for r in in_period),
+        all_runs=len(in_period),
     )
 
 
@@ -317,13 +211,6 @@ def _ledger_or_empty(home: Path) -> list[LedgerEntry]:
         return read_ledger(home, skip_invalid=True)
     except InputError:
         return []  # an unreadable ledger is reported by the integrity section
-
-
-def _digest(journal: Path) -> str | None:
-    try:
-        return digest_journal(journal).merkle_root
-    except InputError:
-        return None
 
 
 def _at(value: Any) -> datetime | None:

@@ -3,11 +3,14 @@
 A gap is stated as a fact with its consequence, never as a score: "the retrieval rollback path was
 never rehearsed" rather than "retrieval: 0 %". Severity: high = the rollback capability is not
 shown (never rehearsed, last rehearsal failed, RTO missed, evidence not intact); medium = shown but
-stale or incomplete (overdue, failed runs since passed, open incidents); low = bookkeeping.
+stale or incomplete (overdue, failed runs since passed, open incidents, a control that passed:
+the rehearsal cannot show its rollback failing); low = bookkeeping. Only rehearsals are judged as
+evidence about a path; a control's failure is its design, and exploratory runs count for nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drillkit.reports.evidence_chart import seconds_label
@@ -30,10 +33,36 @@ def find_gaps(report: EvidenceReport, verification: Verification) -> list[Gap]:
         n, first = len(verification.errors), verification.errors[0]
         add("high", "integrity", f"The evidence record is not intact: {n} problem(s), first: {first}. "
             "Rows below may not be what was recorded.")  # fmt: skip
+    _path_gaps(report, add)
+    _run_gaps(report, add)
+    for incident in report.incidents:
+        if incident.outcome != "resolved":
+            add("medium", "incident", f"Incident {incident.id} ({incident.title or incident.runbook}) "
+                f"is {incident.outcome}.")  # fmt: skip
+        for rb in incident.rollbacks:
+            if rb.ok is False:
+                add("high", "incident", f"During incident {incident.id} the {rb.component} rollback failed.")
+    every = [*report.runs, *report.control_runs, *report.exploratory_runs]
+    unrecorded = [r.id for r in every if not r.recorded] + [i.id for i in report.incidents if not i.recorded]
+    if unrecorded:
+        listed = ", ".join(unrecorded[:5]) + (" …" if len(unrecorded) > 5 else "")
+        add("low", "record", f"{len(unrecorded)} run(s) or incident(s) are not in the signed ledger "
+            f"(record them with 'drillkit evidence record --all'): {listed}.")  # fmt: skip
+    if report.integrity.checkpoint_size is not None and report.integrity.trusted_by is None:
+        add("medium", "integrity", "The ledger checkpoint is signed by a key this check was not told to trust; "
+            "compare its fingerprint with the published one.")  # fmt: skip
+    return sorted(gaps, key=lambda g: _ORDER.get(g.severity, 3))
+
+
+def _path_gaps(report: EvidenceReport, add: Callable[[str, str, str], None]) -> None:
     manifest_known = any(c.designed for c in report.cadence)
     for path in report.cadence:
         name = path.label.lower()
-        if path.status == "never" and manifest_known and not path.designed:
+        if path.status == "undesigned" and path.last_rehearsal is not None:
+            add("medium", path.label, f"The manifest designs no {name} rollback path: its rehearsals (last "
+                f"{path.last_rehearsal}, {path.last_verdict}) exercised a way back the manifest does not name, so "
+                f"the path is not current; add it under rollbacks.{path.path}.")  # fmt: skip
+        elif path.status == "undesigned" or (path.status == "never" and manifest_known and not path.designed):
             add("high", path.label, f"The manifest designs no {name} rollback path and none was rehearsed: "
                 f"there is no shown way back from a {name} failure.")  # fmt: skip
         elif path.status == "never":
@@ -47,6 +76,9 @@ def find_gaps(report: EvidenceReport, verification: Verification) -> list[Gap]:
             add("medium", path.label, f"The {name} rollback path was last rehearsed {path.last_rehearsal}, "
                 f"{path.days_since} days before the end of the period (the cadence is every "
                 f"{report.overdue_days} days).")  # fmt: skip
+
+
+def _run_gaps(report: EvidenceReport, add: Callable[[str, str, str], None]) -> None:
     for run in report.runs:
         area = run.path_label or "run"
         if run.verdict in ("fail", "aborted"):
@@ -60,22 +92,13 @@ def find_gaps(report: EvidenceReport, verification: Verification) -> list[Gap]:
         if run.verdict == "incomplete":
             add("low", "record", f"Run {run.id} has no summary: it stopped before it finished "
                 "(its journal is kept and checked).")  # fmt: skip
-    for incident in report.incidents:
-        if incident.outcome != "resolved":
-            add("medium", "incident", f"Incident {incident.id} ({incident.title or incident.runbook}) "
-                f"is {incident.outcome}.")  # fmt: skip
-        for rb in incident.rollbacks:
-            if rb.ok is False:
-                add("high", "incident", f"During incident {incident.id} the {rb.component} rollback failed.")
-    unrecorded = [r.id for r in report.runs if not r.recorded] + [i.id for i in report.incidents if not i.recorded]
-    if unrecorded:
-        listed = ", ".join(unrecorded[:5]) + (" …" if len(unrecorded) > 5 else "")
-        add("low", "record", f"{len(unrecorded)} run(s) or incident(s) are not in the signed ledger "
-            f"(record them with 'drillkit evidence record --all'): {listed}.")  # fmt: skip
-    if report.integrity.checkpoint_size is not None and report.integrity.trusted_by is None:
-        add("medium", "integrity", "The ledger checkpoint is signed by a key this check was not told to trust; "
-            "compare its fingerprint with the published one.")  # fmt: skip
-    return sorted(gaps, key=lambda g: _ORDER.get(g.severity, 3))
+    for run in report.control_runs:
+        area = run.path_label or "control"
+        if run.verdict == "pass":
+            add("medium", area, f"Control {run.scenario} on {run.date} passed: the rehearsal did not notice a "
+                "rollback built to fail, so its passes prove less than they seem until it can fail.")  # fmt: skip
+        elif run.verdict != "fail":
+            add("low", area, f"Control {run.scenario} on {run.date} did not finish ({run.verdict}): it proved nothing.")
 
 
 __all__ = ["find_gaps"]

@@ -1,5 +1,10 @@
 """The rollback-evidence report's data model: what `drillkit evidence report --json` prints and the
-templates receive as `r`. Times are ISO 8601 UTC strings, durations seconds (None: not measured)."""
+templates receive as `r`. Times are ISO 8601 UTC strings, durations seconds (None: not measured).
+
+Only rehearsals count (DESIGN §9.4): `runs`, the totals, the cadence, the chart and the control
+mapping read rehearsals alone; `control_runs` show whether the rehearsals can fail (each row says
+what it proved) and never count against a rollback path; `exploratory_runs` are listed and count
+for nothing. A run written before purposes existed is a rehearsal."""
 
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ class RunRow(BaseModel):
     severity: str = ""
     system: str = ""
     operator: str = ""
+    recorded_by: str | None = None  # who entered it in the ledger (the entry's signed `operator`)
     mode: str = ""
     ttd_s: float | None = None
     rollback_s: float | None = None
@@ -38,6 +44,9 @@ class RunRow(BaseModel):
     rto_target_s: float | None = None
     within_rto: bool | None = None
     verdict: str = "incomplete"  # pass | fail | aborted | incomplete (no summary: killed mid-run)
+    purpose: str = "rehearsal"  # rehearsal | control | exploratory
+    outcome: str | None = None  # as_expected | unexpected (what its purpose wanted); None: no verdict
+    proved: str = ""  # a control's or an exploratory run's: what it proved, in one sentence
     reasons: list[str] = []
     journal: str = ""
     journal_digest: str | None = None  # Merkle root of the journal (the ledger's, when recorded)
@@ -59,6 +68,7 @@ class IncidentRow(BaseModel):
     title: str = ""
     system: str = ""
     operator: str = ""
+    recorded_by: str | None = None
     outcome: str = "open"
     envelope: str | None = None
     changed: list[str] = []
@@ -82,7 +92,11 @@ class PathCadence(BaseModel):
     days_since: int | None = None
     in_period: int = 0
     passed_in_period: int = 0
-    status: str = "never"  # ok | overdue | failing | never
+    #: ok | overdue | failing | never | undesigned (the manifest designs no rollback for this path:
+    #: whatever its rehearsals did, it is never "current")
+    status: str = "never"
+    control_last: str | None = None  # the date of the last control of this path
+    control_proved: bool | None = None  # it failed as designed (the rehearsal can fail); False: it passed
 
 
 class Gap(BaseModel):
@@ -123,7 +137,7 @@ class Period(BaseModel):
 
 
 class Totals(BaseModel):
-    runs: int = 0
+    runs: int = 0  # rehearsals (the other counts below, controls and exploratory aside, are of rehearsals)
     passed: int = 0
     failed: int = 0
     aborted: int = 0
@@ -135,6 +149,10 @@ class Totals(BaseModel):
     max_ttr_s: float | None = None
     paths_current: int = 0
     paths_total: int = len(PATHS)
+    controls: int = 0
+    controls_as_expected: int = 0  # failed as designed: each shows its rehearsal can fail
+    exploratory: int = 0
+    all_runs: int = 0  # every run's journal in the period, whatever its purpose
 
 
 class EvidenceReport(BaseModel):
@@ -148,7 +166,9 @@ class EvidenceReport(BaseModel):
     overdue_days: int = OVERDUE_DAYS
     totals: Totals
     cadence: list[PathCadence]
-    runs: list[RunRow]
+    runs: list[RunRow]  # rehearsals
+    control_runs: list[RunRow] = []
+    exploratory_runs: list[RunRow] = []
     incidents: list[IncidentRow]
     gaps: list[Gap]
     controls: list[ControlRow]

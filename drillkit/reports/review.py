@@ -12,6 +12,11 @@ The review spans the layers an AI incident has — model (and provider), prompt,
 inputs and operational practice — and says for each what the faults, fingerprints and evals showed,
 or that nothing was recorded there: a review that looks at one layer under-fixes.
 
+Citations: every sentence and figure names the journal entries it was read from as
+`<journal id>#<seq>` (the run or incident id, and the entry's seq; `<id>/summary.json` for a target
+only the summary holds): `Review.citations` for the sentences, each section's `cites` for its
+figures; the draft prints them after each statement.
+
 Safety: the facts pass the redaction policy again before rendering (records written before
 redaction existed, or by an older policy, must not leak through a review), and every value is
 escaped for Markdown and HTML (journals carry model output and operator input); identifiers are
@@ -28,10 +33,11 @@ import re
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 from drillkit.errors import InputError
 from drillkit.journal.events import IncidentStarted
-from drillkit.reports.markdown import render_template, template_environment
+from drillkit.reports.markdown import code, render_template, template_environment
 from drillkit.reports.review_facts import collect
 from drillkit.reports.review_model import (
     LAYERS,
@@ -45,10 +51,13 @@ from drillkit.reports.review_model import (
     Review,
     RollbackStep,
     SloImpact,
+    Statement,
     TimelineRow,
 )
 
 TEMPLATE = "review.md.j2"
+#: How many entries a citation lists before it elides the middle (the JSON lists them all).
+CITE_SHOWN = 8
 
 
 # -- finding the record ------------------------------------------------------------------------
@@ -128,16 +137,47 @@ def objective(value: float | None, slo: str) -> str:
     return f"{value:g}"
 
 
+def cites(values: list[str] | None, *more: list[str] | None) -> Markup:
+    """A statement's sources after it: ` (`<id>#6, #9–#11`)`, one code span per journal (and one for
+    a summary), consecutive entries as a range, a long list elided in the middle; "" for none.
+    `more` lists are merged in (a sentence that rests on several figures)."""
+    by_journal: dict[str, list[int]] = {}
+    other: list[str] = []
+    for cite in [c for group in (values, *more) for c in group or []]:
+        ident, _, seq = cite.rpartition("#")
+        if ident and seq.isdigit():
+            by_journal.setdefault(ident, []).append(int(seq))
+        elif cite not in other:
+            other.append(cite)
+    spans = [code(f"{ident}#" + ", #".join(_ranges(sorted(set(seqs))))) for ident, seqs in by_journal.items()]
+    spans += [code(c) for c in other]
+    return Markup(" (" + "; ".join(spans) + ")") if spans else Markup("")
+
+
+def _ranges(seqs: list[int]) -> list[str]:
+    runs: list[list[int]] = []
+    for seq in seqs:
+        if runs and seq == runs[-1][-1] + 1:
+            runs[-1].append(seq)
+        else:
+            runs.append([seq])
+    shown = [f"{r[0]}" if len(r) == 1 else f"{r[0]}–#{r[-1]}" for r in runs]
+    if len(shown) > CITE_SHOWN:
+        shown = [*shown[: CITE_SHOWN - 2], f"… {len(seqs)} entries …", *shown[-2:]]
+    return shown
+
+
 def environment(home: Path | None = None, templates: Path | None = None) -> jinja2.Environment:
     """Templates from `templates` (checked), then `<home>/templates/`, then the shipped ones."""
     env = template_environment(home, templates, html=False)
-    env.filters.update(pct=pct, usd=usd, objective=objective, offset=offset)
+    env.filters.update(pct=pct, usd=usd, objective=objective, offset=offset, cites=cites)
     return env
 
 
 def render(review: Review, *, home: Path | None = None, templates: Path | None = None) -> str:
-    """The review as Markdown."""
-    text = render_template(environment(home, templates), TEMPLATE, r=review, layers=LAYERS)
+    """The review as Markdown. The template gets `cited`: each sentence's cites (`Review.citations`)."""
+    cited = {s.text: s.cites for s in review.citations}
+    text = render_template(environment(home, templates), TEMPLATE, r=review, layers=LAYERS, cited=cited)
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
@@ -154,7 +194,9 @@ __all__ = [
     "Review",
     "RollbackStep",
     "SloImpact",
+    "Statement",
     "TimelineRow",
+    "cites",
     "draft",
     "environment",
     "locate",

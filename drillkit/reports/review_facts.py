@@ -16,7 +16,7 @@ from typing import Any
 
 from drillkit.config.loader import load_model
 from drillkit.config.scenario import Scenario
-from drillkit.config.system import load_system
+from drillkit.config.system import System, load_system
 from drillkit.errors import InputError
 from drillkit.journal import ledger
 from drillkit.journal.events import Event, EvidenceHold, IncidentStarted, RunStarted
@@ -34,12 +34,24 @@ def collect(home: Path, kind: Kind, folder: Path) -> Review:
     entries = read_journal(journal)
     if not entries:
         raise InputError(f"{journal}: the journal is empty")
-    record = Record(entries)
+    record = Record(entries, folder.name)
     data = read_json_object(folder / "summary.json")
     review = run_review(record, run_summary(data)) if kind == "run" else incident_review(record, incident_summary(data))
     review.evidence = _evidence(home, folder, record, has_summary=bool(data))
-    redactor = Redactor.for_system(_system(home, record))
+    system = _system(home, record)
+    _owners(review, system)
+    redactor = Redactor.for_system(system)
     return Review.model_validate(redactor(review.model_dump(mode="json")))
+
+
+def _owners(review: Review, system: System | None) -> None:
+    """Who owns the system (the manifest's `owner`) and, for a run, its rollback path
+    (`rollbacks.<layer>.owner`), when the manifest can still be found."""
+    if system is None:
+        return
+    review.owner = system.owner or ""
+    path = system.rollbacks.get(review.layer) if review.kind == "run" and review.layer else None
+    review.path_owner = (path.owner or "") if path is not None else ""
 
 
 def _evidence(home: Path, folder: Path, record: Record, *, has_summary: bool) -> Evidence:
@@ -100,7 +112,7 @@ def _ledger_position(home: Path, record: Record) -> LedgerPosition | None:
     return position
 
 
-def _system(home: Path, record: Record) -> Any:
+def _system(home: Path, record: Record) -> System | None:
     """The record's system manifest, when it can still be found (for its extra redaction rules)."""
     for candidate in _manifests(home, record.events[0]):
         if Path(candidate).is_file():

@@ -24,6 +24,22 @@ LAYERS = (
 )
 
 
+class Statement(BaseModel):
+    """One sentence of a review and where it was read: each cite is a journal entry,
+    `<journal id>#<seq>` (the run or incident id, the entry's seq), or `<id>/summary.json` for a
+    target the journal does not hold (the RTO, the scenario's expectations, the run's purpose).
+    The review's sentences stay plain strings (`Review.summary`, `Layer.findings`, …: the JSON
+    readers already parse); `Review.citations` pairs each with its cites."""
+
+    text: str
+    cites: list[str] = []
+
+
+#: A section's figures and the entries each was read from (see `Statement`): field name → cites;
+#: `slos.<slo>` for an SLO's row of the impact, `steps.<i>` for the i-th rollback step.
+Cites = dict[str, list[str]]
+
+
 class SloImpact(BaseModel):
     slo: str
     objective: float | None = None
@@ -43,9 +59,14 @@ class Impact(BaseModel):
     baseline_cost_per_request_usd: float | None = None
     extra_cost_usd: float | None = None
     served_during_breach: dict[str, dict[str, int]] = {}  # {"by_provider": {...}, "by_model": {...}}
+    #: The answers each count of `served_during_breach` is out of (answers that named one), per key.
+    served_answers: dict[str, int] = {}
+    #: What each SLO's worst window rests on: its eval answers (eval_pass_rate) or its requests.
+    worst_samples: dict[str, int] = {}
     eval: dict[str, Any] | None = None  # an incident's envelope check: pass_rate, threshold, failed, total, by_tag
     envelope_s: float | None = None  # incident: first failed envelope check → the check that passed again
     traffic_minutes: float | None = None
+    cites: Cites = {}
 
 
 class Detection(BaseModel):
@@ -56,6 +77,7 @@ class Detection(BaseModel):
     detect_lag_s: float | None = None
     target_s: float | None = None
     diagnosed_s: float | None = None  # incident: start → the diff step's answer
+    cites: Cites = {}
 
 
 class TimelineRow(BaseModel):
@@ -63,6 +85,7 @@ class TimelineRow(BaseModel):
     offset_s: float | None = None  # seconds after the fault (run) or the incident's start
     event: str
     seq: int  # the journal entry: the evidence for the row
+    cite: str = ""  # `<journal id>#<seq>`
 
 
 class Layer(BaseModel):
@@ -89,8 +112,12 @@ class Resolution(BaseModel):
     rto_target_s: float | None = None
     within_rto: bool | None = None
     revert_order: list[str] = []
+    #: What the rollback was, said once (manual and its time, skipped and why, never reached, the
+    #: changes left unreverted): the template shows these whether or not there were steps.
+    lines: list[str] = []
     verify: list[str] = []
     restore: list[str] = []
+    cites: Cites = {}
 
 
 class LedgerPosition(BaseModel):
@@ -124,6 +151,10 @@ class Review(BaseModel):
     title: str
     status: str = "draft"
     outcome: str = ""  # a run's verdict, an incident's outcome
+    purpose: str = ""  # a run's: rehearsal | control | exploratory (DESIGN §9.4)
+    as_expected: bool | None = None  # a run's outcome: what its purpose wanted (a control that failed)
+    owner: str = ""  # the manifest's `owner`
+    path_owner: str = ""  # the manifest's `rollbacks.<layer>.owner`, for the run's rollback path
     severity: str = ""
     system: str = ""
     operator: str = ""
@@ -142,11 +173,15 @@ class Review(BaseModel):
     went_well: list[str] = []
     went_poorly: list[str] = []
     notes: list[str] = []
+    #: Every sentence above (summary, findings, resolution, what went well or poorly, notes) with
+    #: the entries it was read from, once per distinct text: `Statement`.
+    citations: list[Statement] = []
     evidence: Evidence
 
 
 __all__ = [
     "LAYERS",
+    "Cites",
     "Detection",
     "Evidence",
     "Impact",
@@ -157,5 +192,6 @@ __all__ = [
     "Review",
     "RollbackStep",
     "SloImpact",
+    "Statement",
     "TimelineRow",
 ]

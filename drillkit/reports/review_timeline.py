@@ -5,8 +5,9 @@ there. SLO windows are shown only where the state changes (healthy → breaching
 minute of traffic is two lines, not sixty. Incidents: offsets from the start of triage; a step is
 shown when it finishes (with its outcome), not when it starts.
 
-Each line is the event's own sentence (`Event.describe()`, `drillkit.journal.events`): the live
-view says the same thing. An entry whose kind this version does not know shows its kind.
+Each row cites its entry (`<journal id>#<seq>`). Each line is the event's own sentence
+(`Event.describe()`, `drillkit.journal.events`): the live view says the same thing. An entry whose
+kind this version does not know shows its kind.
 """
 
 from __future__ import annotations
@@ -47,16 +48,16 @@ def run_timeline(record: Record, slos: dict[str, float]) -> list[TimelineRow]:
     for entry, event in record:
         if isinstance(event, Window):
             if event.state in ("healthy", "breaching") and event.state != state:
-                rows.append(_row(entry, origin, _window(event, slos)))
+                rows.append(_row(record, entry, origin, _window(event, slos)))
                 state = event.state
         elif entry.kind not in QUIET:
-            rows.append(_row(entry, origin, describe(entry, event)))
+            rows.append(_row(record, entry, origin, describe(entry, event)))
     return rows
 
 
 def incident_timeline(record: Record) -> list[TimelineRow]:
     origin = _start(record)
-    return [_row(entry, origin, describe(entry, event)) for entry, event in record if entry.kind not in QUIET]
+    return [_row(record, entry, origin, describe(entry, event)) for entry, event in record if entry.kind not in QUIET]
 
 
 def describe(entry: JournalEntry, event: Event) -> str:
@@ -87,6 +88,7 @@ def _start(record: Record) -> datetime | None:
     return record.entries[0].time if record.entries else None
 
 
-def _row(e: JournalEntry, origin: datetime | None, event: str) -> TimelineRow:
+def _row(record: Record, e: JournalEntry, origin: datetime | None, event: str) -> TimelineRow:
     offset = None if origin is None else round((e.time - origin).total_seconds(), 3)
-    return TimelineRow(ts=e.ts.replace("T", " ").rstrip("Z"), offset_s=offset, event=event, seq=e.seq)
+    ts = e.ts.replace("T", " ").rstrip("Z")
+    return TimelineRow(ts=ts, offset_s=offset, event=event, seq=e.seq, cite=record.cite(e)[0])

@@ -504,9 +504,11 @@ def test_a_breach_that_cost_less_is_not_reported_as_a_negative_extra_cost(home: 
     text = render(review, home=home)
     assert "| Extra cost during the breach | none: $0.0362 less than at the pre-fault cost (pre-fault $" in text
     assert "-$" not in text
-    review.impact.served_during_breach = {"by_provider": {"primary": 93}}
+    review.impact.served_during_breach = {"by_provider": {"primary": 92, "fallback": 1}}
+    review.impact.served_answers = {"by_provider": 93}
     assert "as the answers reported it (answers that named no provider or model are not counted): by provider " \
-        "`primary` 93." in render(review, home=home)  # fmt: skip
+        "`primary` 92 of 93 answers, `fallback` 1 of 93 answers (the breach held 62 requests)." \
+        in render(review, home=home)  # fmt: skip
 
 
 def test_the_timeline_says_what_each_event_says(tmp_path: Path) -> None:
