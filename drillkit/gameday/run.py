@@ -43,6 +43,7 @@ from drillkit.gameday.dryrun import placement, touched_servers
 from drillkit.gameday.faulting import heartbeat, inject
 from drillkit.gameday.lease import leased
 from drillkit.gameday.observe import monitor, probe, start_traffic
+from drillkit.gameday.profile import apply_profile
 from drillkit.gameday.results import ImpactResult, Outcome
 from drillkit.gameday.summary import Summary, summarize
 from drillkit.journal.events import LedgerFailed, RollbackImpact, RunFinished, RunStarted
@@ -201,6 +202,7 @@ async def _phases(ctx: RunContext, outcome: Outcome) -> None:
     if ctx.scenario.traffic.eval_probe is not None:
         ctx.background(probe(ctx), "eval probe")
     ctx.background(heartbeat(ctx), "heartbeat")
+    ctx.background(apply_profile(ctx), "traffic profile")
     await phases.warmup(ctx)
     await inject(ctx)
     outcome.detect = await phases.detect(ctx)
