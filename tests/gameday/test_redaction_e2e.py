@@ -23,7 +23,7 @@ import yaml
 from click.testing import CliRunner
 
 from drillkit.cli import cli
-from drillkit.config.scenario import Step
+from drillkit.config.scenario import RestoreStep
 from drillkit.config.system import load_system
 from drillkit.gameday import leftovers
 from drillkit.journal.ledger import read_ledger
@@ -252,13 +252,14 @@ def test_owed_restore_steps_are_stored_redacted_and_run_with_their_real_values(t
     started = {"seq": 1, "kind": "run.started", "data": {"scenario_file": str(scenario_file)}}
     (run_dir / "journal.jsonl").write_text(json.dumps(started) + "\n")
 
-    owed_steps = [Step.model_validate(step).model_dump(mode="json", by_alias=True, exclude_none=True)]  # as inject()
+    # as inject() records them:
+    owed_steps = [RestoreStep.model_validate(step).model_dump(mode="json", by_alias=True, exclude_none=True)]
     leftovers.owe_restore(home, run_dir.name, owed_steps)
     stored = leftovers.pending_path(home).read_text()
     assert BEARER not in stored and "203.0.113.9" not in stored and '"redacted": true' in stored
     (owed,) = leftovers.read_pending(home)
     assert owed["steps"] == owed_steps  # re-read from the scenario: the restore can still authenticate
-    assert Step.model_validate(owed["steps"][0]).http.headers["Authorization"] == f"Bearer {BEARER}"
+    assert RestoreStep.model_validate(owed["steps"][0]).http.headers["Authorization"] == f"Bearer {BEARER}"
 
     spec["restore"][0]["http"]["headers"]["Authorization"] = "Bearer rotated-token-0000"
     scenario_file.write_text(yaml.safe_dump(spec))
