@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1] / "drillkit"
 LAYERS: list[set[str]] = [
     {"_entry", "__main__"},
     {"cli"},
-    {"gameday", "runbooks", "reports", "bench", "demo"},
+    {"gameday", "runbooks", "reports", "bench", "demo", "watch"},
     {"traffic", "components", "evals", "proxy"},
     {"faults", "journal", "net"},
     {"config"},

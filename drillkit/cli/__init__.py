@@ -102,9 +102,11 @@ def _register() -> None:
         schema,
         system,
         triage,
+        watch,
     )
 
-    for module in (system, demo, evals, chaos, gameday, runbook, triage, fingerprint, review, evidence, bench, schema):
+    mods = (system, demo, evals, chaos, gameday, runbook, triage, fingerprint, watch, review, evidence, bench, schema)
+    for module in mods:
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -63,7 +63,7 @@ from drillkit.net.filelock import FileLock
 
 LEDGER_FILE = "ledger.jsonl"
 LOCK_FILE = "ledger.lock"
-Kind = Literal["run", "incident", "plan"]
+Kind = Literal["run", "incident", "plan", "changes"]
 
 #: Summary keys copied into a ledger entry's `facts` when present (runs and incidents alike).
 FACT_KEYS = (
@@ -173,9 +173,11 @@ def record(
     appended then: re-signing would launder the edit); OSError when the disk refuses.
     """
     home, journal = Path(home), Path(journal)
-    if kind not in ("run", "incident", "plan"):
-        raise ValueError(f"ledger kind must be 'run', 'incident' or 'plan', got {kind!r}")
-    summary_file = journal.parent / "summary.json"
+    if kind not in ("run", "incident", "plan", "changes"):
+        raise ValueError(f"ledger kind must be 'run', 'incident', 'plan' or 'changes', got {kind!r}")
+    # The change log (`<home>/changes.jsonl`, grown by every watch session) has no summary file
+    # next to it: its entry digests the session's summary as given.
+    summary_file = journal.parent / "summary.json" if kind != "changes" else None
     summary_data = _summary_data(summary_file, summary)
     home.mkdir(parents=True, exist_ok=True)
     with _locked(home):
@@ -199,7 +201,7 @@ def record(
             merkle_root=digest.merkle_root,
             journal_head=digest.head,
             last_prev=digest.last_prev,
-            summary=home_relative(home, summary_file) if summary_file.exists() else None,
+            summary=home_relative(home, summary_file) if summary_file and summary_file.exists() else None,
             summary_digest=hash_canonical(summary_data),
             facts=summary_facts(summary_data),
             extends=previous.seq if previous is not None else None,
@@ -212,11 +214,11 @@ def record(
     return entry
 
 
-def _summary_data(summary_file: Path, summary: dict[str, Any] | BaseModel) -> Any:
+def _summary_data(summary_file: Path | None, summary: dict[str, Any] | BaseModel) -> Any:
     """The summary a ledger entry digests. The file, when written, has passed the redaction policy
     and is what verify will compare: facts and digest come from it, so nothing unredacted reaches
     the ledger; `summary` only when there is no such file (or it is not a JSON object)."""
-    data = jsonable(_read_json(summary_file)) if summary_file.exists() else None
+    data = jsonable(_read_json(summary_file)) if summary_file and summary_file.exists() else None
     return data if isinstance(data, dict) else jsonable(summary)
 
 

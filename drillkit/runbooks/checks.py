@@ -34,6 +34,7 @@ from drillkit.runbooks.outcome import StepResult
 from drillkit.runbooks.probes import run_command, run_http, run_promql
 
 if TYPE_CHECKING:
+    from drillkit.components.changelog import ChangeLog, LoggedChange
     from drillkit.components.types import DiffReport, Snapshot
     from drillkit.runbooks.session import Session
 
@@ -115,7 +116,8 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
 async def run_diff(session: Session, check: DiffCheck) -> StepResult:
     """The five-input diff against the last known good snapshot (`drillkit snapshot`), or without
     one against what needs none (`drillkit.components.unbaselined`): never refused for lack of it."""
-    from drillkit.components import diff_live, diff_snapshots
+    from drillkit.components import diff_live, diff_snapshots, take_snapshot
+    from drillkit.components.changelog import annotate, consider_changes
     from drillkit.components.snapshot import baseline_of
     from drillkit.components.unbaselined import diff_without_baseline
 
@@ -124,8 +126,13 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
     wanted = list(check.components)
     baseline, why = baseline_of(session.home, system)
     fresh = _reusable_snapshot(session, wanted)
+    log = _change_log(session)
     if baseline is None:
+        if log is not None and fresh is None:  # the change log's digests are compared with this one
+            fresh = await take_snapshot(system, components=wanted)
         report = await diff_without_baseline(system, session.home, components=wanted, snapshot=fresh, why=why)
+        if log is not None and fresh is not None:
+            report = consider_changes(report, log, fresh)
     elif fresh is not None:
         # The evidence hold fingerprinted everything moments ago and nothing was changed since
         # (a rollback clears it): compare that snapshot instead of fingerprinting twice. A
@@ -135,9 +142,22 @@ async def run_diff(session: Session, check: DiffCheck) -> StepResult:
         report.took_s = round(time.perf_counter() - t0, 3)
     else:
         report = await diff_live(system, session.home, components=wanted)
+    changes = [] if log is None else log.changes_since(baseline.taken_at if baseline is not None else None)
+    report = annotate(report, changes) if baseline is not None else report
     session.diff = report
-    session.emit(Diff(**report.to_json(), against=report.reference, reused_evidence_snapshot=fresh is not None))
-    return _diff_result(report)
+    logged = {"changes": [c.model_dump(exclude_none=True) for c in changes]} if log is not None else {}
+    session.emit(
+        Diff(**report.to_json(), against=report.reference, reused_evidence_snapshot=fresh is not None, **logged)
+    )
+    return _diff_result(report, changes)
+
+
+def _change_log(session: Session) -> ChangeLog | None:
+    """The home's change log (`drillkit watch`) when it watches this system."""
+    from drillkit.components.changelog import read_change_log
+
+    log = read_change_log(session.home)
+    return log if log is not None and log.system in (None, session.system.name) else None
 
 
 def _reusable_snapshot(session: Session, wanted: list[str]) -> Snapshot | None:
@@ -150,10 +170,13 @@ def _reusable_snapshot(session: Session, wanted: list[str]) -> Snapshot | None:
     return fresh
 
 
-def _diff_result(report: DiffReport) -> StepResult:
-    """The diff step's outcome: fail when something changed, error when only unknowns, else pass."""
+def _diff_result(report: DiffReport, changes: list[LoggedChange] | None = None) -> StepResult:
+    """The diff step's outcome: fail when something changed, error when only unknowns, else pass.
+    `changes`: what the change log says changed since the last good evaluation, listed first."""
     changed, unknown = report.changed, report.unknown
     parts = [_against(report)] if _against(report) else []
+    if changes:
+        parts.append("change log since the last good evaluation: " + "; ".join(c.line() for c in changes[-5:]))
     for name in changed:
         cd = report.components[name]
         sure = f" ({cd.certainty} confidence, from {cd.basis})" if report.reference == "no-baseline" else ""

@@ -74,6 +74,7 @@ from drillkit.journal.events.run import (
     Verify,
     Window,
 )
+from drillkit.journal.events.watch import BaselineMoved, EnvelopeChanged, InputChanged, WatchStarted, WatchStopped
 
 #: Every known kind, in registration order.
 KINDS: tuple[str, ...] = tuple(REGISTRY)
@@ -82,9 +83,11 @@ __all__ = [
     "KINDS",
     "REGISTRY",
     "Absorbed",
+    "BaselineMoved",
     "Detected",
     "DetectedLate",
     "Diff",
+    "EnvelopeChanged",
     "EvalResult",
     "Event",
     "EvidenceHold",
@@ -97,6 +100,7 @@ __all__ = [
     "IncidentResumed",
     "IncidentStarted",
     "InjectClock",
+    "InputChanged",
     "JournalRepaired",
     "LedgerFailed",
     "LeftoversRemoved",
@@ -130,6 +134,8 @@ __all__ = [
     "StepStarted",
     "TrafficStopped",
     "Verify",
+    "WatchStarted",
+    "WatchStopped",
     "Window",
     "format_seconds",
     "kind",
