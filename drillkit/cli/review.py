@@ -23,7 +23,7 @@ def review() -> None:
 
 
 @review.command("draft")
-@click.argument("record", metavar="RUN|INCIDENT")
+@click.argument("record", metavar="RUN|INCIDENT|PLAN_RUN")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the draft to FILE, not stdout.")
 @click.option("--force", is_flag=True, help="Overwrite --out if it exists (it may hold an author's edits).")
 @click.option(
@@ -35,7 +35,8 @@ def review() -> None:
 @pass_env(json=True)
 def draft(env: Env, record: str, out: Path | None, force: bool, templates: Path | None) -> None:
     """Draft the review of RUN|INCIDENT: an id under <home>/runs or <home>/incidents (a unique
-    prefix will do), or the folder of one.
+    prefix will do), or the folder of one. A PLAN_RUN (under <home>/plans) gets one review of
+    the whole game-day, each statement citing the plan's journal entry.
 
     The draft spans every layer an AI incident has — model and provider, prompt, retrieval,
     tools, inputs, operational practice — with what the faults, fingerprints and evals showed for
@@ -55,12 +56,24 @@ def draft(env: Env, record: str, out: Path | None, force: bool, templates: Path 
     """
     from drillkit.reports.review import draft as draft_review
     from drillkit.reports.review import render
+    from drillkit.reports.review_plan import find_plan, plan_facts, render_plan
 
+    plan = find_plan(env.home, record)
+    if plan is not None:  # a whole game-day: one review of the day
+        day = plan_facts(env.home, plan)
+        if env.json:
+            env.emit_json(day)
+            return
+        _write(env, render_plan(day), out, force, f"plan run {day['id']}")
+        return
     facts = draft_review(env.home, record)
     if env.json:
         env.emit_json(facts.model_dump(mode="json"))
         return
-    text = render(facts, home=env.home, templates=templates)
+    _write(env, render(facts, home=env.home, templates=templates), out, force, f"{facts.kind} {facts.id}")
+
+
+def _write(env: Env, text: str, out: Path | None, force: bool, what: str) -> None:
     if out is None:
         click.echo(text, nl=False)
         return
@@ -71,7 +84,7 @@ def draft(env: Env, record: str, out: Path | None, force: bool, templates: Path 
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise InputError(f"{out}: cannot write the review ({exc.strerror})") from None
-    env.err.print(escape(f"review draft of {facts.kind} {facts.id} written to {out}"))
+    env.err.print(escape(f"review draft of {what} written to {out}"))
 
 
 COMMANDS = [review]

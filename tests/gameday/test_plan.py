@@ -108,6 +108,17 @@ def test_a_plan_runs_a_rehearsal_and_a_control_and_tells_the_webhooks(
     assert suite is not None and suite.get("tests") == "2" and suite.get("failures") == "0"
     ledger = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
     assert [e["kind"] for e in ledger if e.get("id") == summary["plan_run_id"]] == ["plan"]
+    # One review of the day; every row cites the plan journal entry it was read from.
+    review = subprocess.run([sys.executable, "-m", "drillkit", "review", "draft", summary["plan_run_id"], "--json"],
+                            env=env_for(tmp_path), capture_output=True, text=True, timeout=60)  # fmt: skip
+    day = json.loads(review.stdout)
+    entries = {f"{summary['plan_run_id']}#{e.seq}": e for e in read_journal(Path(summary["journal"]))}
+    for row in day["runs"]:
+        cited = entries[row["cite"]]
+        assert cited.kind == "plan.run" and cited.data["run_id"] == row["run_id"]
+    text = subprocess.run([sys.executable, "-m", "drillkit", "review", "draft", summary["plan_run_id"]],
+                          env=env_for(tmp_path), capture_output=True, text=True, timeout=60).stdout  # fmt: skip
+    assert "swap-noop (control) fail: proves the rehearsal can fail" in text
 
 
 def test_on_fail_stop_skips_the_rest_after_an_unexpected_outcome(tmp_path: Path) -> None:
