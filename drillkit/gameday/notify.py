@@ -42,14 +42,26 @@ class Notifier:
         self.targets = targets
         self.record = record
         self.tasks: list[asyncio.Task[None]] = []
+        self._last: dict[int, asyncio.Task[None]] = {}  # per target: its newest send, the next waits for it
         for i, target in enumerate(targets):
             expand_url(target.webhook, f"{field}[{i}].webhook")  # a missing ${VAR}: bad input before anything runs
 
     def send(self, event: str, text: str, facts: dict[str, Any]) -> None:
+        """Queue `event` for every target that wants it; each target gets its events in order."""
         payload = {"event": event, "text": text, **facts}
-        for target in self.targets:
+        for i, target in enumerate(self.targets):
             if event in target.events:
-                self.tasks.append(asyncio.ensure_future(self._post(target, event, payload)))
+                previous = self._last.get(i)
+                task = asyncio.ensure_future(self._after(previous, target, event, payload))
+                self._last[i] = task
+                self.tasks.append(task)
+
+    async def _after(
+        self, previous: asyncio.Task[None] | None, target: Notify, event: str, payload: dict[str, Any]
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # a slow or dead webhook delays only its own later events
+        await self._post(target, event, payload)
 
     async def _post(self, target: Notify, event: str, payload: dict[str, Any]) -> None:
         url = expand_url(target.webhook, "notify.webhook")
