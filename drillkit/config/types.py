@@ -188,14 +188,17 @@ def expand_headers(headers: dict[str, str], field: str, env: Mapping[str, str] |
     variable, never the value. The expanded values are secrets: callers send them and keep them
     out of everything they write (journals, summaries, reports, logs).
     """
+    return {name: expand_vars(value, f"{field}.{name}", env, what="header") for name, value in headers.items()}
+
+
+def expand_vars(text: str, field: str, env: Mapping[str, str] | None = None, *, what: str = "value") -> str:
+    """`text` with every `${VAR}` replaced from the environment; an unset one is bad input
+    (`InputError`, exit 2) naming the field and the variable, never a value."""
     source = os.environ if env is None else env
-    out: dict[str, str] = {}
-    for name, value in headers.items():
-        missing = sorted({m.group(1) for m in _VAR.finditer(value)} - set(source))
-        if missing:
-            raise InputError(
-                f"{field}.{name}: the environment variable {missing[0]} is not set "
-                f"(the header names ${{{missing[0]}}}; export it before running drillkit)"
-            )
-        out[name] = _VAR.sub(lambda m: source[m.group(1)], value)
-    return out
+    missing = sorted({m.group(1) for m in _VAR.finditer(text)} - set(source))
+    if missing:
+        raise InputError(
+            f"{field}: the environment variable {missing[0]} is not set "
+            f"(the {what} names ${{{missing[0]}}}; export it before running drillkit)"
+        )
+    return _VAR.sub(lambda m: source[m.group(1)], text)

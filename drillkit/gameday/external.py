@@ -28,7 +28,7 @@ from drillkit.config.types import expand_headers
 from drillkit.evals.runner import run_suite
 from drillkit.evals.suite import EvalSuite
 from drillkit.evals.wire import Wire
-from drillkit.traffic.slo import LOWER_IS_WORSE, MIN_EVAL_SAMPLES, SloWindow, wilson_upper
+from drillkit.traffic.slo import LOWER_IS_WORSE, MIN_EVAL_SAMPLES, SloWindow, wilson_upper, worse
 
 
 class PromClient:
@@ -113,7 +113,7 @@ class ExternalSignals:
         tripped = [n for n in window.tripped if n not in guards]
         for name, value in guards.items():
             threshold = self.guardrails[name]
-            if value is not None and (value == threshold or _worse(name, value, threshold)):
+            if value is not None and (value == threshold or worse(name, value, threshold)):
                 tripped.append(name)
         judged = set(self.objectives) - set(unjudged)
         state = "breaching" if breached else ("healthy" if judged else "insufficient")
@@ -152,15 +152,11 @@ class ExternalSignals:
     def _breaches(name: str, value: float, objective: float, metrics: dict[str, Any]) -> bool:
         if name == "eval_pass_rate" and "eval_count" in metrics:  # probe answers: the same confidence bound
             return wilson_upper(metrics["eval_passed"], metrics["eval_count"]) < objective
-        return _worse(name, value, objective)
+        return worse(name, value, objective)
 
     async def close(self) -> None:
         if self.prom is not None:
             await self.prom.close()
-
-
-def _worse(name: str, value: float, objective: float) -> bool:
-    return value < objective if name in LOWER_IS_WORSE else value > objective
 
 
 async def run_probe(signals: ExternalSignals, suite: EvalSuite, url: str, wire: Wire, probe: EvalProbe) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from drillkit.gameday.results import ImpactResult
-from drillkit.traffic.slo import LOWER_IS_WORSE, SloEvaluator, SloWindow
+from drillkit.traffic.slo import SloEvaluator, SloWindow, worse
 
 
 @dataclass
@@ -42,7 +42,7 @@ class ImpactTracker:
         metrics = window.model_dump()
         for name in evaluator.objectives:
             value = evaluator.judgeable(name, metrics)
-            if value is not None and (name not in self.worst or _worse(name, value, self.worst[name])):
+            if value is not None and (name not in self.worst or worse(name, value, self.worst[name])):
                 self.worst[name] = value
 
     def data(self) -> dict[str, Any] | None:
@@ -67,7 +67,7 @@ class ImpactTracker:
                         f"rollback impact on {name} unknown: no window after the rollback began could judge it "
                         f"(expect.rollback_impact bounds it at {bound:g})"
                     )
-            elif _worse(name, value, bound):
+            elif worse(name, value, bound):
                 reasons.append(
                     f"the rollback cost users more than expect.rollback_impact allows: {name} reached {value:g} "
                     f"(bound {bound:g}) in the windows after it began"
@@ -89,11 +89,7 @@ class ImpactTracker:
 
     def over(self, bounds: dict[str, float]) -> list[str]:
         """The bounded SLOs whose worst value went past their bound."""
-        return [name for name, bound in bounds.items() if name in self.worst and _worse(name, self.worst[name], bound)]
-
-
-def _worse(name: str, value: float, than: float) -> bool:
-    return value < than if name in LOWER_IS_WORSE else value > than
+        return [name for name, bound in bounds.items() if name in self.worst and worse(name, self.worst[name], bound)]
 
 
 def _fmt(value: float | None) -> str:

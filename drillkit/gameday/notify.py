@@ -8,31 +8,21 @@ written (`${VAR}` unexpanded), and the payload passes the run's redaction like e
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from drillkit.config.notify import Notify
-from drillkit.errors import InputError
+from drillkit.config.types import expand_vars
 from drillkit.journal.events import NotifySent
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 RETRY_PAUSE_S = 1.0
 
 
 def expand_url(template: str, field: str) -> str:
     """The webhook URL with every `${VAR}` read from the environment (InputError naming the field)."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise InputError(f"{field}: environment variable {name} is not set")
-        return os.environ[name]
-
-    return _VAR.sub(value, template)
+    return expand_vars(template, field, what="URL")
 
 
 class Notifier:

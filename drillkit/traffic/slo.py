@@ -224,12 +224,12 @@ class SloEvaluator:
                 # flap while a real regression is still caught within a window or two.
                 if wilson_upper(metrics["eval_passed"], metrics["eval_count"]) < objective:
                     breached.append(name)
-            elif _worse(name, value, objective):
+            elif worse(name, value, objective):
                 breached.append(name)
         tripped = []
         for name, threshold in self.guardrails.items():
             value = self.judgeable(name, metrics)
-            if value is not None and (value == threshold or _worse(name, value, threshold)):
+            if value is not None and (value == threshold or worse(name, value, threshold)):
                 tripped.append(name)
         state: WindowState = "breaching" if breached else "healthy"
         return SloWindow(**metrics, state=state, breached=breached, unjudged=unjudged, tripped=tripped)
@@ -256,7 +256,8 @@ def wilson_upper(passed: int, n: int, z: float = 1.645) -> float:
     return min(1.0, (centre + spread) / (1 + z * z / n))
 
 
-def _worse(name: str, value: float, objective: float) -> bool:
+def worse(name: str, value: float, objective: float) -> bool:
+    """Whether `value` is worse than `objective` for SLO `name` (lower is worse for quality)."""
     return value < objective if name in LOWER_IS_WORSE else value > objective
 
 
@@ -272,4 +273,5 @@ __all__ = [
     "min_samples_for_percentile",
     "percentile",
     "wilson_upper",
+    "worse",
 ]
