@@ -21,7 +21,7 @@ from drillkit.cli.demo_ctl import ctl, ctl_command, ctl_corpus, ctl_pin, ctl_pro
 from drillkit.cli.options import Env, allow_host_option, pass_env
 from drillkit.demo import control
 from drillkit.demo.process import RunInfo
-from drillkit.demo.runner import DEFAULT_BASE_PORT, SERVER_BY_NAME, endpoints
+from drillkit.demo.runner import BASE_PORT_ENV, DEFAULT_BASE_PORT, SERVER_BY_NAME, endpoints
 from drillkit.demo.sim.models import NEWER
 from drillkit.home import demo_workdir
 
@@ -56,8 +56,10 @@ def demo() -> None:
     type=click.IntRange(0, 65532),
     metavar="N",
     default=DEFAULT_BASE_PORT,
+    envvar=BASE_PORT_ENV,
     show_default=True,
-    help="Base port: service on N, providers on N+1 and N+2, tool on N+3; 0 = free ports.",
+    help="Base port: service on N, providers on N+1 and N+2, tool on N+3, fault servers after them;"
+    f" 0 = free ports [env {BASE_PORT_ENV}, also read when a game-day starts the demo].",
 )
 @click.option(
     "--latency-scale",

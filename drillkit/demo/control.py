@@ -40,7 +40,7 @@ from drillkit.demo.process import (
     stop_process,
     wait_ports_closed,
 )
-from drillkit.demo.runner import DEFAULT_BASE_PORT, Health, endpoints, failures, probe_all, run_demo
+from drillkit.demo.runner import Health, default_base_port, endpoints, failures, probe_all, run_demo
 from drillkit.demo.workdir import check_workdir, prepare_workdir
 from drillkit.errors import DrillkitError, InputError, ServiceError
 
@@ -144,7 +144,7 @@ class Status:
 def start(
     workdir: Path,
     *,
-    base_port: int = DEFAULT_BASE_PORT,
+    base_port: int | None = None,
     latency_scale: float | None = None,
     reset: bool = False,
     timeout: float = START_TIMEOUT_S,
@@ -153,6 +153,7 @@ def start(
     """Start the demo for `workdir` in the background unless it already runs (see module doc).
 
     `allowed_hosts`: Host names its apps answer besides loopback ones (`--allow-host`).
+    `base_port` None: `DRILLKIT_DEMO_PORT`, else 8710 (`drillkit.demo.runner.default_base_port`).
 
     Raises InputError for a workdir that cannot be prepared, `RunningNow` for a reset while it
     runs, `Unhealthy`/`StillStarting` for a runner that cannot be used, `StartFailed` when the
@@ -166,6 +167,7 @@ def start(
             return Started(info, already_running=True)
         prepare_workdir(workdir, reset=reset)
         started = time.monotonic()
+        base_port = default_base_port() if base_port is None else base_port
         proc = spawn_runner(workdir, base_port=base_port, latency_scale=latency_scale, allowed_hosts=allowed_hosts)
         try:
             info = _wait_healthy(workdir, proc, timeout)
@@ -195,7 +197,7 @@ def detach(started: Started) -> None:
 def run_foreground(
     workdir: Path,
     *,
-    base_port: int = DEFAULT_BASE_PORT,
+    base_port: int | None = None,
     latency_scale: float | None = None,
     reset: bool = False,
     on_started: Callable[[RunInfo], None] | None = None,
@@ -215,7 +217,7 @@ def run_foreground(
     asyncio.run(
         run_demo(
             workdir,
-            base_port=base_port,
+            base_port=default_base_port() if base_port is None else base_port,
             latency_scale=latency_scale,
             on_started=on_started,
             allowed_hosts=allowed_hosts,

@@ -31,10 +31,13 @@ from drillkit import __version__, signals
 from drillkit.demo.chaos import DemoChaos
 from drillkit.demo.process import RunInfo, hold_lock, remove_run_info, write_run_info
 from drillkit.demo.workdir import write_manifest
-from drillkit.errors import ServiceError
+from drillkit.errors import InputError, ServiceError
 from drillkit.net.serving import HostedApp, bind_socket, socket_url, start_all
 
 DEFAULT_BASE_PORT = 8710
+#: Base port for a demo started without `--port` (`demo up`, or a game-day on `system: demo`);
+#: 0 gives free ports, so demos of several homes (a parallel test run) never meet on 8710-8733.
+BASE_PORT_ENV = "DRILLKIT_DEMO_PORT"
 HOST = "127.0.0.1"
 PROBE_TIMEOUT_S = 1.0
 
@@ -157,6 +160,20 @@ def _probe(client: httpx.Client, url: str) -> Health:
 def failures(health: dict[str, Health]) -> str:
     """`name detail` of every unhealthy server, comma-separated."""
     return ", ".join(f"{name} {h.detail}" for name, h in health.items() if not h.ok)
+
+
+def default_base_port() -> int:
+    """`DRILLKIT_DEMO_PORT` when set (0-65532), else `DEFAULT_BASE_PORT`; raises InputError."""
+    raw = os.environ.get(BASE_PORT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_BASE_PORT
+    try:
+        port = int(raw)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65532:
+        raise InputError(f"{BASE_PORT_ENV}={raw!r}: expected a base port from 0 to 65532 (0 = free ports)")
+    return port
 
 
 def bind_sockets(base_port: int) -> dict[str, socket.socket]:

@@ -8,7 +8,10 @@ Connections (`drillkit.proxy.tcp_connection`, re-exported): the client is accept
 is not read until the upstream connection is up (an upstream that is down closes the client
 cleanly, no byte lost or invented). A half-close (EOF) is passed on as a half-close; the
 connection closes when both directions have ended, when a toxic ends it, or when either socket
-fails. Disabling the proxy closes the listener and every live connection. While it listens, a
+fails. Disabling the proxy closes the listener and every live connection; its port stays bound
+(not listening, so a connection is refused as with Go's Toxiproxy) until the proxy is enabled,
+deleted or moved, so nothing else on the machine takes it meanwhile — an outgoing connection's
+ephemeral port, say — and re-enabling cannot fail with "address already in use". While it listens, a
 proxy's toxics sleep on its `PreciseTimer` (asyncio's own timers wake up to 1 ms late).
 
 Traffic (`ProxyTraffic`): the bytes each direction of each proxy carries, by Go Toxiproxy's
@@ -136,6 +139,7 @@ class Proxy:
         self.connections: set[Connection] = set()
         self.read_buffer = memoryview(bytearray(READ_SIZE))
         self._server: asyncio.Server | None = None
+        self._held: socket.socket | None = None  # the port, bound but not listening, while disabled
         self._timer: PreciseTimer | None = None
         self._lock = asyncio.Lock()
 
@@ -176,16 +180,11 @@ class Proxy:
         """Listen (no-op if already enabled). Raises `ListenError`."""
         if self.enabled:
             return
-        host, port = parse_address(self.listen, what="listen", allow_port_zero=True)
+        sock, self._held = self._held, None
+        if sock is None:
+            sock = self._bind(reuse=True)
         try:
-            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
-            # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP.
-            sock = socket.socket(info[0], socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        except OSError as exc:
-            raise ListenError(f"listen tcp {self.listen}: {exc}") from exc
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(info[4])
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a fresh listener has it
             sock.listen(1024)
             sock.setblocking(False)
             self._server = await asyncio.get_running_loop().create_server(self._accept, sock=sock, backlog=1024)
@@ -198,11 +197,50 @@ class Proxy:
         self.enabled = True
         self._start_counts()
 
+    def _bind(self, *, reuse: bool) -> socket.socket:
+        """A TCP socket bound to ``listen``, not listening yet. Raises `ListenError`."""
+        host, port = parse_address(self.listen, what="listen", allow_port_zero=True)
+        try:
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+            # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets whose proto says TCP.
+            sock = socket.socket(info[0], socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except OSError as exc:
+            raise ListenError(f"listen tcp {self.listen}: {exc}") from exc
+        try:
+            if reuse:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(info[4])
+        except OSError as exc:
+            sock.close()
+            raise ListenError(f"listen tcp {self.listen}: {exc.strerror or exc}") from exc
+        return sock
+
+    def _hold_port(self) -> None:
+        """Keep the disabled proxy's port bound (best effort: without SO_REUSEADDR first, so no
+        other socket can bind it, then with it when closed connections linger in TIME_WAIT)."""
+        if self._held is not None or not parse_address(self.listen, what="listen", allow_port_zero=True)[1]:
+            return
+        for reuse in (False, True):
+            with contextlib.suppress(ListenError):
+                self._held = self._bind(reuse=reuse)
+                return
+
+    def _release_port(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
+
     def _accept(self) -> asyncio.BufferedProtocol:
         return Connection(self).client
 
-    async def stop(self) -> None:
-        """Stop listening and close every live connection (no-op if disabled)."""
+    async def stop(self, *, hold_port: bool = False) -> None:
+        """Stop listening and close every live connection (no-op if disabled).
+
+        `hold_port`: keep the port bound while disabled (see the module doc); otherwise any held
+        port is released too (the proxy is deleted, moved or its server stops).
+        """
+        if not hold_port:
+            self._release_port()
         if not self.enabled:
             return
         self.enabled = False
@@ -216,6 +254,8 @@ class Proxy:
             timer.close()  # after the aborts: nothing it scheduled can fire any more
         if server is not None:
             await server.wait_closed()
+        if hold_port:
+            self._hold_port()
 
     async def update(self, *, listen: str, upstream: str, enabled: bool) -> None:
         """Change listen/upstream (restarts the listener, drops connections) and enabled."""
@@ -229,7 +269,7 @@ class Proxy:
         if enabled:
             await self.start()
         else:
-            await self.stop()
+            await self.stop(hold_port=True)
 
     # -- toxics ------------------------------------------------------------------------------
 

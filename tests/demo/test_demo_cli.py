@@ -405,3 +405,19 @@ def test_up_refuses_a_folder_of_your_own(demo: Demo, tmp_path: Path) -> None:
     r = demo.cli(*UP, "--workdir", str(folder))
     assert r.exit_code == 2 and "already holds files" in r.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]  # not even a run/ folder
+
+
+def test_the_default_base_port_can_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drillkit.demo.runner import DEFAULT_BASE_PORT, default_base_port
+    from drillkit.errors import InputError
+
+    monkeypatch.delenv("DRILLKIT_DEMO_PORT", raising=False)
+    assert default_base_port() == DEFAULT_BASE_PORT == 8710
+    monkeypatch.setenv("DRILLKIT_DEMO_PORT", "0")
+    assert default_base_port() == 0
+    monkeypatch.setenv("DRILLKIT_DEMO_PORT", " 9100 ")
+    assert default_base_port() == 9100
+    for bad in ("abc", "-1", "70000"):
+        monkeypatch.setenv("DRILLKIT_DEMO_PORT", bad)
+        with pytest.raises(InputError, match="DRILLKIT_DEMO_PORT"):
+            default_base_port()

@@ -215,3 +215,27 @@ def test_bench_tcp_smoke() -> None:
         assert {"direct_p50_ms", "proxy_p50_ms", "direct_p99_ms", "proxy_p99_ms", "added_p50_ms"} <= set(result[kind])
         assert result[kind]["direct_p50_ms"] > 0 and result[kind]["proxy_p50_ms"] > 0
     assert result["throughput"]["direct_mb_s"] > 0 and result["throughput"]["proxy_mb_s"] > 0
+
+
+def test_a_disabled_proxy_keeps_its_port(api: httpx.Client, upstream: str) -> None:
+    # "down" refuses connections as Go does, but the port stays ours: another process binding it
+    # (as a second demo probing its default ports would) fails, so re-enabling cannot.
+    proxy = new_proxy(api, upstream, listen="127.0.0.1:0")
+    host, port = proxy["listen"].rsplit(":", 1)
+    assert api.patch(f"/proxies/{proxy['name']}", json={"enabled": False}).json()["enabled"] is False
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection((host, int(port)), timeout=2).close()
+    thief = socket.socket()
+    thief.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    with thief, pytest.raises(OSError):
+        thief.bind((host, int(port)))
+        thief.listen()
+    enabled = api.patch(f"/proxies/{proxy['name']}", json={"enabled": True})
+    assert enabled.status_code == 200 and enabled.json()["listen"] == proxy["listen"]
+    socket.create_connection((host, int(port)), timeout=2).close()
+    # Deleted, the port is free again.
+    api.patch(f"/proxies/{proxy['name']}", json={"enabled": False})
+    assert api.delete(f"/proxies/{proxy['name']}").status_code == 204
+    with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind((host, int(port)))
