@@ -15,6 +15,8 @@ from tests.runbooks.conftest import REPO, Demo
 from tests.runbooks.helpers import journal_of, write_runbook, write_system
 
 MENU = r"quit \(resume later\)"
+# pexpect compiles patterns with re.DOTALL: a bare `.*` may run past the line it was meant for
+# (and swallow the next step's header when both arrive in one read), so patterns use [^\n]*?.
 
 
 def spawn(d: Demo | dict[str, str], *args: str) -> pexpect.spawn:
@@ -51,10 +53,10 @@ def test_layered_walk_with_a_confirmed_rollback(live: Demo) -> None:
     child.expect(r"✗ fail in [\d.]+s  pass rate")
     at_step(child, 2, "hold")
     child.sendline("run")
-    child.expect(r"✓ pass .* held ")
+    child.expect(r"✓ pass [^\n]*? held ")
     at_step(child, 3, "what-changed")
     child.sendline("run")
-    child.expect(r"✗ fail .* model: ")
+    child.expect(r"✗ fail [^\n]*? model: ")
     at_step(child, 4, "revert-order")
     child.sendline("run")
     child.expect(r"1\. model — ")
@@ -63,9 +65,9 @@ def test_layered_walk_with_a_confirmed_rollback(live: Demo) -> None:
     child.expect("revert order: model")
     at_step(child, 5, "rollback")
     child.sendline("run")
-    child.expect(r"Roll back model now: drillkit demo ctl pin sim-pro-2025-06 .*user-visible cost low")
+    child.expect(r"Roll back model now: drillkit demo ctl pin sim-pro-2025-06 [^\n]*?user-visible cost low")
     child.sendline("y")
-    child.expect(r"✓ pass in [\d.]+s  model: .* → ok in [\d.]+s")
+    child.expect(r"✓ pass in [\d.]+s  model: [^\n]*? → ok in [\d.]+s")
     at_step(child, 6, "confirm")
     child.sendline("run")
     child.expect(r"✓ pass in [\d.]+s  pass rate")
@@ -128,10 +130,10 @@ def test_skip_back_quit_then_resume(live: Demo) -> None:
     child.expect(rf"resuming {incident}")
     at_step(child, 3, "what-changed")  # numbered after the two steps recorded before the pause
     child.sendline("run")
-    child.expect(r"✓ pass .* nothing changed")
+    child.expect(r"✓ pass [^\n]*? nothing changed")
     at_step(child, 4, "capacity")
     child.sendline("run")
-    child.expect(r"✓ pass .* every judged SLO met", timeout=40)
+    child.expect(r"✓ pass [^\n]*? every judged SLO met", timeout=40)
     child.expect("outcome resolved")
     child.expect(pexpect.EOF)
     child.close()
@@ -156,18 +158,18 @@ def test_provider_outage_shifts_traffic_after_confirmation(live: Demo) -> None:
     incident = child.match.group(1)
     at_step(child, 1, "slo")
     child.sendline("run")
-    child.expect(r"✗ fail .* breached: latency_p95_ms")
+    child.expect(r"✗ fail [^\n]*? breached: latency_p95_ms")
     at_step(child, 2, "shift")
     child.sendline("run")
     child.expect(r"Roll back provider now: drillkit demo ctl route fallback")
     child.sendline("y")
-    child.expect(r"✓ pass .* provider: .* → ok")
+    child.expect(r"✓ pass [^\n]*? provider: [^\n]*? → ok")
     at_step(child, 3, "carries")
     child.sendline("run")
-    child.expect(r"✓ pass .* every judged SLO met")
+    child.expect(r"✓ pass [^\n]*? every judged SLO met")
     at_step(child, 4, "quality")
     child.sendline("run")
-    child.expect(r"✓ pass .* pass rate")
+    child.expect(r"✓ pass [^\n]*? pass rate")
     child.expect("outcome resolved")
     child.expect(pexpect.EOF)
     child.close()

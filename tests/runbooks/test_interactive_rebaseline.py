@@ -24,7 +24,7 @@ def walk_to_the_plan(child: pexpect.spawn) -> None:
     child.expect(r"✓ pass in [\d.]+s  pass rate")
     at_step(child, 2, "what-changed")
     child.sendline("run")
-    child.expect(r"✗ fail .* prompt: edited v3\.md")
+    child.expect(r"✗ fail [^\n]*? prompt: edited v3\.md")
     at_step(child, 3, "revert-order")
     child.sendline("run")
     child.expect(r"re-baseline\? prompt — edited v3\.md")
