@@ -27,9 +27,10 @@ from drillkit.config.scenario import Scenario
 from drillkit.errors import DrillkitError
 from drillkit.gameday.context import Options
 from drillkit.gameday.notify import Notifier
-from drillkit.gameday.run import DEMO_FACES, operator_name, run_gameday
+from drillkit.gameday.run import DEMO_FACES, run_gameday
 from drillkit.gameday.summary import Summary
 from drillkit.journal.events import Event, NotifySent, PlanFinished, PlanRun, PlanSkipped, PlanStarted
+from drillkit.journal.ledger_operator import operator_name
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
 

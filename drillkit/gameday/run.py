@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import os
 import secrets
 import signal
@@ -47,6 +46,7 @@ from drillkit.gameday.profile import apply_profile
 from drillkit.gameday.results import ImpactResult, Outcome
 from drillkit.gameday.summary import Summary, summarize
 from drillkit.journal.events import LedgerFailed, RollbackImpact, RunFinished, RunStarted
+from drillkit.journal.ledger_operator import operator_name
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal
 from drillkit.net.filelock import FileLock
@@ -220,17 +220,6 @@ def judge_impact(ctx: RunContext) -> ImpactResult:
     data = ctx.impact.data() or {"windows": 0}
     ctx.emit(RollbackImpact(**data, bounds=bounds, exceeded=ctx.impact.over(bounds)))
     return ctx.impact.judge(bounds)
-
-
-def operator_name() -> str:
-    """Who runs it: `DRILLKIT_OPERATOR` (a person's name for the record), else the OS user."""
-    named = os.environ.get("DRILLKIT_OPERATOR", "").strip()
-    if named:
-        return named
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 def stdin_confirm(prompt: Callable[[str], None]) -> Callable[[str], Awaitable[None]]:

@@ -13,7 +13,6 @@ resuming needs nothing but the incident id. Resuming rebuilds the session's stat
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from drillkit.config.system import System
 from drillkit.errors import InputError
 from drillkit.journal import Journal, read_journal
 from drillkit.journal.events import IncidentResumed, IncidentStarted
+from drillkit.journal.ledger_operator import operator_name
 from drillkit.runbooks.actions import run_action
 from drillkit.runbooks.checks import run_check
 from drillkit.runbooks.plan import RevertPlan
@@ -64,7 +64,7 @@ def start_incident(
         runbook_path=runbook_path,
         responder=responder,
         title=title or runbook.title,
-        operator=_operator(),
+        operator=operator_name(),
         started_at=now(),
     )
     session.emit(
@@ -203,13 +203,6 @@ def _restore(session: Session, state: Replay) -> None:
     session.attempted, session.rolled_back, session.notes = state.attempted, state.rolled_back, state.notes
     session.steps, session.history = state.steps, state.history
     session.next_step = state.next_step
-
-
-def _operator() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
 
 
 __all__ = ["RUNNERS", "resume_incident", "start_incident"]

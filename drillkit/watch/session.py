@@ -46,9 +46,9 @@ from drillkit.components.snapshot import configured, replace_baseline, take_snap
 from drillkit.config.system import System
 from drillkit.errors import InputError, LockBusy
 from drillkit.gameday.notify import Notifier
-from drillkit.gameday.run import operator_name
 from drillkit.journal.events import Event, LedgerFailed, NotifySent, WatchStarted, WatchStopped
 from drillkit.journal.ledger import LedgerError, record
+from drillkit.journal.ledger_operator import operator_name
 from drillkit.journal.redact import Redactor
 from drillkit.journal.writer import Journal, JournalEntry
 from drillkit.net.filelock import FileLock

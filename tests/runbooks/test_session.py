@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from drillkit.journal import verify_chain
 from drillkit.journal.ledger import read_ledger
 from drillkit.runbooks import MAX_STEPS
@@ -40,8 +42,11 @@ def test_a_looping_runbook_stops_after_max_steps(tmp_path: Path) -> None:
     assert out["notes"][0]["text"] == f"stopped after {MAX_STEPS} steps: the runbook loops"
 
 
-def test_records_are_redacted_and_a_finished_incident_enters_the_ledger(tmp_path: Path) -> None:
+def test_records_are_redacted_and_a_finished_incident_enters_the_ledger(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "home"
+    monkeypatch.setenv("DRILLKIT_OPERATOR", "Sam Responder")  # a person, not the OS user ("root")
     with probe_server() as (url, _):
         rb = write_runbook(
             tmp_path, [{"id": "up", "title": "up", "check": {"type": "http", "url": url + "/status/200"}}]
@@ -65,10 +70,12 @@ def test_records_are_redacted_and_a_finished_incident_enters_the_ledger(tmp_path
     started = journal_of(home, out["incident_id"])[0]
     assert started.kind == "incident.started" and started.data["redaction"]["version"].startswith("drillkit-redact/")
     assert started.data["mode"] == "auto" and started.data["runbook"] == "probe-test"
+    assert started.data["operator"] == out["operator"] == "Sam Responder"
     # summary.json is what --json printed; the ledger holds the incident, bound to the journal's head.
     assert json.loads((incident / "summary.json").read_text()) == out
     entries = [e for e in read_ledger(home) if e.id == out["incident_id"]]
     assert len(entries) == 1 and entries[0].kind == "incident" and entries[0].journal_head == out["journal_head"]
+    assert entries[0].operator == "Sam Responder"
 
 
 def test_resume_after_sigkill_reruns_the_interrupted_step_once(tmp_path: Path) -> None:
