@@ -233,8 +233,9 @@ def _soc2_cc74(f: Facts) -> Assessment:
 
 def _soc2_cc75(f: Facts) -> Assessment:
     return _level(len(f.paths_ok), len(PATHS)), (
-        f"Recovery is tested periodically: {len(f.paths_ok)} of {len(PATHS)} rollback paths rehearsed within "
-        f"{f.report.overdue_days} days with a passing result."
+        f"Recovery is tested periodically: {len(f.paths_ok)} of {len(PATHS)} rollback paths proven by a passing "
+        "rehearsal within their cadence (the manifest's rehearse_every, default "
+        f"{f.report.overdue_days} days)."
     )
 
 

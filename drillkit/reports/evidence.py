@@ -14,7 +14,9 @@ Rules the reader is told in the report itself:
   looks at every rehearsal up to `until`, because "when was this path last rehearsed" does not
   stop at the start of a quarter;
 - the rollback path of a run is its scenario's `layer`; "provider fallback" is layer `provider`;
-- a path is overdue when its last rehearsal is more than `OVERDUE_DAYS` before `until`;
+- a path is overdue when its last passing rehearsal is older than the path's cadence at `until`
+  (the manifest's `rollbacks.<path>.rehearse_every`, else `OVERDUE_DAYS`): the rule and numbers of
+  `gameday due`;
 - only rehearsals count (DESIGN §9.4: the run's `purpose`; a run written before purposes is one):
   controls are shown as proof that the rehearsal can fail (per run and per path) and never count
   against a path; exploratory runs are listed and count for nothing;
@@ -24,7 +26,7 @@ Rules the reader is told in the report itself:
 from __future__ import annotations
 
 import statistics
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +125,7 @@ def _cadence(upto: list[RunRow], runs: list[RunRow], until: datetime, system: Sy
             rb = system.rollbacks[key]
             row.designed = rb.description or (" ".join(rb.run) if rb.run else f"{rb.http.method} {rb.http.url}")
             row.expected_s = rb.expected_s
+            row.owner, row.rehearse_every_days = rb.owner, round(rb.rehearse_every / 86400, 2)
         if history:
             _last_rehearsal(row, history, until)
         if system is not None and row.designed is None:
@@ -140,7 +143,9 @@ def _last_rehearsal(row: PathCadence, history: list[RunRow], until: datetime) ->
     passes = [r for r in history if r.verdict == "pass"]
     row.last_pass = passes[-1].date if passes else None
     row.days_since = (until - _at(last.started_at)).days
-    if row.days_since > OVERDUE_DAYS:
+    due = _at(passes[-1].started_at) + timedelta(days=row.rehearse_every_days) if passes else None
+    row.due = due.isoformat(timespec="seconds") if due is not None else None
+    if due is not None and until > due:
         row.status = "overdue"
     elif last.verdict != "pass":
         row.status = "failing"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from drillkit.reports.evidence_chart import seconds_label
-from drillkit.reports.evidence_model import Gap
+from drillkit.reports.evidence_model import Gap, days_label
 
 if TYPE_CHECKING:
     from drillkit.reports.evidence_model import EvidenceReport
@@ -73,9 +73,10 @@ def _path_gaps(report: EvidenceReport, add: Callable[[str, str, str], None]) -> 
             add("high", path.label, f"The last rehearsal of the {name} rollback path ({path.last_rehearsal}) "
                 f"did not pass; {since}.")  # fmt: skip
         elif path.status == "overdue":
-            add("medium", path.label, f"The {name} rollback path was last rehearsed {path.last_rehearsal}, "
-                f"{path.days_since} days before the end of the period (the cadence is every "
-                f"{report.overdue_days} days).")  # fmt: skip
+            add("medium", path.label, f"The {name} rollback path last passed a rehearsal on {path.last_pass}; "
+                f"its cadence is every {days_label(path.rehearse_every_days)} days, so the next was due "
+                f"{(path.due or '')[:10]} (last rehearsed {path.last_rehearsal}, {path.days_since} days before "
+                "the end of the period).")  # fmt: skip
 
 
 def _run_gaps(report: EvidenceReport, add: Callable[[str, str, str], None]) -> None:

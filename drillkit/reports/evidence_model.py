@@ -80,6 +80,11 @@ class IncidentRow(BaseModel):
     recorded: bool = False
 
 
+def days_label(days: float) -> str:
+    """A cadence in days as people write it: `90`, `7`, `0.5`."""
+    return f"{days:g}"
+
+
 class PathCadence(BaseModel):
     path: str
     label: str
@@ -90,6 +95,11 @@ class PathCadence(BaseModel):
     last_rollback_s: float | None = None
     last_pass: str | None = None
     days_since: int | None = None
+    #: the path's cadence (manifest `rollbacks.<path>.rehearse_every`, default 90 days) and when its
+    #: next passing rehearsal is due: the last passing one + the cadence, as `gameday due` says
+    rehearse_every_days: float = OVERDUE_DAYS
+    due: str | None = None
+    owner: str | None = None
     in_period: int = 0
     passed_in_period: int = 0
     #: ok | overdue | failing | never | undesigned (the manifest designs no rollback for this path:
@@ -201,5 +211,6 @@ __all__ = [
     "RollbackRow",
     "RunRow",
     "Totals",
+    "days_label",
     "parse_time",
 ]

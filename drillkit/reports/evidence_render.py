@@ -19,7 +19,7 @@ from typing import Literal
 
 import jinja2
 
-from drillkit.reports.evidence_model import EvidenceReport
+from drillkit.reports.evidence_model import EvidenceReport, days_label
 from drillkit.reports.markdown import format_seconds, md_escape, render_template, template_environment
 
 Format = Literal["html", "md", "json"]
@@ -29,7 +29,7 @@ TEMPLATES = {"html": "evidence.html.j2", "md": "evidence.md.j2"}
 def environment(home: Path | None = None, templates: Path | None = None, *, html: bool = True) -> jinja2.Environment:
     """A jinja2 environment over the override folders and the shipped templates (see `markdown`)."""
     env = template_environment(home, templates, html=html)
-    env.filters.update(short=short_hash)
+    env.filters.update(short=short_hash, days=days_label)
     return env
 
 

@@ -69,3 +69,24 @@ def test_an_overdue_path_is_posted_to_the_manifests_webhooks(tmp_path: Path, web
     (event,) = received
     assert event["event"] == "overdue" and "model (ml-platform@acme.example)" in event["text"]
     assert {p["path"] for p in event["overdue"]} == {"model", "provider", "prompt"}
+
+
+def test_the_evidence_report_uses_the_same_cadence_and_dates(tmp_path: Path) -> None:
+    from drillkit.config.system import load_system
+    from drillkit.reports.evidence import build_report
+
+    system_file = tmp_path / "drillkit.yaml"
+    system_file.write_text(yaml.safe_dump(MANIFEST))
+    home = tmp_path / "home"
+    run_summary(home, "r-model-old", "model", 40)  # past its 30 d, well within the default 90 d
+    run_summary(home, "r-provider", "provider", 10)
+    for run in ("r-model-old", "r-provider"):
+        (home / "runs" / run / "journal.jsonl").touch()  # the report lists runs that have a journal
+    _, out = due(home, system_file, "--json")
+    by_due = {p["path"]: p for p in json.loads(out)["paths"]}
+    cadence = {c.path: c for c in build_report(home, system=load_system(system_file)).cadence}
+    for path in ("model", "provider"):
+        assert cadence[path].due == by_due[path]["due_at"]
+        assert (cadence[path].status == "overdue") is by_due[path]["overdue"]
+    assert cadence["model"].status == "overdue" and cadence["model"].rehearse_every_days == 30
+    assert cadence["provider"].status == "ok" and cadence["provider"].owner == "sre@acme.example"

@@ -156,7 +156,8 @@ def test_gaps_name_what_to_act_on_most_serious_first(home: Path) -> None:
     assert [g.severity for g in gaps] == sorted((g.severity for g in gaps), key=["high", "medium", "low"].index)
     assert any("retrieval corpus rollback path has never been rehearsed" in t for t in texts)
     assert any("prompt-regression on 2026-11-25 recovered in 7 min, beyond the RTO target of 5 min" in t for t in texts)
-    assert any("provider fallback rollback path was last rehearsed 2026-07-01, 152 days" in t for t in texts)
+    overdue = "provider fallback rollback path last passed a rehearsal on 2026-07-01; its cadence is every 90 days"
+    assert any(overdue in t and "so the next was due 2026-09-29" in t for t in texts)
     assert any("not in the signed ledger" in t and "r4-input-shift" in t for t in texts)
 
 
