@@ -45,8 +45,8 @@ def _table(env: Env, paths: list[DuePath]) -> None:
     table = Table("path", "owner", "every", "last passing rehearsal", "due", "state")
     for p in paths:
         state = "[red]OVERDUE[/]" if p.overdue else f"in {p.days_left:g} d"
-        last = f"{p.last_pass[:10]} ({p.last_run_id})" if p.last_pass else "[red]never[/]"
-        table.add_row(escape(p.path), escape(p.owner or "—"), f"{p.rehearse_every_days:g} d", escape(last),
+        last = escape(f"{p.last_pass[:10]} ({p.last_run_id})") if p.last_pass else "[red]never[/]"
+        table.add_row(escape(p.path), escape(p.owner or "—"), f"{p.rehearse_every_days:g} d", last,
                       (p.due_at or "now")[:10], state)  # fmt: skip
     env.out.print(table)
 

@@ -236,15 +236,16 @@ def _rollbacks(workdir: Path) -> dict[str, Any]:
     """One `drillkit demo ctl` lever per component; an absolute `--workdir`, as rollbacks run from
     whatever folder the engine happens to be in."""
 
-    def rollback(args: list[str], cost: str, expected_s: int) -> dict[str, Any]:
+    def rollback(args: list[str], cost: str, expected_s: int, owner: str) -> dict[str, Any]:
         argv = ["drillkit", "demo", "ctl", *args, "--workdir", str(workdir)]
-        return _Flow(run=argv, user_visible_cost=cost, expected_s=expected_s)
+        return _Flow(run=argv, user_visible_cost=cost, expected_s=expected_s, owner=owner)
 
+    # Who keeps each path working: `gameday due`, reviews and the evidence report name them.
     return {
-        "model": rollback(["pin", PINNED], "low", 5),
-        "prompt": rollback(["prompt", "previous"], "none", 5),
-        "retrieval": rollback(["corpus", "previous"], "high", 30),
-        "provider": rollback(["route", "fallback"], "low", 5),
+        "model": rollback(["pin", PINNED], "low", 5, "ML platform team"),
+        "prompt": rollback(["prompt", "previous"], "none", 5, "Support assistant team"),
+        "retrieval": rollback(["corpus", "previous"], "high", 30, "Knowledge base team"),
+        "provider": rollback(["route", "fallback"], "low", 5, "SRE on-call"),
     }
 
 

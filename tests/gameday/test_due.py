@@ -55,6 +55,8 @@ def test_each_path_is_due_its_period_after_its_last_passing_rehearsal(tmp_path: 
     assert paths["model"]["last_run_id"] == "r-model-old" and paths["model"]["owner"] == "ml-platform@acme.example"
     assert paths["provider"]["overdue"] is False and 79 < paths["provider"]["days_left"] <= 80
     assert paths["prompt"]["last_pass"] is None  # a failed rehearsal is not a pass
+    code, text = due(home, system)  # the table: markup rendered, never printed
+    assert code == 1 and "never" in text and "[red]" not in text and "r-model-old" in text
     run_summary(home, "r-model-new", "model", 0)
     run_summary(home, "r-prompt", "prompt", 0)
     assert due(home, system)[0] == 0
