@@ -20,7 +20,11 @@ def unjudgeable(scenario: Scenario, slos: Slos) -> dict[str, str]:
     """SLO name → why no window of this scenario can judge it (only the SLOs that are set)."""
     traffic, window = scenario.traffic, scenario.timeline.window
     queries = slos.queries()
-    per_window = traffic.rate * window
+    # With a traffic.profile the rate moves: an SLO some window can judge is one the run's highest
+    # rate can judge (windows at lower rates are recorded as unjudged, run by run).
+    rate = max([traffic.rate, *(change.rate for change in traffic.profile)])
+    at = f"{rate:g} req/s" if rate == traffic.rate else f"{rate:g} req/s (the profile's highest rate)"
+    per_window = rate * window
     out: dict[str, str] = {}
     for name in slos.objectives():
         if name in queries:
@@ -35,11 +39,11 @@ def unjudgeable(scenario: Scenario, slos: Slos) -> dict[str, str]:
             out[name] = "time to first token is measured on streamed traffic only (traffic.stream: true)"
         elif (need := samples_needed(name)) is not None and math.floor(per_window + 1e-9) < need:
             out[name] = (
-                f"{traffic.rate:g} req/s in {window:g}s windows is at most {math.floor(per_window + 1e-9)} answers a "
+                f"{at} in {window:g}s windows is at most {math.floor(per_window + 1e-9)} answers a "
                 f"window; {name} needs {need} (raise the rate or the window)"
             )
         elif per_window < 3:
-            out[name] = f"{traffic.rate:g} req/s in {window:g}s windows is under 3 answers a window"
+            out[name] = f"{at} in {window:g}s windows is under 3 answers a window"
     return out
 
 

@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import yaml
 from click.testing import CliRunner
 
 from drillkit.cli import cli
@@ -67,6 +68,17 @@ def test_validate_warns_of_an_slo_no_window_can_judge(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["gameday", "validate", str(low_rate(tmp_path, ["eval_pass_rate"]))])
     assert result.exit_code == 0, result.output
     assert "warning: latency_p95_ms can never be judged: 8 req/s in 1s windows is at most 8 answers" in result.output
+
+
+def test_validate_judges_a_profile_by_its_highest_rate(tmp_path: Path) -> None:
+    surge = yaml.safe_load(low_rate(tmp_path, ["latency_p95_ms"]).read_text())
+    surge["traffic"]["profile"] = [{"at": "0s", "rate": 30, "ramp": "2s"}]  # 8 → 30 req/s: p95 judgeable
+    result = CliRunner().invoke(cli, ["gameday", "validate", str(write(tmp_path, surge))])
+    assert result.exit_code == 0 and "latency_p95_ms can never be judged" not in result.output, result.output
+    surge["traffic"]["profile"] = [{"at": "0s", "rate": 9}]  # still under the 10 answers a p95 needs
+    result = CliRunner().invoke(cli, ["gameday", "validate", str(write(tmp_path, surge))])
+    assert result.exit_code == 2
+    assert "latency_p95_ms can never be judged: 9 req/s (the profile's highest rate) in 1s windows" in result.output
 
 
 def test_an_expected_breach_no_window_can_judge_is_refused(tmp_path: Path) -> None:
