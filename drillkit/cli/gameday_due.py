@@ -11,7 +11,7 @@ from rich.table import Table
 
 from drillkit.cli.options import Env, pass_env
 from drillkit.errors import CheckFailed
-from drillkit.gameday.due import DuePath, due_paths
+from drillkit.reports.due import DuePath, due_paths
 
 
 @click.command("due")

@@ -32,8 +32,6 @@ from typing import Any
 
 from drillkit import __version__
 from drillkit.config.system import System
-from drillkit.errors import InputError
-from drillkit.journal.ledger import LedgerEntry, latest_by_id, read_ledger
 from drillkit.journal.signing import short_fingerprint
 from drillkit.reports.controls import assess_controls
 from drillkit.reports.evidence_chart import build_chart
@@ -53,7 +51,7 @@ from drillkit.reports.evidence_model import (
     Totals,
     parse_time,
 )
-from drillkit.reports.evidence_rows import read_incidents, read_runs
+from drillkit.reports.evidence_rows import read_incidents, read_runs, recorded_entries
 from drillkit.reports.evidence_verify import Verification, verify_command, verify_home
 from drillkit.reports.summaries import read_json_object
 
@@ -71,7 +69,7 @@ def build_report(
     now = datetime.now(UTC)
     until = until or now
     verification = verification or verify_home(home)
-    recorded = latest_by_id(_ledger_or_empty(home))
+    recorded = recorded_entries(home)
     upto = [r for r in read_runs(home, recorded) if _at(r.started_at) is None or _at(r.started_at) <= until]
     in_period = [r for r in upto if _in(r.started_at, since, until)]
     runs = [r for r in in_period if r.purpose == "rehearsal"]
@@ -209,13 +207,6 @@ def _period(since: datetime | None, until: datetime) -> Period:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def _ledger_or_empty(home: Path) -> list[LedgerEntry]:
-    try:
-        return read_ledger(home, skip_invalid=True)
-    except InputError:
-        return []  # an unreadable ledger is reported by the integrity section
 
 
 def _at(value: Any) -> datetime | None:

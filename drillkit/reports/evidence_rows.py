@@ -17,12 +17,21 @@ from typing import Any
 from drillkit.errors import InputError
 from drillkit.gameday.summary import outcome_of
 from drillkit.journal.events import Event, EvidenceHold, RollbackFinished, RunStarted, parse
-from drillkit.journal.ledger import LedgerEntry, home_relative
+from drillkit.journal.ledger import LedgerEntry, home_relative, latest_by_id, read_ledger
 from drillkit.journal.verify import digest_journal
 from drillkit.reports.evidence_model import EXTRA_PATHS, PATHS, IncidentRow, RollbackRow, RunRow, parse_time
 from drillkit.reports.summaries import IncidentRecord, RunRecord, lenient, read_json_object
 
 PURPOSES = ("rehearsal", "control", "exploratory")
+
+
+def recorded_entries(home: Path) -> dict[str, LedgerEntry]:
+    """The ledger's latest entry per record id; none from an unreadable ledger (the evidence
+    report's integrity section says why)."""
+    try:
+        return latest_by_id(read_ledger(home, skip_invalid=True))
+    except InputError:
+        return {}
 
 
 def read_runs(home: Path, recorded: dict[str, LedgerEntry]) -> list[RunRow]:

@@ -32,6 +32,7 @@ def run_summary(home: Path, run_id: str, layer: str, days_ago: float, **extra: s
     summary = {"run_id": run_id, "scenario": run_id, "verdict": "pass", "system": "acme-support", "layer": layer,
                "started_at": started.isoformat(timespec="seconds"), **extra}  # fmt: skip
     (folder / "summary.json").write_text(json.dumps(summary))
+    (folder / "journal.jsonl").touch()  # runs are read as the evidence report reads them: folders with a journal
 
 
 def due(home: Path, system: Path, *extra: str) -> tuple[int, str]:
@@ -82,8 +83,6 @@ def test_the_evidence_report_uses_the_same_cadence_and_dates(tmp_path: Path) -> 
     home = tmp_path / "home"
     run_summary(home, "r-model-old", "model", 40)  # past its 30 d, well within the default 90 d
     run_summary(home, "r-provider", "provider", 10)
-    for run in ("r-model-old", "r-provider"):
-        (home / "runs" / run / "journal.jsonl").touch()  # the report lists runs that have a journal
     _, out = due(home, system_file, "--json")
     by_due = {p["path"]: p for p in json.loads(out)["paths"]}
     cadence = {c.path: c for c in build_report(home, system=load_system(system_file)).cadence}
@@ -92,3 +91,18 @@ def test_the_evidence_report_uses_the_same_cadence_and_dates(tmp_path: Path) -> 
         assert (cadence[path].status == "overdue") is by_due[path]["overdue"]
     assert cadence["model"].status == "overdue" and cadence["model"].rehearse_every_days == 30
     assert cadence["provider"].status == "ok" and cadence["provider"].owner == "sre@acme.example"
+
+
+def test_an_edited_summary_cannot_make_a_path_current(tmp_path: Path) -> None:
+    from tests.reports.test_evidence_report import add_run
+
+    system = tmp_path / "drillkit.yaml"
+    system.write_text(yaml.safe_dump(MANIFEST))
+    home = tmp_path / "home"
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).isoformat(timespec="seconds")
+    folder = add_run(home, "r-model-failed", "model", yesterday, "fail")  # the ledger holds verdict: fail
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(json.dumps({**summary, "verdict": "pass"}))  # edited afterwards
+    code, out = due(home, system, "--json")
+    paths = {p["path"]: p for p in json.loads(out)["paths"]}
+    assert code == 1 and paths["model"]["last_pass"] is None and paths["model"]["overdue"] is True

@@ -3,19 +3,22 @@
 A path (a manifest `rollbacks.<component>`) is proven by a passing *rehearsal* of a scenario whose
 `layer` is that component, against this system; controls and exploratory runs prove nothing
 about a path. It is due `rehearse_every` (default 90 days) after its last passing rehearsal, and
-overdue after that; a path never rehearsed is overdue. Runs are read from `<home>/runs/*/
-summary.json` (a run written before purposes existed counts as a rehearsal).
+overdue after that; a path never rehearsed is overdue. Runs are read as the evidence report reads
+them (`drillkit.reports.evidence_rows`): each run folder with a journal, what the ledger recorded
+winning over its summary.json (an edited summary cannot make a path current), a run written
+before purposes existed counting as a rehearsal. The report's cadence uses the same rule.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from drillkit.config.system import System
+from drillkit.reports.evidence_model import parse_time
+from drillkit.reports.evidence_rows import read_runs, recorded_entries
 
 
 @dataclass(frozen=True)
@@ -55,19 +58,12 @@ def due_paths(home: Path, system: System, now: datetime | None = None) -> list[D
 def _passing_rehearsals(home: Path, system: str) -> dict[str, tuple[datetime, str]]:
     """layer → (start, run id) of its newest passing rehearsal against `system`."""
     newest: dict[str, tuple[datetime, str]] = {}
-    for path in sorted((home / "runs").glob("*/summary.json")):
-        try:
-            s = json.loads(path.read_text(encoding="utf-8"))
-            started = datetime.fromisoformat(s["started_at"])
-        except (OSError, ValueError, KeyError, TypeError):
+    for run in read_runs(home, recorded_entries(home)):
+        started = parse_time(run.started_at)
+        if started is None or run.verdict != "pass" or run.purpose != "rehearsal" or run.system != system:
             continue
-        if s.get("verdict") != "pass" or s.get("purpose", "rehearsal") != "rehearsal" or s.get("system") != system:
-            continue
-        layer = s.get("layer") or ""
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=UTC)
-        if layer not in newest or started > newest[layer][0]:
-            newest[layer] = (started, str(s.get("run_id")))
+        if run.path not in newest or started > newest[run.path][0]:
+            newest[run.path] = (started, run.id)
     return newest
 
 
