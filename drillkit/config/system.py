@@ -61,6 +61,10 @@ class HttpCall(Strict):
     )
 
 
+#: How often a rollback path must be proven when the manifest does not say (`rehearse_every`).
+DEFAULT_REHEARSE_EVERY_S = 90 * 86400
+
+
 class Rollback(Strict):
     """One designed rollback path: how to revert, and what it costs the users and takes."""
 
@@ -86,7 +90,7 @@ class Rollback(Strict):
     )
     owner: str | None = Field(default=None, description="Who keeps this path working (`gameday due` names them).")
     rehearse_every: Period = Field(
-        default=90 * 86400,
+        default=DEFAULT_REHEARSE_EVERY_S,
         description="How often a passing rehearsal must prove this path (`90d`, `13w`); `gameday due` reports it "
         "overdue after that.",
     )
@@ -245,6 +249,7 @@ def load_system_and_source(path: Path | str) -> tuple[System, SourceMap]:
 
 __all__ = [
     "COMPONENTS",
+    "DEFAULT_REHEARSE_EVERY_S",
     "ActiveProbe",
     "Api",
     "Chaos",

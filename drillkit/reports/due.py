@@ -43,14 +43,15 @@ def due_paths(home: Path, system: System, now: datetime | None = None) -> list[D
     out = []
     for path, rollback in system.rollbacks.items():
         every = timedelta(seconds=rollback.rehearse_every)
+        days = every / timedelta(days=1)  # 12h is 0.5, not 0
         last = passes.get(path)
         if last is None:
-            out.append(DuePath(path, rollback.owner, every.days, None, None, None, True, None))
+            out.append(DuePath(path, rollback.owner, days, None, None, None, True, None))
             continue
         started, run_id = last
         due = started + every
         left = (due - now).total_seconds() / 86400
-        out.append(DuePath(path, rollback.owner, every.days, started.isoformat(timespec="seconds"), run_id,
+        out.append(DuePath(path, rollback.owner, days, started.isoformat(timespec="seconds"), run_id,
                            due.isoformat(timespec="seconds"), left < 0, round(left, 1)))  # fmt: skip
     return out
 

@@ -123,7 +123,7 @@ def _cadence(upto: list[RunRow], runs: list[RunRow], until: datetime, system: Sy
             rb = system.rollbacks[key]
             row.designed = rb.description or (" ".join(rb.run) if rb.run else f"{rb.http.method} {rb.http.url}")
             row.expected_s = rb.expected_s
-            row.owner, row.rehearse_every_days = rb.owner, round(rb.rehearse_every / 86400, 2)
+            row.owner, row.rehearse_every_days = rb.owner, rb.rehearse_every / 86400
         if history:
             _last_rehearsal(row, history, until)
         if system is not None and row.designed is None:

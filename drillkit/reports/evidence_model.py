@@ -13,7 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-OVERDUE_DAYS = 90
+from drillkit.config.system import DEFAULT_REHEARSE_EVERY_S
+
+OVERDUE_DAYS = DEFAULT_REHEARSE_EVERY_S // 86400  # a path's cadence when no manifest names one
 #: The rollback paths the cadence table always shows (scenario layer → label), in this order.
 PATHS = {
     "model": "Model version",

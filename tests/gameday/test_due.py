@@ -106,3 +106,14 @@ def test_an_edited_summary_cannot_make_a_path_current(tmp_path: Path) -> None:
     code, out = due(home, system, "--json")
     paths = {p["path"]: p for p in json.loads(out)["paths"]}
     assert code == 1 and paths["model"]["last_pass"] is None and paths["model"]["overdue"] is True
+
+
+def test_a_cadence_under_a_day_is_not_rounded_to_zero(tmp_path: Path) -> None:
+    system = tmp_path / "drillkit.yaml"
+    manifest = {**MANIFEST, "rollbacks": {"model": {"run": ["true"], "rehearse_every": "12h"}}}
+    system.write_text(yaml.safe_dump(manifest))
+    home = tmp_path / "home"
+    run_summary(home, "r-model", "model", 0.25)  # 6 h ago: due in 6 h
+    code, out = due(home, system, "--json")
+    (model,) = json.loads(out)["paths"]
+    assert code == 0 and model["rehearse_every_days"] == 0.5 and 0.1 < model["days_left"] <= 0.3  # rounded to 0.1 d
