@@ -18,12 +18,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from drillkit import __version__, signals
+from drillkit.cli.lazy import LazyGroup
 from drillkit.errors import DrillkitError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 
 
-class DrillkitGroup(click.Group):
+class DrillkitGroup(LazyGroup):
     """Root group that turns every error into one message and a documented exit code."""
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
@@ -62,7 +63,29 @@ class DrillkitGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)
 
 
-@click.group(cls=DrillkitGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+# Command name -> (module under drillkit.cli, attribute): imported only when that command runs or
+# `--help` lists it (`drillkit.cli.lazy`).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "system": ("system", "system"),
+    "demo": ("demo", "demo"),
+    "eval": ("evals", "eval_group"),
+    "chaos": ("chaos", "chaos"),
+    "gameday": ("gameday", "gameday"),
+    "runbook": ("runbook", "runbook"),
+    "triage": ("triage", "triage"),
+    "snapshot": ("fingerprint", "snapshot"),
+    "diff": ("fingerprint", "diff"),
+    "watch": ("watch", "watch"),
+    "review": ("review", "review"),
+    "evidence": ("evidence", "evidence"),
+    "bench": ("bench", "bench"),
+    "schema": ("schema", "schema"),
+}
+
+
+@click.group(
+    cls=DrillkitGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, "--version", prog_name="drillkit", message="%(prog)s %(version)s")
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 def cli(debug: bool) -> None:
@@ -86,32 +109,6 @@ def cli(debug: bool) -> None:
 
     Exit codes: 0 ok, 1 a check failed, 2 bad input, 3 aborted.
     """
-
-
-def _register() -> None:
-    from drillkit.cli import (
-        bench,
-        chaos,
-        demo,
-        evals,
-        evidence,
-        fingerprint,
-        gameday,
-        review,
-        runbook,
-        schema,
-        system,
-        triage,
-        watch,
-    )
-
-    mods = (system, demo, evals, chaos, gameday, runbook, triage, fingerprint, watch, review, evidence, bench, schema)
-    for module in mods:
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main() -> None:

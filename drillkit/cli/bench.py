@@ -254,6 +254,3 @@ def _compare_table(runs: list[dict[str, Any]]) -> Table:
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f} ms"
-
-
-COMMANDS = [bench]

@@ -286,5 +286,3 @@ def reset(env: Env, forget: bool) -> None:
 
 chaos.add_command(apply)
 chaos.add_command(serve)
-
-COMMANDS = [chaos]

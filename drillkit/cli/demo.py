@@ -220,10 +220,7 @@ def status(env: Env, workdir: str | None) -> int:
 
 demo.add_command(ctl)
 
-COMMANDS = [demo]
-
 __all__ = [
-    "COMMANDS",
     "Where",
     "ctl",
     "ctl_command",

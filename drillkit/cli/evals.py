@@ -383,6 +383,3 @@ def validate(env: Env, files: tuple[str, ...]) -> None:
         return f"eval suite {s.name!r}: {len(s.cases)} case(s), {assertions} assertion(s){tagged}"
 
     validate_files(env, files, load_suite, describe)
-
-
-COMMANDS = [eval_group]

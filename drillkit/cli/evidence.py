@@ -299,6 +299,3 @@ def parse_date(value: str | None, *, end: bool, option: str) -> datetime | None:
             f"{option} {value}: expected a date like 2026-01-31 or a time like 2026-01-31T12:00:00Z"
         ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-COMMANDS = [evidence]

@@ -139,6 +139,3 @@ def print_report(env: Env, report: DiffReport) -> None:
         f"against the baseline of {escape(report.baseline_at or '?')}; took {report.took_s:.2f}s",
         style="dim",
     )
-
-
-COMMANDS = [snapshot, diff]

@@ -9,8 +9,8 @@ import click
 from rich.markup import escape
 from rich.table import Column, Table
 
-from drillkit.cli.gameday_due import due
 from drillkit.cli.gameday_plan import dry_run_scenario, is_plan, plan_rows, run_plan_file, shipped_plan
+from drillkit.cli.lazy import LazyGroup
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.scenario_files import find_scenario, load_scenario
 from drillkit.cli.validate import validate_files
@@ -24,7 +24,7 @@ from drillkit.gameday.summary import Summary
 from drillkit.traffic.slo import effective_slos
 
 
-@click.group()
+@click.group(cls=LazyGroup, lazy={"due": ("gameday_due", "due")})
 def gameday() -> None:
     """Game-days: inject a fault into an AI service under load and time the rollback."""
 
@@ -283,8 +283,3 @@ def _print_summary(env: Env, s: Summary) -> None:
         worst = ", ".join(f"{k} {v:g}" for k, v in s.rollback_impact["slos"].items())
         env.out.print(f"after the rollback began ({s.rollback_impact['windows']} windows), worst: {escape(worst)}")
     env.out.print(f"journal: {escape(s.journal)}")
-
-
-gameday.add_command(due)
-
-COMMANDS = [gameday]

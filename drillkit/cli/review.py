@@ -85,6 +85,3 @@ def _write(env: Env, text: str, out: Path | None, force: bool, what: str) -> Non
     except OSError as exc:
         raise InputError(f"{out}: cannot write the review ({exc.strerror})") from None
     env.err.print(escape(f"review draft of {what} written to {out}"))
-
-
-COMMANDS = [review]

@@ -120,6 +120,3 @@ def show(env: Env, ref: str) -> None:
         env.out.print(f"\n[bold]{n}. {escape(step.title)}[/]  [dim]{escape(meta)}[/]")
         if step.guidance:
             env.out.print(Markdown(step.guidance))
-
-
-COMMANDS = [runbook]

@@ -132,6 +132,3 @@ def schema(kind: str | None, markdown_dir: Path | None) -> None:
         raise InputError("name a file format: " + ", ".join(KINDS) + " (or --markdown FOLDER)")
     kind = kind.lower()
     click.echo(json.dumps(json_schema(FORMATS[KINDS.get(kind, kind)]), indent=2, ensure_ascii=False))
-
-
-COMMANDS = [schema]

@@ -38,6 +38,3 @@ def validate(env: Env, files: tuple[str, ...]) -> None:
         )
 
     validate_files(env, files, validate_system, describe)
-
-
-COMMANDS = [system]

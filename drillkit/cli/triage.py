@@ -187,6 +187,3 @@ def _changed(summary: IncidentSummary) -> str:
     named = [f"{c} ({summary.evidence.get(c, {}).get('confidence')})" if sure else c for c in summary.changed]
     seen = ", ".join(named) or ("nothing seen" if summary.unknown else "nothing")
     return seen + (f"; unknown: {', '.join(summary.unknown)}" if summary.unknown else "")
-
-
-COMMANDS = [triage]

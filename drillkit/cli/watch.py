@@ -129,6 +129,3 @@ def _system_or_none(env: Env) -> System | None:
             raise
         return None
     return env.load_system() if path.exists() or env.system_arg is not None else None
-
-
-COMMANDS = [watch]

@@ -23,16 +23,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from drillkit import __version__, signals
-from drillkit.demo.chaos import DemoChaos
 from drillkit.demo.process import RunInfo, hold_lock, remove_run_info, write_run_info
 from drillkit.demo.workdir import write_manifest
 from drillkit.errors import InputError, ServiceError
 from drillkit.net.serving import HostedApp, bind_socket, socket_url, start_all
+
+if TYPE_CHECKING:  # the fault servers are imported where they start: `demo ctl` does not pay for them
+    from drillkit.demo.chaos import DemoChaos
 
 DEFAULT_BASE_PORT = 8710
 #: Base port for a demo started without `--port` (`demo up`, or a game-day on `system: demo`);
@@ -207,6 +209,7 @@ async def run_demo(
     the sockets on the way out.
     """
     from drillkit.demo import logs
+    from drillkit.demo.chaos import DemoChaos
     from drillkit.demo.sim.app import latency_scale_from_env
 
     logs.install()

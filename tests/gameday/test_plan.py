@@ -27,6 +27,7 @@ from tests.gameday.test_gameday import SWAP, demo_down, env_for
 NOOP = copy.deepcopy(SWAP)
 NOOP["id"] = "swap-noop"
 NOOP["rollback"]["steps"] = [{"name": "no-op", "run": [sys.executable, "-c", "pass"]}]
+NOOP["expect"] = {**SWAP["expect"], "recover_within": "8s"}  # it never recovers: fail sooner
 
 
 class Hook(BaseHTTPRequestHandler):
