@@ -25,13 +25,31 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 def drillkit(home: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    """`drillkit ARGS`, returned once its stop-signal policy is installed (`drillkit._entry`'s first
+    instructions). Before that the interpreter itself is starting, and a SIGTERM there kills it
+    the OS's way: no program can say anything then. On a loaded machine that window can outlast
+    the delays below, so they count from the moment drillkit can hear a signal."""
+    proc = subprocess.Popen(
         [sys.executable, "-m", "drillkit", *args],
         env=env_for(home),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    wait_for_handlers(proc)
+    return proc
+
+
+def wait_for_handlers(proc: subprocess.Popen[str], timeout: float = 30) -> None:
+    """Wait until `proc` catches SIGTERM (Linux: the SigCgt mask in /proc/PID/status)."""
+    status = Path(f"/proc/{proc.pid}/status")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            caught = next(line for line in status.read_text().splitlines() if line.startswith("SigCgt:"))
+            if int(caught.split()[1], 16) >> (signal.SIGTERM - 1) & 1:
+                return
+        time.sleep(0.002)
 
 
 @contextlib.contextmanager

@@ -166,6 +166,21 @@ class SuiteResult:
             "cases": [c.to_dict() for c in self.cases],
         }
 
+    def journal_record(self) -> dict[str, Any]:
+        """What a journal keeps of this run: rate, envelope, case counts, failing case ids (the
+        `eval` entry of an incident, the `evals` of a game-day's `verify`)."""
+        return {
+            "pass_rate": round(self.pass_rate, 4),
+            "threshold": self.threshold,
+            "inside_envelope": self.inside_envelope,
+            "total": self.total,
+            "failed": self.failed,
+            "by_tag": {tag: t.to_dict() for tag, t in self.by_tag().items()},
+            "suite": self.suite,
+            "duration_s": round(self.duration_s, 3),
+            "failing": [c.case.id for c in self.cases if not c.passed],
+        }
+
 
 UNTAGGED = "(untagged)"
 

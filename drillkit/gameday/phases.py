@@ -260,7 +260,7 @@ async def _verify_evals(ctx: RunContext) -> tuple[dict[str, Any] | None, list[st
     result = await ctx.guard(
         run_suite(suite, str(ctx.system.service.url), threshold=threshold, concurrency=8, wire=ctx.wire)
     )
-    evals = {"pass_rate": round(result.pass_rate, 4), "threshold": threshold, "inside_envelope": result.inside_envelope}
+    evals = result.journal_record()
     if result.inside_envelope:
         return evals, []
     return evals, [f"verify: eval pass rate {result.pass_rate:.1%} is outside the envelope ({threshold:.0%})"]

@@ -79,8 +79,9 @@ def _verify_findings(layers: dict[str, Layer], run: Run) -> None:
     evals = verify_evals(run.verify)
     if evals is not None:
         inside = "inside" if evals.inside_envelope else "OUTSIDE"
+        cases = f" ({evals.failed or 0} of {evals.total} cases failing)" if evals.total else ""
         text = (
-            f"Evaluation suite after the rollback: {evals.pass_rate or 0:.1%} pass, {inside} the envelope "
+            f"Evaluation suite after the rollback: {evals.pass_rate or 0:.1%} pass{cases}, {inside} the envelope "
             f"(threshold {evals.threshold or 0:.0%})"
         )
         layers[scenario or "model"].findings.append(run.record.state(text, cites))

@@ -90,18 +90,8 @@ async def run_eval(session: Session, check: EvalCheck) -> StepResult:
     )
     if result.unreachable:
         return StepResult("error", f"cannot reach the service at {url} ({result.cases[0].error})")
-    by_tag = {tag: t.to_dict() for tag, t in result.by_tag().items()}
-    data = {
-        "pass_rate": round(result.pass_rate, 4),
-        "threshold": threshold,
-        "inside_envelope": result.inside_envelope,
-        "total": result.total,
-        "failed": result.failed,
-        "by_tag": by_tag,
-        "suite": result.suite,
-        "duration_s": round(result.duration_s, 3),
-        "failing": [c.case.id for c in result.cases if not c.passed],
-    }
+    data = result.journal_record()
+    by_tag = data["by_tag"]
     session.emit(EvalResult(**data))
     session.envelope = "pass" if result.inside_envelope else "fail"
     worst = sorted(by_tag.items(), key=lambda kv: kv[1]["pass_rate"])[:2]

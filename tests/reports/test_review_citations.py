@@ -114,6 +114,11 @@ def test_pass_fail_and_control_reviews_cite_the_journal(demo: Path) -> None:
     assert journal_entry(demo, cite)["data"]["ttr_s"] == passed["ttr_s"]  # the recovered entry itself
     assert any(w.startswith(f"Recovery {passed['ttr_s']:.1f} s after the fault") for w in facts["went_well"])
     assert facts["owner"] and "| Owner | _TBD_ |" not in text  # the demo manifest's owner (redacted: an address)
+    # The suite's run after the rollback is journalled with its case counts, and the review says them.
+    lines = (demo / "runs" / passed["run_id"] / "journal.jsonl").read_text().splitlines()
+    evals = next(e for e in map(json.loads, lines) if e["kind"] == "verify")["data"]["evals"]
+    assert evals["total"] >= 20 and evals["failed"] == len(evals["failing"]) == 0, evals
+    assert f"100.0% pass (0 of {evals['total']} cases failing), inside the envelope" in text
     # Sample sizes next to rates: each count is "n of N answers".
     served = facts["impact"]["served_during_breach"]["by_provider"]
     assert f"`primary` {served['primary']} of {facts['impact']['served_answers']['by_provider']} answers" in text

@@ -279,7 +279,9 @@ class Verify(Event):
     def describe(self) -> str:
         parts = []
         if self.evals:
-            parts.append(f"evals {self.evals.get('pass_rate', 0):.1%}")
+            total = self.evals.get("total")
+            failing = f" ({self.evals.get('failed', 0)} of {total} cases failing)" if total else ""
+            parts.append(f"evals {self.evals.get('pass_rate', 0):.1%}{failing}")
         parts += [f"{k} {'ok' if v.get('ok') else 'FAILED'}" for k, v in (self.fingerprint or {}).items()]
         return "Verify: " + (", ".join(parts) or "nothing to check")
 
