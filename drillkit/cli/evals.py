@@ -13,22 +13,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from drillkit.cli.lazy import LazyGroup
 from drillkit.cli.options import Env, pass_env
 from drillkit.cli.validate import validate_files
-from drillkit.config.system import System
 from drillkit.errors import CheckFailed, InputError, ServiceError
-from drillkit.evals.compare import Comparison, compare
-from drillkit.evals.compare_markdown import compare_markdown
-from drillkit.evals.junit import compare_junit, run_junit
-from drillkit.evals.measure import Measured, Target, load_side, measure, suite_of
-from drillkit.evals.record import RunRecord, run_document
+from drillkit.evals.junit import run_junit
+from drillkit.evals.measure import Measured, Target, measure, suite_of
+from drillkit.evals.record import run_document
 from drillkit.evals.runner import DEFAULT_THRESHOLD, CaseResult, ProgressCallback, SuiteResult
 from drillkit.evals.sampled import sample_of
 from drillkit.evals.stats import percentile
 from drillkit.evals.suite import EvalSuite, load_suite
 
 
-@click.group("eval")
+@click.group("eval", cls=LazyGroup, lazy={"compare": ("eval_compare", "compare_command")})
 def eval_group() -> None:
     """Evaluation suites: check that an AI service's answers are inside their envelope.
 
@@ -48,7 +46,7 @@ def eval_group() -> None:
     """
 
 
-def _sample_option(f: Callable) -> Callable:
+def sample_option(f: Callable) -> Callable:
     return click.option(
         "--sample",
         type=click.IntRange(min=0),
@@ -58,7 +56,7 @@ def _sample_option(f: Callable) -> Callable:
     )(f)
 
 
-def _junit_option(f: Callable) -> Callable:
+def junit_option(f: Callable) -> Callable:
     return click.option(
         "--junit", type=click.Path(dir_okay=False), metavar="FILE", help="Also write a JUnit XML report to FILE."
     )(f)
@@ -76,8 +74,8 @@ def _junit_option(f: Callable) -> Callable:
     metavar="P",
     help=f"Pass rate the run must reach, 0..1 [default: the manifest's slos.eval_pass_rate, else {DEFAULT_THRESHOLD}].",
 )
-@_sample_option
-@_junit_option
+@sample_option
+@junit_option
 @pass_env(system=True, json=True)
 def run(
     env: Env,
@@ -118,14 +116,14 @@ def run(
     target = Target.of(system, str(env.system_path()))  # before any request: an unset ${VAR} is exit 2
     sampled = sample_of(system, sample)
     total = len(loaded.select(tags)) + (len(sampled.cases) if sampled else 0)
-    with _progress(env, total) as advance:
+    with eval_progress(env, total) as advance:
         measured = asyncio.run(
             measure(loaded, [target], sample=sampled, concurrency=concurrency, tags=tags, threshold=threshold,
                     progress=advance)
         )[0]  # fmt: skip
     result = measured.result
-    _write(junit, "--junit", lambda: run_junit(result))
-    _raise_unreachable(measured)
+    write_report(junit, "--junit", lambda: run_junit(result))
+    raise_unreachable(measured)
     if env.json:
         env.emit_json(run_document(result, measured.sampled))
     else:
@@ -138,7 +136,7 @@ def run(
         )
 
 
-def _write(path: str | None, option: str, render: Callable[[], str]) -> None:
+def write_report(path: str | None, option: str, render: Callable[[], str]) -> None:
     """Write a report file (exit 2 when it cannot be written)."""
     if path is None:
         return
@@ -148,7 +146,7 @@ def _write(path: str | None, option: str, render: Callable[[], str]) -> None:
         raise InputError(f"{option} {path}: cannot write it ({exc.strerror or exc})") from None
 
 
-def _raise_unreachable(measured: Measured) -> None:
+def raise_unreachable(measured: Measured) -> None:
     if measured.unreachable:
         raise ServiceError(
             f"cannot reach the service at {measured.target.url} ({measured.result.cases[0].error}); is it running? "
@@ -169,7 +167,7 @@ def _sampled_line(sampled: SuiteResult) -> str:
 
 
 @contextmanager
-def _progress(env: Env, total: int) -> Iterator[ProgressCallback | None]:
+def eval_progress(env: Env, total: int) -> Iterator[ProgressCallback | None]:
     """A progress bar on stderr while cases run, only when stderr is a terminal."""
     if not env.err.is_terminal:
         yield None
@@ -226,139 +224,6 @@ def _why(case: CaseResult) -> Text:
         return Text(case.error, style="red")
     lines = [f"• {c.assertion.label}: {c.result.detail}" for c in case.failures]
     return Text("\n".join(lines))
-
-
-@eval_group.command("compare")
-@click.option(
-    "--baseline",
-    required=True,
-    metavar="SYSTEM_OR_RESULTS",
-    help="A manifest (its service is run now), or saved results: the output of `eval run --json`.",
-)
-@click.option(
-    "--candidate",
-    required=True,
-    metavar="SYSTEM_OR_URL",
-    help="A manifest, or a service URL (the baseline's manifest, else --system's, with that service.url); "
-    "or saved results, to judge two saved runs.",
-)
-@click.option(
-    "--suite", type=click.Path(dir_okay=False), help="The suite both run [default: the candidate manifest's evals]."
-)
-@click.option(
-    "--concurrency", type=click.IntRange(min=1), default=8, show_default=True, help="Requests in flight per side."
-)
-@_sample_option
-@_junit_option
-@click.option("--markdown", type=click.Path(dir_okay=False), metavar="FILE", help="Also write a Markdown report.")
-@pass_env(system=True, json=True)
-def compare_command(
-    env: Env,
-    baseline: str,
-    candidate: str,
-    suite: str | None,
-    concurrency: int,
-    sample: int,
-    junit: str | None,
-    markdown: str | None,
-) -> None:
-    """Gate a change: is the candidate worse than the baseline by more than the manifest's `gate`?
-
-    Runs the suite (and with --sample N, N lines of the inputs sample) against the candidate, and
-    against the baseline too when it is a manifest (both at once). Cases are paired by id. For the
-    pass rate, the p95 latency and the cost per request it prints the difference with its 95 %
-    interval and a test suited to a few dozen cases (Newcombe's paired interval and McNemar; the
-    Mann-Whitney U test; a paired bootstrap). A regression is a difference beyond the tolerance
-    (`gate: {pass_rate_drop: 0.02, latency_p95_increase: 0.2, cost_increase: 0.1}` by default:
-    absolute drop, relative increases) that is also significant. The tolerances are the baseline
-    manifest's, else the candidate's.
-
-    Exit 0 no regression, 1 a regression (or a service unreachable), 2 bad input.
-
-    \b
-    Examples:
-      drillkit eval run --json > baseline.json                 # on main
-      drillkit eval compare --baseline baseline.json --candidate drillkit.yaml --markdown comment.md
-      drillkit eval compare --baseline drillkit.yaml --candidate http://127.0.0.1:8711/v1/answer
-      drillkit eval compare --baseline main/drillkit.yaml --candidate branch/drillkit.yaml --junit gate.xml
-    """
-    comparison = _compare(env, baseline, candidate, suite, concurrency, sample)
-    _write(junit, "--junit", lambda: compare_junit(comparison))
-    _write(markdown, "--markdown", lambda: compare_markdown(comparison))
-    if env.json:
-        env.emit_json(comparison.to_dict())
-    else:
-        _print_comparison(env, comparison)
-    if not comparison.passed:
-        raise CheckFailed(comparison.summary())
-
-
-def _compare(env: Env, baseline: str, candidate: str, suite: str | None, concurrency: int, sample: int) -> Comparison:
-    """Resolve both sides, run the live ones at once, compare them (`drillkit.evals.measure`)."""
-    before = load_side(baseline, "--baseline", env.load_system)
-    after = load_side(candidate, "--candidate", lambda: before if isinstance(before, System) else env.load_system())
-    sides: list[RunRecord | System] = [before, after]
-    live = [i for i, side in enumerate(sides) if isinstance(side, System)]
-    if live:
-        saved = [side for side in sides if isinstance(side, RunRecord)]
-        labels = [(baseline, candidate)[i] for i in live]
-        systems = [s for s in sides if isinstance(s, System)]
-        for i, m in zip(live, _run_live(env, systems, labels, saved, suite, concurrency, sample), strict=True):
-            sides[i] = m.record()
-    gate_from = next((s for s in (before, after) if isinstance(s, System)), None) or env.load_system()
-    old, new = sides
-    assert isinstance(old, RunRecord) and isinstance(new, RunRecord)
-    return compare(
-        old,
-        new,
-        gate_from.gate,
-        baseline_label=f"{baseline} ({old.service_url})",
-        candidate_label=f"{candidate} ({new.service_url})",
-    )
-
-
-def _run_live(
-    env: Env,
-    systems: list[System],
-    labels: list[str],
-    saved: list[RunRecord],
-    suite: str | None,
-    concurrency: int,
-    sample: int,
-) -> list[Measured]:
-    """The suite (--suite, else the last manifest's: the candidate's when it is one) against each
-    live side at once; the sampled inputs too."""
-    last = systems[-1]
-    loaded = suite_of(last, suite, last.path or labels[-1])
-    targets = [Target.of(system, label) for system, label in zip(systems, labels, strict=True)]
-    sampled = sample_of(last, sample)
-    if sampled is not None and any(not r.sampled for r in saved):
-        env.err.print("[yellow]warning:[/] saved results without sampled inputs (save them with --sample N)")
-    total = len(targets) * (len(loaded.cases) + (len(sampled.cases) if sampled else 0))
-    with _progress(env, total) as advance:
-        measured = asyncio.run(measure(loaded, targets, sample=sampled, concurrency=concurrency, progress=advance))
-    for m in measured:
-        _raise_unreachable(m)
-    return measured
-
-
-def _print_comparison(env: Env, c: Comparison) -> None:
-    env.out.print(f"eval compare: suite [bold]{escape(c.suite)}[/], {c.paired} paired case(s)")
-    env.out.print(Text(f"  baseline   {c.baseline}\n  candidate  {c.candidate}"))
-    for d in c.differences:
-        colour = "red" if d.regression else "yellow" if d.beyond_tolerance or d.change is None else "green"
-        env.out.print(Text(d.describe(), style=colour))
-    for title, ids in (("pass → fail", c.regressed), ("fail → pass", c.fixed)):
-        if ids:
-            env.out.print(Text(f"{title} ({len(ids)}): {', '.join(ids)}"))
-    unpaired = len(c.only_baseline) + len(c.only_candidate)
-    if unpaired:
-        env.out.print(Text(f"not compared: {len(c.only_baseline)} case(s) only in the baseline, "
-                           f"{len(c.only_candidate)} only in the candidate"))  # fmt: skip
-    if c.redefined:
-        env.out.print(Text(f"assertions changed since the baseline: {', '.join(c.redefined)}", style="yellow"))
-    if c.passed:
-        env.out.print(Text(c.summary(), style="bold green"))
 
 
 @eval_group.command("validate")

@@ -162,6 +162,8 @@ class Comparison:
     only_baseline: list[str] = field(default_factory=list)
     only_candidate: list[str] = field(default_factory=list)
     redefined: list[str] = field(default_factory=list)
+    #: `--tag`: only the suite's cases carrying any of these were compared (empty: all of them).
+    tags: list[str] = field(default_factory=list)
 
     @property
     def regressions(self) -> list[Difference]:
@@ -171,9 +173,13 @@ class Comparison:
     def passed(self) -> bool:
         return not self.regressions
 
+    def scope(self) -> str:
+        """` tagged policy, refunds`: which of the suite's cases were compared, for headings."""
+        return f" tagged {', '.join(self.tags)}" if self.tags else ""
+
     def summary(self) -> str:
         if self.passed:
-            return f"no regression beyond the gate ({self.paired} paired cases)"
+            return f"no regression beyond the gate ({self.paired} paired cases{self.scope()})"
         names = ", ".join(f"{d.label} {d.change_text()}" for d in self.regressions)
         return f"regression beyond the gate: {names}"
 
@@ -182,6 +188,7 @@ class Comparison:
             "baseline": self.baseline,
             "candidate": self.candidate,
             "suite": self.suite,
+            "tags": self.tags,
             "passed": self.passed,
             "gate": self.gate.model_dump(),
             "paired_cases": self.paired,
@@ -197,12 +204,30 @@ class Comparison:
 
 
 def compare(
-    baseline: RunRecord, candidate: RunRecord, gate: Gate, *, baseline_label: str, candidate_label: str
+    baseline: RunRecord,
+    candidate: RunRecord,
+    gate: Gate,
+    *,
+    baseline_label: str,
+    candidate_label: str,
+    tags: Sequence[str] = (),
 ) -> Comparison:
-    """Judge the candidate against the baseline (module doc). InputError when no case is shared."""
+    """Judge the candidate against the baseline (module doc). `tags`: compare only the suite's
+    cases carrying any of them on either side (a saved run keeps each case's tags; sampled inputs
+    have none and are compared as they are). InputError when no case is shared."""
     before = {c.id: c for c in baseline.cases}
     after = {c.id: c for c in candidate.cases}
+    if tags:
+        wanted = set(tags)
+        tagged = {i for side in (before, after) for i, c in side.items() if wanted.intersection(c.tags)}
+        before = {i: c for i, c in before.items() if i in tagged}
+        after = {i: c for i, c in after.items() if i in tagged}
     ids = [i for i in after if i in before]
+    if not ids and tags:
+        raise InputError(
+            f"no case both runs share carries any of the tags {', '.join(tags)} "
+            f"(baseline {len(before)}, candidate {len(after)} tagged case(s))"
+        )
     if not ids:
         raise InputError(
             f"the baseline ({baseline.suite!r}) and the candidate ({candidate.suite!r}) share no case id: "
@@ -227,6 +252,7 @@ def compare(
         only_baseline=[i for i in before if i not in after],
         only_candidate=[i for i in after if i not in before],
         redefined=[b.id for b, c in pairs if b.assertions and c.assertions and b.definition() != c.definition()],
+        tags=list(tags),
     )
 
 

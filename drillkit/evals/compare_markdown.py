@@ -21,10 +21,12 @@ MAX_LISTED = 50
 def compare_markdown(comparison: Comparison) -> str:
     c = comparison
     mark = "✅" if c.passed else "❌"
+    scope = f" {_md(c.scope().strip())}" if c.tags else ""
     lines = [
         f"### {mark} drillkit eval compare: {_md(c.summary())}",
         "",
-        f"Suite {_md(c.suite)}, {c.paired} paired cases. Baseline: {_md(c.baseline)}. Candidate: {_md(c.candidate)}.",
+        f"Suite {_md(c.suite)}, {c.paired} paired cases{scope}. "
+        f"Baseline: {_md(c.baseline)}. Candidate: {_md(c.candidate)}.",
         "",
         "| metric | baseline | candidate | change [95 % CI] | test | gate | verdict |",
         "| --- | ---: | ---: | --- | --- | --- | --- |",

@@ -65,7 +65,8 @@ def compare_junit(comparison: Comparison) -> str:
         skipped=str(sum(1 for d in differences if d.change is None)),
     )
     props = {"baseline": comparison.baseline, "candidate": comparison.candidate, "suite": comparison.suite}
-    _properties(suite, props | {"paired_cases": str(comparison.paired)})
+    tags = {"tags": ", ".join(comparison.tags)} if comparison.tags else {}
+    _properties(suite, props | {"paired_cases": str(comparison.paired)} | tags)
     for d in differences:
         suite.append(_metric_element(d, comparison))
     return _document([suite])

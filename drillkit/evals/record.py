@@ -3,7 +3,8 @@
 ```json
 {"suite": "support-assistant", "service_url": "http://…/v1/answer", "pass_rate": 1.0, …,
  "cases":   [{"id": "returns-window", "weight": 1.0, "passed": true, "latency_ms": 97.5,
-              "cost_usd": 0.00195, "error": null, "assertions": [{"type": …, "value": …, "path": …}]}],
+              "cost_usd": 0.00195, "error": null, "tags": ["policy"],
+              "assertions": [{"type": …, "value": …, "path": …}]}],
  "sampled": [{"id": "input:3f2a…", "passed": true, "latency_ms": 88.0, "cost_usd": 0.0012, …}]}
 ```
 
@@ -44,6 +45,7 @@ class CaseRecord(_Lenient):
     latency_ms: float | None = Field(default=None, ge=0)
     cost_usd: float | None = Field(default=None, ge=0)
     error: str | None = None
+    tags: list[str] = []
     assertions: list[AssertionRecord] = []
 
     def definition(self) -> list[tuple[str, str, str | None]]:

@@ -25,26 +25,32 @@ def run(
     latencies: list[float] | None = None,
     costs: list[float | None] | None = None,
     ids: list[str] | None = None,
+    tags: list[list[str]] | None = None,
 ) -> dict[str, Any]:
     """What `eval run --json` prints, reduced to what compare reads."""
     n = len(passed)
     ids = ids or [f"case-{i}" for i in range(n)]
     latencies = latencies or [100.0 + i for i in range(n)]
     costs = costs or [0.001] * n
+    tags = tags or [[]] * n
     cases = [
-        {"id": i, "weight": 1.0, "passed": p, "latency_ms": t, "cost_usd": c, "error": None, "assertions": []}
-        for i, p, t, c in zip(ids, passed, latencies, costs, strict=True)
-    ]
+        {"id": i, "weight": 1.0, "passed": p, "latency_ms": t, "cost_usd": c, "error": None, "tags": g,
+         "assertions": []}
+        for i, p, t, c, g in zip(ids, passed, latencies, costs, tags, strict=True)
+    ]  # fmt: skip
     return {"suite": "s", "service_url": "http://127.0.0.1:1/v1/answer", "pass_rate": sum(passed) / n, "cases": cases}
 
 
-def judge(before: dict[str, Any], after: dict[str, Any], gate: Gate | None = None) -> Comparison:
+def judge(
+    before: dict[str, Any], after: dict[str, Any], gate: Gate | None = None, tags: tuple[str, ...] = ()
+) -> Comparison:
     return compare(
         RunRecord.parse(before, "baseline"),
         RunRecord.parse(after, "candidate"),
         gate or Gate(),
         baseline_label="baseline",
         candidate_label="candidate",
+        tags=tags,
     )
 
 
@@ -117,6 +123,35 @@ def test_cases_are_paired_by_id_and_unshared_ones_listed() -> None:
         judge(run([True], ids=["a"]), run([True], ids=["z"]))
 
 
+def sliced() -> tuple[dict[str, Any], dict[str, Any]]:
+    """40 policy cases that all still pass and 20 orders cases of which 12 now fail."""
+    tags = [["policy"]] * 40 + [["orders", "tools"]] * 20
+    before = run([True] * 60, tags=tags)
+    return before, run([True] * 40 + [False] * 12 + [True] * 8, tags=tags)
+
+
+def test_tags_compare_one_slice_of_the_suite() -> None:
+    before, after = sliced()
+    assert not judge(before, after).passed  # 12 of 60 flipped: a regression over the whole suite
+    policy = judge(before, after, tags=("policy",))
+    assert policy.passed and policy.paired == 40 and policy.regressed == []
+    assert policy.summary() == "no regression beyond the gate (40 paired cases tagged policy)"
+    orders = judge(before, after, tags=("tools", "nothing"))  # any of them
+    assert not orders.passed and orders.paired == 20 and len(orders.regressed) == 12
+    assert orders.to_dict()["tags"] == ["tools", "nothing"]
+    assert "20 paired cases tagged tools, nothing" in compare_markdown(orders)
+    with pytest.raises(InputError, match="no case both runs share carries any of the tags nope"):
+        judge(before, after, tags=("nope",))
+
+
+def test_a_case_tagged_on_one_side_only_is_still_compared() -> None:
+    """The candidate's suite tagged a case the baseline ran untagged: it is in the slice, paired."""
+    before = run([True, True, True], tags=[[], ["policy"], []])
+    after = run([False, True, True], tags=[["policy"], ["policy"], []])
+    result = judge(before, after, tags=("policy",))
+    assert result.paired == 2 and result.regressed == ["case-0"] and result.only_baseline == []
+
+
 def test_junit_and_markdown_reports() -> None:
     before = run([True] * 20, ids=[f"id|{i}" for i in range(20)])
     after = run([False] * 10 + [True] * 10, ids=[f"id|{i}" for i in range(20)])
@@ -158,6 +193,24 @@ def test_cli_two_saved_runs_use_the_manifest_gate(tmp_path: Path) -> None:
     data = json.loads(loose.stdout)
     assert data["passed"] and data["gate"]["pass_rate_drop"] == 0.4
     assert data["differences"]["pass_rate"]["interval"][1] < 0
+
+
+def test_cli_tag_gates_a_slice(tmp_path: Path) -> None:
+    before, after = sliced()
+    whole = cli_compare(tmp_path, before, after, "--system", str(manifest(tmp_path)))
+    assert whole.exit_code == 1, whole.output
+    policy = cli_compare(tmp_path, before, after, "--system", str(manifest(tmp_path)), "--tag", "policy")
+    assert policy.exit_code == 0, policy.output
+    assert "40 paired case(s) tagged policy" in policy.output
+    xml = tmp_path / "gate.xml"
+    orders = cli_compare(
+        tmp_path, before, after, "--system", str(manifest(tmp_path)), "--tag", "orders", "--junit", str(xml)
+    )
+    assert orders.exit_code == 1 and "pass → fail (12)" in orders.output, orders.output
+    props = {p.get("name"): p.get("value") for p in ET.parse(xml).getroot().iter("property")}
+    assert props["tags"] == "orders" and props["paired_cases"] == "20"
+    missing = cli_compare(tmp_path, before, after, "--system", str(manifest(tmp_path)), "--tag", "nope")
+    assert missing.exit_code == 2 and "any of the tags nope" in missing.output, missing.output
 
 
 @pytest.mark.parametrize(

@@ -113,6 +113,19 @@ def test_identical_live_candidate_by_url_passes(demo: Demo) -> None:
     assert data["differences"]["pass_rate"]["change"] == 0
 
 
+def test_tag_runs_only_that_slice_on_both_live_sides(demo: Demo, saved: Path) -> None:
+    url = str(load_system(demo.manifest).service.url)
+    r = demo.compare(demo.manifest, url, "--tag", "orders", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["paired_cases"] == 7 and data["tags"] == ["orders"]  # the demo suite's 7 orders cases
+    assert data["cases"]["only_baseline"] == data["cases"]["only_candidate"] == []
+    # `eval run --json` keeps each case's tags, so two saved runs can be sliced too (saved against
+    # saved: a live side's latency would be compared with a minute-old baseline on a busy machine)
+    mixed = demo.compare(str(saved), str(saved), "--tag", "oos", "--tag", "orders")
+    assert mixed.exit_code == 0 and "10 paired case(s) tagged oos, orders" in mixed.output, mixed.output
+
+
 @pytest.mark.parametrize(
     ("lever", "failing"),
     [(("prompt", "v4-terse"), 36), (("pin", "sim-pro-2025-11"), 16)],

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from drillkit.cli import cli
-from drillkit.cli.evals import _progress
+from drillkit.cli.evals import eval_progress
 from drillkit.cli.options import Env
 from drillkit.errors import InputError
 from drillkit.evals import EvalSuite, load_suite, run_suite
@@ -341,7 +341,7 @@ def test_progress_only_on_a_terminal(service: tuple[Service, str], tmp_path: Pat
     for terminal in (True, False):
         err = Console(file=io.StringIO(), force_terminal=terminal, width=100)
         env = Env(home=tmp_path, out=Console(file=io.StringIO()), err=err)
-        with _progress(env, 3) as advance:
+        with eval_progress(env, 3) as advance:
             assert (advance is not None) is terminal
             asyncio.run(run_suite(suite, url, progress=advance))
         shown = err.file.getvalue()
