@@ -43,34 +43,44 @@ def validate(env: Env, files: tuple[str, ...]) -> None:
       drillkit gameday validate scenarios/*.yaml
     """
 
-    def load(path: Path) -> tuple[Scenario, dict[str, str]]:
+    def load(path: Path) -> tuple[Scenario, list[str]]:
         scenario = load_scenario(path)
-        slos = effective_slos(_system_slos(scenario, path), scenario.slos)
+        system_slos, paths = _system_of(scenario, path)
+        slos = effective_slos(system_slos, scenario.slos)
         problems = refused(scenario, slos)
         if problems:
             raise InputError("\n".join(f"{path}: {p}" for p in problems))
-        return scenario, unjudgeable(scenario, slos)
+        warnings = [f"{name} can never be judged: {why}" for name, why in unjudgeable(scenario, slos).items()]
+        if paths is not None and scenario.rollback_path not in paths:
+            warnings.append(
+                f"rollback path {scenario.rollback_path!r} is not among the system's rollbacks "
+                f"({', '.join(paths) or 'none'}): evidence reports will show it as a path with no designed rollback"
+            )
+        return scenario, warnings
 
-    def describe(loaded: tuple[Scenario, dict[str, str]]) -> str:
-        s, never = loaded
+    def describe(loaded: tuple[Scenario, list[str]]) -> str:
+        s, warnings = loaded
         faults = ", ".join(f.type for f in s.faults)
-        text = f"scenario {s.id!r} ({s.layer}, {s.severity}): {faults}; rollback {s.rollback.mode}"
-        return text + "".join(f"\n    warning: {name} can never be judged: {why}" for name, why in never.items())
+        path = f", rollback path {s.rollback_path}" if s.rollback_path != s.layer else ""
+        text = f"scenario {s.id!r} ({s.layer}{path}, {s.severity}): {faults}; rollback {s.rollback.mode}"
+        return text + "".join(f"\n    warning: {w}" for w in warnings)
 
     validate_files(env, files, load, describe)
 
 
-def _system_slos(scenario: Scenario, path: Path) -> Slos:
-    """The SLOs of the system the scenario names (the demo's as shipped; a manifest it can't read: none)."""
-    from drillkit.demo.workdir import CHAT_SLOS, SLOS
+def _system_of(scenario: Scenario, path: Path) -> tuple[Slos, list[str] | None]:
+    """The SLOs and rollback paths of the system the scenario names (the demo's as shipped; a
+    manifest it can't read: no SLOs, paths unknown)."""
+    from drillkit.demo.workdir import CHAT_SLOS, SLOS, rollback_paths
 
     if scenario.system in ("demo", "demo:chat"):
-        return Slos(**SLOS, **(CHAT_SLOS if scenario.system == "demo:chat" else {}))
+        return Slos(**SLOS, **(CHAT_SLOS if scenario.system == "demo:chat" else {})), rollback_paths()
     manifest = Path(scenario.system)
     try:
-        return load_system(manifest if manifest.is_absolute() else path.parent / manifest).slos
+        system = load_system(manifest if manifest.is_absolute() else path.parent / manifest)
     except InputError:
-        return Slos()  # `gameday run` reports an unreadable system; here the scenario's own SLOs still count
+        return Slos(), None  # `gameday run` reports an unreadable system; here the scenario's own SLOs still count
+    return system.slos, list(system.rollbacks)
 
 
 def last_runs(home: Path) -> dict[str, dict]:
@@ -105,6 +115,7 @@ def list_(env: Env) -> None:
                 "kind": "scenario",
                 "id": s.id,
                 "layer": s.layer,
+                "rollback_path": s.rollback_path,
                 "severity": s.severity,
                 "title": s.title,
                 "file": str(path),

@@ -246,7 +246,15 @@ def _rollbacks(workdir: Path) -> dict[str, Any]:
         "prompt": rollback(["prompt", "previous"], "none", 5, "Support assistant team"),
         "retrieval": rollback(["corpus", "previous"], "high", 30, "Knowledge base team"),
         "provider": rollback(["route", "fallback"], "low", 5, "SRE on-call"),
+        # Not one of the five inputs: shorter answers from the fast model when capacity runs out
+        # (`capacity-degradation`, `noisy-neighbour-launch`), a path of its own in the evidence.
+        "degradation": rollback(["degrade", "on"], "medium", 5, "SRE on-call"),
     }
+
+
+def rollback_paths() -> list[str]:
+    """The demo manifest's rollback paths (`gameday validate` checks a scenario's path against them)."""
+    return list(_rollbacks(Path(".")))
 
 
 def write_manifest(workdir: Path, urls: dict[str, str], fronted: dict[str, str] | None = None) -> Path:

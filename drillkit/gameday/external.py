@@ -22,8 +22,8 @@ from typing import Any
 
 import httpx
 
-from drillkit.config.scenario import EvalProbe
 from drillkit.config.slos import Prometheus
+from drillkit.config.traffic import EvalProbe
 from drillkit.config.types import expand_headers
 from drillkit.evals.runner import run_suite
 from drillkit.evals.suite import EvalSuite

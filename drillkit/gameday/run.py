@@ -147,7 +147,7 @@ async def _run(
         system=system.name, operator=operator, mode=options.mode or scenario.rollback.mode,
         drillkit=__version__, scenario_file=str(scenario_path.absolute()), system_file=str(system.path or "") or None,
         slos=configured(effective_slos(system.slos, scenario.slos)), redaction=redactor.policy,
-        purpose=options.purpose or scenario.purpose,
+        purpose=options.purpose or scenario.purpose, layer=scenario.layer, rollback_path=scenario.rollback_path,
         placements=[{"fault": f.name or f.type, "target": f.target, **placement(system, f.target, f.type)}
                     for f in scenario.faults if f.target is not None],
     ))  # fmt: skip

@@ -53,6 +53,7 @@ class Summary(BaseModel):
     # beyond the contract
     title: str = ""
     layer: str = ""
+    rollback_path: str = ""  # the rollback path the run proves (`rollback.path`, else `layer`); "" before it existed
     severity: str = ""
     system: str = ""
     operator: str = ""
@@ -129,6 +130,7 @@ def summarize(ctx: RunContext, outcome: Outcome, started_at: datetime, operator:
         verify=outcome.verify.data() if outcome.verify is not None else {},
         title=scenario.title,
         layer=scenario.layer,
+        rollback_path=scenario.rollback_path,
         severity=scenario.severity,
         system=ctx.system.name,
         operator=operator,

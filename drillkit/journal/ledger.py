@@ -67,7 +67,7 @@ Kind = Literal["run", "incident", "plan", "changes"]
 
 #: Summary keys copied into a ledger entry's `facts` when present (runs and incidents alike).
 FACT_KEYS = (
-    "scenario", "runbook", "title", "layer", "severity", "system", "operator", "mode", "rollback_mode",
+    "scenario", "runbook", "title", "layer", "rollback_path", "severity", "system", "operator", "mode", "rollback_mode",
     "verdict", "outcome", "purpose", "envelope", "changed", "revert_order", "breached",
     "ttd_s", "rollback_s", "ttr_s", "rto_target_s", "started_at", "finished_at", "duration_s",
 )  # fmt: skip

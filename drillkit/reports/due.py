@@ -1,8 +1,8 @@
 """Which rollback paths are due a rehearsal (DESIGN §9.5: `gameday due`).
 
-A path (a manifest `rollbacks.<component>`) is proven by a passing *rehearsal* of a scenario whose
-`layer` is that component, against this system; controls and exploratory runs prove nothing
-about a path. It is due `rehearse_every` (default 90 days) after its last passing rehearsal, and
+A path (a manifest `rollbacks.<path>`) is proven by a passing *rehearsal* of a scenario whose
+rollback path (`rollback.path`, else its `layer`) is that path, against this system; controls and
+exploratory runs prove nothing about a path. It is due `rehearse_every` (default 90 days) after its last passing rehearsal, and
 overdue after that; a path never rehearsed is overdue. Runs are read as the evidence report reads
 them (`drillkit.reports.evidence_rows`): each run folder with a journal, what the ledger recorded
 winning over its summary.json (an edited summary cannot make a path current), a run written
@@ -57,7 +57,7 @@ def due_paths(home: Path, system: System, now: datetime | None = None) -> list[D
 
 
 def _passing_rehearsals(home: Path, system: str) -> dict[str, tuple[datetime, str]]:
-    """layer → (start, run id) of its newest passing rehearsal against `system`."""
+    """rollback path → (start, run id) of its newest passing rehearsal against `system`."""
     newest: dict[str, tuple[datetime, str]] = {}
     for run in read_runs(home, recorded_entries(home)):
         started = parse_time(run.started_at)

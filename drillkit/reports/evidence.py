@@ -13,7 +13,9 @@ Rules the reader is told in the report itself:
 - the period (`since`..`until`, by run start) selects the runs and incidents listed; the cadence
   looks at every rehearsal up to `until`, because "when was this path last rehearsed" does not
   stop at the start of a quarter;
-- the rollback path of a run is its scenario's `layer`; "provider fallback" is layer `provider`;
+- the rollback path of a run is its scenario's `rollback.path`, else its `layer`; "provider
+  fallback" is path `provider`; a degradation drill (`rollback.path: degradation`) proves the
+  degradation lever, not the fallback, though the provider layer is what fails;
 - a path is overdue when its last passing rehearsal is older than the path's cadence at `until`
   (the manifest's `rollbacks.<path>.rehearse_every`, else `OVERDUE_DAYS`): the rule and numbers of
   `gameday due`;
@@ -37,7 +39,6 @@ from drillkit.reports.controls import assess_controls
 from drillkit.reports.evidence_chart import build_chart
 from drillkit.reports.evidence_gaps import find_gaps
 from drillkit.reports.evidence_model import (
-    EXTRA_PATHS,
     OVERDUE_DAYS,
     PATHS,
     ControlRow,
@@ -50,6 +51,7 @@ from drillkit.reports.evidence_model import (
     RunRow,
     Totals,
     parse_time,
+    path_label,
 )
 from drillkit.reports.evidence_rows import read_incidents, read_runs, recorded_entries
 from drillkit.reports.evidence_verify import Verification, verify_command, verify_home
@@ -109,10 +111,9 @@ def build_report(
 def _cadence(upto: list[RunRow], runs: list[RunRow], until: datetime, system: System | None) -> list[PathCadence]:
     """Per rollback path: its rehearsals (every one up to `until`; `runs`: those in the period), its
     last control, and its status. Controls and exploratory runs never count towards a path."""
-    paths = dict(PATHS)
-    for run in upto:
-        if run.path in EXTRA_PATHS:
-            paths[run.path] = EXTRA_PATHS[run.path]
+    paths = dict(PATHS)  # the five always; then the manifest's other paths, then any a run was filed under
+    for key in [*(system.rollbacks if system is not None else ()), *(r.path for r in upto if r.path)]:
+        paths.setdefault(key, path_label(key))
     rows = []
     for key, label in paths.items():
         history = [r for r in upto if r.purpose == "rehearsal" and r.path == key and r.started_at]

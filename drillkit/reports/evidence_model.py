@@ -24,7 +24,12 @@ PATHS = {
     "provider": "Provider fallback",
     "tools": "Tools",
 }
-EXTRA_PATHS = {"inputs": "Inputs"}
+EXTRA_PATHS = {"inputs": "Inputs", "degradation": "Graceful degradation"}
+
+
+def path_label(path: str) -> str:
+    """`provider` → `Provider fallback`; a path of the team's own naming is shown as it is named."""
+    return {**PATHS, **EXTRA_PATHS}.get(path, path or "unknown")
 
 
 class RunRow(BaseModel):
@@ -215,4 +220,5 @@ __all__ = [
     "Totals",
     "days_label",
     "parse_time",
+    "path_label",
 ]

@@ -19,7 +19,7 @@ from drillkit.gameday.summary import outcome_of
 from drillkit.journal.events import Event, EvidenceHold, RollbackFinished, RunStarted, parse
 from drillkit.journal.ledger import LedgerEntry, home_relative, latest_by_id, read_ledger
 from drillkit.journal.verify import digest_journal
-from drillkit.reports.evidence_model import EXTRA_PATHS, PATHS, IncidentRow, RollbackRow, RunRow, parse_time
+from drillkit.reports.evidence_model import IncidentRow, RollbackRow, RunRow, parse_time, path_label
 from drillkit.reports.summaries import IncidentRecord, RunRecord, lenient, read_json_object
 
 PURPOSES = ("rehearsal", "control", "exploratory")
@@ -50,14 +50,15 @@ def _run_row(home: Path, folder: Path, entry: LedgerEntry | None) -> RunRow:
     ttr, rto = run.ttr_s, run.rto_target_s
     verdict = (run.verdict or "incomplete") if summary or entry else "incomplete"
     purpose = run.purpose if run.purpose in PURPOSES else "rehearsal"
+    path = run.rollback_path or run.layer or ""  # runs written before rollback paths existed: their layer
     row = RunRow(
         id=folder.name,
         started_at=start.isoformat(timespec="seconds") if start else None,
         date=start.date().isoformat() if start else "",
         scenario=run.scenario or "",
         title=run.title or "",
-        path=run.layer or "",
-        path_label={**PATHS, **EXTRA_PATHS}.get(run.layer or "", run.layer or "unknown"),
+        path=path,
+        path_label=path_label(path),
         severity=run.severity or "",
         system=run.system or "",
         operator=run.operator or "",

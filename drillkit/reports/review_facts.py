@@ -46,11 +46,11 @@ def collect(home: Path, kind: Kind, folder: Path) -> Review:
 
 def _owners(review: Review, system: System | None) -> None:
     """Who owns the system (the manifest's `owner`) and, for a run, its rollback path
-    (`rollbacks.<layer>.owner`), when the manifest can still be found."""
+    (`rollbacks.<path>.owner`), when the manifest can still be found."""
     if system is None:
         return
     review.owner = system.owner or ""
-    path = system.rollbacks.get(review.layer) if review.kind == "run" and review.layer else None
+    path = system.rollbacks.get(review.rollback_path) if review.kind == "run" and review.rollback_path else None
     review.path_owner = (path.owner or "") if path is not None else ""
 
 

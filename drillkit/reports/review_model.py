@@ -154,7 +154,8 @@ class Review(BaseModel):
     purpose: str = ""  # a run's: rehearsal | control | exploratory (DESIGN §9.4)
     as_expected: bool | None = None  # a run's outcome: what its purpose wanted (a control that failed)
     owner: str = ""  # the manifest's `owner`
-    path_owner: str = ""  # the manifest's `rollbacks.<layer>.owner`, for the run's rollback path
+    path_owner: str = ""  # the manifest's `rollbacks.<path>.owner`, for the run's rollback path
+    rollback_path: str = ""  # the path a run proves (`rollback.path`, else its layer)
     severity: str = ""
     system: str = ""
     operator: str = ""

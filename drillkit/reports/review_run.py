@@ -50,6 +50,7 @@ def run_review(record: Record, summary: RunRecord | None) -> Review:
         operator=s.operator or started.operator or "",
         source=s.scenario or started.scenario or "",
         layer=s.layer or "",
+        rollback_path=s.rollback_path or started.rollback_path or s.layer or "",
         mode=started.mode or "",
         impact=run_impact(run),
         detection=run_detection(run),

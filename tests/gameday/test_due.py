@@ -117,3 +117,31 @@ def test_a_cadence_under_a_day_is_not_rounded_to_zero(tmp_path: Path) -> None:
     code, out = due(home, system, "--json")
     (model,) = json.loads(out)["paths"]
     assert code == 0 and model["rehearse_every_days"] == 0.5 and 0.1 < model["days_left"] <= 0.3  # rounded to 0.1 d
+
+
+def test_a_degradation_drill_proves_its_own_path_not_the_provider_fallback(tmp_path: Path) -> None:
+    """capacity-degradation fails at the provider layer but rolls back with the degradation lever
+    (`rollback.path: degradation`): it must not make the fallback path current, in `gameday due`
+    or in the evidence report."""
+    from drillkit.config.system import load_system
+    from drillkit.reports.evidence import build_report
+
+    system = tmp_path / "drillkit.yaml"
+    rollbacks = {**MANIFEST["rollbacks"], "degradation": {"run": ["true"], "owner": "sre@acme.example"}}  # type: ignore[dict-item]
+    system.write_text(yaml.safe_dump({**MANIFEST, "rollbacks": rollbacks}))
+    home = tmp_path / "home"
+    run_summary(home, "r-capacity", "provider", 1, rollback_path="degradation")
+    run_summary(home, "r-old-provider", "provider", 100)  # before rollback paths existed: filed by its layer
+    run_summary(home, "r-typo", "model", 1, rollback_path="degredation")  # a path the manifest does not know
+    code, out = due(home, system, "--json")
+    paths = {p["path"]: p for p in json.loads(out)["paths"]}
+    assert code == 1 and paths["degradation"]["last_run_id"] == "r-capacity" and not paths["degradation"]["overdue"]
+    assert paths["provider"]["last_run_id"] == "r-old-provider" and paths["provider"]["overdue"]
+    assert paths["model"]["last_pass"] is None
+    report = build_report(home, system=load_system(system))
+    cadence = {c.path: c for c in report.cadence}
+    assert cadence["degradation"].label == "Graceful degradation" and cadence["degradation"].status == "ok"
+    assert cadence["provider"].status == "overdue" and cadence["provider"].last_rehearsal is not None
+    assert cadence["degredation"].status == "undesigned"  # shown, never silently dropped or counted
+    assert report.totals.paths_current == 0  # of the five: degradation is not one of them
+    assert {r.id: r.path_label for r in report.runs}["r-capacity"] == "Graceful degradation"

@@ -154,18 +154,29 @@ def test_the_quarterly_plan(tmp_path: Path, way: str) -> None:
         text = plan.read_text().replace("{scenario: retrieval-drift}", "{scenario: retrieval-drift.yaml}")
         plan.write_text(text)
     env = {**env_for(tmp_path), "DRILLKIT_OPERATOR": "Dana SRE"}
+
+    def due() -> tuple[int, dict[str, bool]]:
+        r = subprocess.run([sys.executable, "-m", "drillkit", "gameday", "due", "--json"], env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+        return r.returncode, {p["path"]: p["overdue"] for p in json.loads(r.stdout)["paths"]}
+
     try:
         r = subprocess.run([sys.executable, "-m", "drillkit", "gameday", "run", str(plan), "--auto", "--no-live",
                             "--json"], env=env, capture_output=True, text=True, timeout=900)  # fmt: skip
+        after = due()  # the demo's manifest, while the demo is still up
     finally:
         demo_down(tmp_path)
     summary = json.loads(r.stdout)
     assert summary["operator"] == "Dana SRE" and summary["duration_s"] < 600
     if way == "shipped":
         assert r.returncode == 0 and summary["verdict"] == "pass", r.stdout[-3000:] + r.stderr[-3000:]
-        assert len(summary["runs"]) == 7 and not summary["skipped"]
+        assert len(summary["runs"]) == 8 and not summary["skipped"]
+        # every path the demo designs was proved once: the degradation drill by its own lever
+        paths = ["model", "prompt", "retrieval", "provider", "degradation"]
+        assert after == (0, dict.fromkeys(paths, False)), after
     else:
         assert r.returncode == 1 and summary["verdict"] == "fail", r.stdout[-3000:]
         (bad,) = [x for x in summary["runs"] if x["outcome"] == "unexpected"]
         assert bad["scenario"] == "retrieval-drift" and bad["verdict"] == "fail"
+        assert after[0] == 1 and [p for p, overdue in after[1].items() if overdue] == ["retrieval"], after
     assert os.path.exists(summary["journal"])

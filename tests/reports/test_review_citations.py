@@ -102,8 +102,9 @@ def journal_entry(home: Path, cite: str) -> dict[str, Any]:
 
 def test_pass_fail_and_control_reviews_cite_the_journal(demo: Path) -> None:
     passed = run(demo, scenario("cite-pass"))
-    failed = run(demo, scenario("cite-noop", rollback=NOOP, expect={**SWAP["expect"], "recover_within": "6s"}),
-                 code=1)  # fmt: skip
+    # filed under another rollback path than its layer (`rollback.path`), as a degradation drill is
+    failed = run(demo, scenario("cite-noop", rollback={**NOOP, "path": "degradation"},
+                                expect={**SWAP["expect"], "recover_within": "6s"}), code=1)  # fmt: skip
     control = run(demo, scenario("cite-noop", rollback=NOOP, expect={**SWAP["expect"], "recover_within": "6s"}),
                   "--purpose", "control")  # fmt: skip
 
@@ -114,6 +115,7 @@ def test_pass_fail_and_control_reviews_cite_the_journal(demo: Path) -> None:
     assert journal_entry(demo, cite)["data"]["ttr_s"] == passed["ttr_s"]  # the recovered entry itself
     assert any(w.startswith(f"Recovery {passed['ttr_s']:.1f} s after the fault") for w in facts["went_well"])
     assert facts["owner"] and "| Owner | _TBD_ |" not in text  # the demo manifest's owner (redacted: an address)
+    assert "| Rollback path owner | ML platform team (`model`) |" in text
     # The suite's run after the rollback is journalled with its case counts, and the review says them.
     lines = (demo / "runs" / passed["run_id"] / "journal.jsonl").read_text().splitlines()
     evals = next(e for e in map(json.loads, lines) if e["kind"] == "verify")["data"]["evals"]
@@ -130,6 +132,7 @@ def test_pass_fail_and_control_reviews_cite_the_journal(demo: Path) -> None:
     assert any(line.startswith("Not recovered: no healthy streak") for line in facts["resolution"]["lines"])
     assert "not recovered within 6s of injection" in facts["went_poorly"]
     assert "Rollback took **0.0 s**." in text and "**within**" not in text
+    assert facts["layer"] == "model" and "| Rollback path owner | SRE on-call (`degradation`) |" in text
 
     facts, text = review(demo, control["run_id"])
     assert (facts["purpose"], facts["outcome"], facts["as_expected"]) == ("control", "fail", True)
@@ -142,6 +145,9 @@ def test_pass_fail_and_control_reviews_cite_the_journal(demo: Path) -> None:
     report = CliRunner().invoke(cli, ["evidence", "report", "--json"], env={"DRILLKIT_HOME": str(demo)})
     data = json.loads(report.stdout)
     assert [r["id"] for r in data["runs"]] == [passed["run_id"], failed["run_id"]]
+    assert [r["path"] for r in data["runs"]] == ["model", "degradation"]
+    cadence = {c["path"]: c for c in data["cadence"]}
+    assert cadence["model"]["status"] == "ok" and cadence["degradation"]["last_verdict"] == "fail"
     assert [r["id"] for r in data["control_runs"]] == [control["run_id"]]
     assert data["control_runs"][0]["proved"].startswith("the rehearsal can fail")
     assert data["totals"]["runs"] == 2 and data["totals"]["controls_as_expected"] == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drillkit.config.scenario import Traffic
+from drillkit.config.traffic import Traffic
 from drillkit.errors import InputError
 from drillkit.evals.suite import Assertion
 from drillkit.evals.wire import Wire

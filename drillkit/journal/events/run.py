@@ -23,6 +23,10 @@ class RunStarted(Event):
     #: Where each fault will go (server URL, proxy or route), resolved before anything is injected.
     placements: list[dict[str, Any]] = []
     purpose: str | None = None
+    #: The failing layer and the rollback path the run proves, so a run killed before its summary is
+    #: still filed under its path.
+    layer: str | None = None
+    rollback_path: str | None = None
     slos: dict[str, Number] = {}
     redaction: Any = None
 
