@@ -2,11 +2,12 @@
 
 A path (a manifest `rollbacks.<path>`) is proven by a passing *rehearsal* of a scenario whose
 rollback path (`rollback.path`, else its `layer`) is that path, against this system; controls and
-exploratory runs prove nothing about a path. It is due `rehearse_every` (default 90 days) after its last passing rehearsal, and
-overdue after that; a path never rehearsed is overdue. Runs are read as the evidence report reads
-them (`drillkit.reports.evidence_rows`): each run folder with a journal, what the ledger recorded
-winning over its summary.json (an edited summary cannot make a path current), a run written
-before purposes existed counting as a rehearsal. The report's cadence uses the same rule.
+exploratory runs prove nothing about a path. It is due `rehearse_every` (default 90 days) after its
+last passing rehearsal, and overdue after that; a path never rehearsed is overdue. Runs are read as
+the evidence report reads them (`drillkit.reports.evidence_rows`): each run folder with a journal,
+what the ledger recorded winning over its summary.json (an edited summary cannot make a path
+current), a run written before purposes existed counting as a rehearsal. The report's cadence uses
+the same rule.
 """
 
 from __future__ import annotations
