@@ -194,7 +194,12 @@ def _optional_system(env: Env) -> System | None:
 
 @evidence.command("record")
 @click.argument("folders", nargs=-1, type=click.Path(file_okay=False))
-@click.option("--all", "all_", is_flag=True, help="Record every run and incident on disk the ledger does not list.")
+@click.option(
+    "--all",
+    "all_",
+    is_flag=True,
+    help="Record every run, incident and plan on disk the ledger does not list, and the change log's new lines.",
+)
 @click.option("--key", "key", metavar="FILE", help=KEY_HELP)
 @click.option(
     "--operator",
@@ -203,60 +208,99 @@ def _optional_system(env: Env) -> System | None:
 )
 @pass_env(json=True)
 def record_(env: Env, folders: tuple[str, ...], all_: bool, key: str | None, operator: str | None) -> None:
-    """Enter runs or incidents in the ledger that were not recorded when they finished.
+    """Enter runs, incidents or plans in the ledger that were not recorded when they finished.
 
-    Game-days and triage sessions record themselves; this is for a run stopped before it could
-    (SIGKILL, a crash), or journals from before the ledger existed. FOLDERS are run or incident
-    folders (<home>/runs/<id>, <home>/incidents/<id>). Recording the same folder twice changes
-    nothing. A journal whose own hash chain is broken is refused: it would be signed as it is.
-    Each entry names who entered it (--operator, else DRILLKIT_OPERATOR, else the OS user), and
-    the signed checkpoint covers that name.
+    Game-days, plans, triage sessions and watch sessions record themselves; this is for one
+    stopped before it could (SIGKILL, a crash), or journals from before the ledger existed.
+    FOLDERS are run, incident or plan folders (<home>/runs/<id>, <home>/incidents/<id>,
+    <home>/plans/<id>); --all also enters the change log (<home>/changes.jsonl) when it has lines
+    the ledger does not cover yet. Recording the same folder twice changes nothing. A journal
+    whose own hash chain is broken is refused: it would be signed as it is. Each entry names who
+    entered it (--operator, else DRILLKIT_OPERATOR, else the OS user), and the signed checkpoint
+    covers that name.
 
     \b
     Examples:
       drillkit evidence record .drillkit/runs/20261128T082331Z-silent-model-swap-b5c8
       drillkit evidence record --all --operator "Dana Reyes"
     """
-    from drillkit.journal.verify import verify_chain
     from drillkit.journal.writer import Journal, JournalBusy
     from drillkit.reports.summaries import read_json_object
 
     targets = [Path(f) for f in folders]
     if all_:
         recorded = {ledger.resolve_recorded(env.home, e.journal).absolute() for e in ledger.read_ledger(env.home)}
-        for folder in ("runs", "incidents"):
+        for folder in ("runs", "incidents", "plans"):
             for journal in sorted((env.home / folder).glob("*/journal.jsonl")):
                 if journal.absolute() not in recorded:
                     targets.append(journal.parent)
     if not targets and not all_:
-        raise InputError("name the run or incident folders to record, or pass --all")
+        raise InputError("name the run, incident or plan folders to record, or pass --all")
     done = []
     for folder in targets:
         journal = folder / "journal.jsonl"
         if not journal.is_file():
-            raise InputError(f"{folder}: no journal.jsonl here (expected a run or incident folder)")
-        kind = "incident" if folder.absolute().parent.name == "incidents" else "run"
+            raise InputError(f"{folder}: no journal.jsonl here (expected a run, incident or plan folder)")
+        kind = {"incidents": "incident", "plans": "plan"}.get(folder.absolute().parent.name, "run")
         try:
             # Opening the journal as its writer would cuts a crash's partial last line and journals
             # the repair; it also refuses (JournalBusy) a journal a live run is still writing.
             Journal(journal).close()
         except JournalBusy:
             raise CheckFailed(f"{journal}: still being written by a running drillkit process; not recorded") from None
-        broken = verify_chain(journal)
-        if broken:
-            raise CheckFailed(f"{journal}: {broken[0].message}; not recorded (run 'drillkit evidence verify')")
+        _refuse_broken(journal)
         summary = read_json_object(folder / "summary.json") or {}
         entry = ledger.record(env.home, kind, folder.name, journal, summary, key=key, operator=operator)
         done.append(entry)
-        if not env.json:
-            env.out.print(
-                f"recorded  {kind} {escape(folder.name)}  (ledger line {entry.seq}, {entry.entries} entries, "
-                f"by {escape(entry.operator or '?')})"
-            )
+        _print_recorded(env, entry)
+    if all_:
+        entry = _record_change_log(env, key, operator)
+        if entry is not None:
+            done.append(entry)
+            _print_recorded(env, entry)
     if env.json:
         env.emit_json([e.model_dump() for e in done])
     elif not done:
-        env.out.print("nothing to record: every run and incident on disk is in the ledger")
+        env.out.print("nothing to record: every run, incident, plan and change on disk is in the ledger")
+
+
+def _refuse_broken(journal: Path) -> None:
+    """CheckFailed when a journal's own hash chain is broken: it would be signed as it is."""
+    from drillkit.journal.verify import verify_chain
+
+    broken = verify_chain(journal)
+    if broken:
+        raise CheckFailed(f"{journal}: {broken[0].message}; not recorded (run 'drillkit evidence verify')")
+
+
+def _print_recorded(env: Env, entry: ledger.LedgerEntry) -> None:
+    if not env.json:
+        env.out.print(
+            f"recorded  {entry.kind} {escape(entry.id)}  (ledger line {entry.seq}, {entry.entries} entries, "
+            f"by {escape(entry.operator or '?')})"
+        )
+
+
+def _record_change_log(env: Env, key: str | None, operator: str | None) -> ledger.LedgerEntry | None:
+    """The change log's lines the ledger does not cover yet, entered as a longer prefix (the way a
+    watch session records it as it ends); None when there are none, or a watch is writing it."""
+    from drillkit.components.changelog import changes_path
+    from drillkit.journal.writer import Journal, JournalBusy
+    from drillkit.watch.session import LEDGER_ID
+
+    path = changes_path(env.home)
+    if not path.is_file():
+        return None
+    previous = ledger.latest_by_id(ledger.read_ledger(env.home)).get(LEDGER_ID)
+    try:
+        Journal(path).close()
+    except JournalBusy:
+        env.err.print(f"[yellow]skipped:[/] {escape(str(path))}: a running `drillkit watch` is writing it; "
+                      "it records the log itself when it stops")  # fmt: skip
+        return None
+    _refuse_broken(path)
+    entry = ledger.record(env.home, "changes", LEDGER_ID, path, {}, key=key, operator=operator)
+    return None if previous is not None and entry.seq == previous.seq else entry
 
 
 @evidence.command("key")

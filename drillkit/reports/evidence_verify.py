@@ -13,8 +13,9 @@ What is checked, in order:
    of an older checkpoint kept elsewhere (`--checkpoint FILE`): the ledger must still extend it;
 3. every journal the ledger lists: present, its own chain intact, the recorded number of entries,
    Merkle root and last-entry hash; its summary.json unchanged;
-4. journals on disk (`runs/*/`, `incidents/*/`) the ledger does not list: a warning (a run killed
-   before it was recorded, or one still running), plus their own chain check.
+4. journals on disk (`runs/*/`, `incidents/*/`, `plans/*/`, the change log `changes.jsonl`) the
+   ledger does not list: a warning (a run killed before it was recorded, or one still running),
+   plus their own chain check; and change-log lines after its last recorded prefix: a warning.
 
 Errors mean tampering or loss (exit 1); warnings do not change the verdict. A journal whose every
 hash was recomputed passes its own chain check but not the ledger's Merkle root; a ledger rewritten
@@ -31,6 +32,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from drillkit.components.changelog import changes_path
 from drillkit.errors import InputError
 from drillkit.journal.canonical import sha256_hex
 from drillkit.journal.events import EvidenceHold, parse
@@ -48,7 +50,7 @@ from drillkit.journal.verify import check_lines, journal_lines
 from drillkit.reports.evidence_checkpoint import CheckpointStatus, TrustAnchors, check_checkpoint, trust_anchors
 from drillkit.reports.evidence_findings import Finding, Findings, Severity
 
-FOLDERS = (("runs", "run"), ("incidents", "incident"))
+FOLDERS = (("runs", "run"), ("incidents", "incident"), ("plans", "plan"))
 LEDGER_NAME = "ledger.jsonl"
 
 
@@ -109,6 +111,10 @@ def verify_home(
                 continue
             result.journals_unrecorded += 1
             result.journal_entries += _check_unrecorded(home, journal, findings)
+    changes = changes_path(home)  # `drillkit watch`'s change log: recorded by each session as it ends
+    if changes.exists() and str(changes.absolute()) not in recorded:
+        result.journals_unrecorded += 1
+        result.journal_entries += _check_unrecorded(home, changes, findings)
     result.findings = list(findings)
     result.ok = not result.errors
     return result
@@ -182,8 +188,17 @@ def _compare_with_record(
         )
         return
     if n > recorded and merkle_root_hex(lines[:recorded]) == entry.merkle_root:
-        if entry.kind == "changes":
-            return  # the change log grows by design: each watch session records a longer prefix
+        if entry.kind == "changes":  # it grows by design: each watch session records a longer prefix
+            findings.warning(
+                rel,
+                "not_in_ledger",
+                f"lines {recorded + 1}–{n} logged after the change log was last recorded ({recorded} entries): "
+                "a watch session still running, or one stopped before it could record; "
+                "record them with 'drillkit evidence record --all'",
+                line=recorded + 1,
+                seq=_seq_of(lines[recorded]),
+            )
+            return
         span = f"line {recorded + 1}" if n == recorded + 1 else f"lines {recorded + 1}–{n}"
         findings.error(
             rel,

@@ -7,11 +7,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from drillkit.cli import cli
 from drillkit.components.changelog import changes_path, consider_changes, read_change_log
 from drillkit.components.types import ComponentDiff, DiffReport, Fingerprint, Snapshot
 from drillkit.journal import Journal
 from drillkit.journal.canonical import hash_canonical
-from drillkit.journal.events import BaselineMoved, EnvelopeChanged, InputChanged, WatchStarted, WatchStopped
+from drillkit.journal.events import (
+    BaselineMoved,
+    EnvelopeChanged,
+    InputChanged,
+    PlanStarted,
+    WatchStarted,
+    WatchStopped,
+)
 from drillkit.journal.ledger import read_ledger, record
 from drillkit.reports.evidence_verify import verify_home
 
@@ -82,6 +92,9 @@ def test_each_session_enters_the_ledger_as_a_longer_prefix_that_verify_accepts(t
         session(journal)
     result = verify_home(home)
     assert result.ok, [f.message for f in result.findings]
+    (grown,) = result.warnings  # accepted, but the lines no ledger entry covers yet are named
+    assert grown.kind == "not_in_ledger" and grown.line == first.entries + 1
+    assert "evidence record --all" in grown.message
     second = record(home, "changes", "changes", path, {"system": "shop", "changed": []})
     assert second.extends == first.seq and second.entries > first.entries
     assert [e.id for e in read_ledger(home)] == ["changes", "changes"]
@@ -94,3 +107,42 @@ def test_each_session_enters_the_ledger_as_a_longer_prefix_that_verify_accepts(t
     path.write_bytes(b"".join(lines))
     result = verify_home(home)
     assert not result.ok and any("changes.jsonl" in f.file for f in result.errors)
+
+
+def test_a_change_log_never_recorded_is_reported_and_record_all_enters_it(tmp_path: Path) -> None:
+    """A watch killed (SIGKILL) before it could record its session: verify warns, and
+    `evidence record --all` enters the log, then only the lines after it."""
+    home = tmp_path
+    write_log(home)
+    result = verify_home(home)
+    assert result.ok and result.journals_unrecorded == 1
+    assert [(f.file, f.kind) for f in result.warnings] == [("changes.jsonl", "not_in_ledger")]
+
+    def record_all() -> list[dict]:
+        out = CliRunner().invoke(cli, ["evidence", "record", "--all", "--json", "--home", str(home)])
+        assert out.exit_code == 0, out.output
+        return json.loads(out.stdout)
+
+    (entry,) = record_all()
+    assert (entry["kind"], entry["id"], entry["entries"]) == ("changes", "changes", 5)
+    assert record_all() == []  # nothing new: recorded once
+    with Journal(changes_path(home), fsync=False) as journal:
+        session(journal)
+    (longer,) = record_all()
+    assert longer["extends"] == entry["seq"] and longer["entries"] == 7
+    final = verify_home(home)
+    assert final.ok and final.warnings == [] and final.journals_unrecorded == 0
+
+
+def test_a_plan_journal_is_checked_and_recorded_as_a_plan(tmp_path: Path) -> None:
+    home = tmp_path
+    folder = home / "plans" / "20261206T000000Z-quarterly-0000"
+    folder.mkdir(parents=True)
+    with Journal(folder / "journal.jsonl", fsync=False) as journal:
+        journal.record(PlanStarted(plan="quarterly", system="shop"))  # a plan killed after its first entry
+    result = verify_home(home)
+    assert [(f.file.split("/")[0], f.kind) for f in result.warnings] == [("plans", "not_in_ledger")]
+    out = CliRunner().invoke(cli, ["evidence", "record", "--all", "--json", "--home", str(home)])
+    assert out.exit_code == 0, out.output
+    assert [(e["kind"], e["id"]) for e in json.loads(out.stdout)] == [("plan", folder.name)]
+    assert verify_home(home).warnings == []
