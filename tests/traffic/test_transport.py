@@ -276,6 +276,7 @@ def test_timeout_bounds_the_whole_request_and_drops_the_connection(base: str) ->
     async def main(t: Http11Transport) -> tuple[BaseException, int, int]:
         with pytest.raises(RequestTimeout) as info:
             await t.post_json("/v1/slow?s=1", {})
+        t.timeout = 10  # the next request only checks the connection was replaced: a busy machine may be slow
         status = (await t.post_json("/v1/echo", {}))[0]
         return info.value, status, t.connections_opened
 
