@@ -145,3 +145,27 @@ def test_a_degradation_drill_proves_its_own_path_not_the_provider_fallback(tmp_p
     assert cadence["degredation"].status == "undesigned"  # shown, never silently dropped or counted
     assert report.totals.paths_current == 0  # of the five: degradation is not one of them
     assert {r.id: r.path_label for r in report.runs}["r-capacity"] == "Graceful degradation"
+
+
+def test_validate_warns_of_a_rollback_path_the_system_does_not_design(tmp_path: Path) -> None:
+    from tests.gameday.test_gameday import SWAP, write
+
+    def validate(rollback: dict, system: str = "demo") -> str:
+        spec = {**SWAP, "id": "path-check", "system": system, "rollback": {**SWAP["rollback"], **rollback}}
+        result = CliRunner().invoke(cli, ["gameday", "validate", str(write(tmp_path, spec))])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "rollback path" not in validate({})  # model: the demo designs it
+    out = validate({"path": "degradation"})
+    assert "(model, rollback path degradation, " in out and "warning: rollback path" not in out
+    out = validate({"path": "degredation"})
+    assert "warning: rollback path 'degredation' is not among the system's rollbacks (model, prompt, " in out
+    (tmp_path / "drillkit.yaml").write_text(yaml.safe_dump(MANIFEST))  # a team's own manifest, beside the scenario
+    assert "'degradation' is not among the system's rollbacks (model, prompt, provider)" in validate(
+        {"path": "degradation"}, system="drillkit.yaml"
+    )
+    shipped = CliRunner().invoke(cli, ["gameday", "list", "--json"])
+    paths = {r["id"]: (r["layer"], r["rollback_path"]) for r in json.loads(shipped.stdout) if r["kind"] == "scenario"}
+    assert paths["capacity-degradation"] == ("provider", "degradation")
+    assert paths["input-shift-cost-spike"] == ("inputs", "provider") and paths["provider-outage"] == ("provider",) * 2
